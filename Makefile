@@ -1,0 +1,36 @@
+# kapcheck: `make demo` and `make test` work on a fresh clone (they create .venv).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+# Re-install when the project's metadata changes.
+STAMP := $(VENV)/.installed
+EXAMPLE ?= examples/riverside.yaml
+
+.PHONY: demo test install bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip setuptools wheel
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	@echo "== kapcheck validate $(EXAMPLE)"
+	-$(BIN)/kapcheck validate $(EXAMPLE) --as-of 2026-03-01
+	@echo
+	@echo "== the same, as JSON (first lines)"
+	-@$(BIN)/kapcheck validate $(EXAMPLE) --as-of 2026-03-01 --format json | head -n 25
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,212 @@
+"""The ``kapcheck`` command line: parse, call kapcheck.protocol and kapcheck.rules, render.
+
+Results go to stdout (``--format json`` prints only JSON); diagnostics to stderr.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from datetime import date
+from typing import Annotated, NoReturn, Optional
+
+import typer
+from rich.console import Console
+
+from kapcheck.protocol import InputError, Severity, load_protocol, load_schedule
+from kapcheck.protocol.times import parse_date
+from kapcheck.rules import RULES, EngineError, check_protocol, validate
+
+from . import render
+from .specs import scenarios_for
+
+
+class Exit(enum.IntEnum):
+    OK = 0
+    FINDINGS = 1
+    UNUSABLE = 2
+    INTERNAL = 3
+
+
+class Format(str, enum.Enum):
+    TABLE = "table"
+    JSON = "json"
+    JUNIT = "junit"
+
+
+class CatalogFormat(str, enum.Enum):
+    TABLE = "table"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+class FailOn(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+app = typer.Typer(
+    name="kapcheck",
+    help="Validate ketamine-assisted psychotherapy schedules against a session protocol.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail(lines: list[str], code: Exit = Exit.UNUSABLE) -> NoReturn:
+    for line in lines:
+        _err.print(f"kapcheck: {line}", markup=False)
+    raise typer.Exit(int(code))
+
+
+def _input_error(exc: InputError) -> NoReturn:
+    count = len(exc.problems)
+    head = f"error: {count} problem{'s' if count != 1 else ''} in the input; nothing was validated"
+    _fail([head] + [f"  {p}" for p in exc.problems])
+
+
+def _as_of(value: Optional[str]) -> Optional[date]:
+    if value is None:
+        return None
+    try:
+        return parse_date(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _stdout() -> Console:
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
+@app.command("validate")
+def validate_command(
+    files: Annotated[list[str], typer.Argument(
+        help="Schedule files (YAML, JSON or CSV); '-' reads standard input. Several files "
+             "are validated together as one run.", show_default=False)],
+    protocol: Annotated[str, typer.Option(
+        "--protocol", "-p", help="A shipped protocol's name or a protocol TOML file.")] = "kap",
+    waivers: Annotated[Optional[str], typer.Option(
+        help="A file of waivers (documented exceptions) to apply.")] = None,
+    as_of: Annotated[Optional[str], typer.Option(
+        "--as-of", help="The day waivers are judged on (YYYY-MM-DD); default today.")] = None,
+    format: Annotated[Format, typer.Option(
+        "--format", "-f", help="table for people, json or junit for machines.")] = Format.TABLE,
+    fail_on: Annotated[FailOn, typer.Option(
+        "--fail-on", help="Exit 1 when an unwaived finding of this severity or above exists.")]
+        = FailOn.ERROR,
+    timezone: Annotated[Optional[str], typer.Option(
+        help="IANA timezone for naive times in documents that name none.")] = None,
+    jobs: Annotated[Optional[int], typer.Option(
+        help="Worker processes (default: the number of cores).", min=1)] = None,
+    patients: Annotated[Optional[str], typer.Option(
+        help="CSV roster of patients (id, diagnoses) for CSV sessions.")] = None,
+    clinicians: Annotated[Optional[str], typer.Option(
+        help="CSV roster of clinicians (id, roles) for CSV sessions.")] = None,
+) -> None:
+    """Validate schedules; exit 0 compliant, 1 findings at or above --fail-on, 2 unusable input."""
+    day = _as_of(as_of)
+    if sum(1 for f in files if f == "-") + (waivers == "-") > 1:
+        _fail(["error: standard input ('-') can be read only once"])
+    try:
+        proto = load_protocol(protocol)
+        check_protocol(proto)
+        schedule = load_schedule(files, timezone=timezone, waivers=waivers,
+                                 patients=patients, clinicians=clinicians)
+        report = validate(schedule, proto, as_of=day)
+    except InputError as exc:
+        _input_error(exc)
+    except EngineError as exc:
+        _fail([f"internal error: {exc}"], Exit.INTERNAL)
+    if format is Format.JSON:
+        sys.stdout.write(render.report_json(report))
+    elif format is Format.JUNIT:
+        sys.stdout.write(render.report_junit(report, [r.id for r in proto.rules if r.enabled]))
+    else:
+        render.report_table(report, _stdout())
+    threshold = Severity(fail_on.value)
+    raise typer.Exit(int(Exit.FINDINGS if report.fails(threshold) else Exit.OK))
+
+
+@app.command("rules")
+def rules_command(
+    protocol: Annotated[str, typer.Option(
+        "--protocol", "-p", help="A shipped protocol's name or a protocol TOML file.")] = "kap",
+    format: Annotated[CatalogFormat, typer.Option(
+        "--format", "-f", help="table, json, or markdown (a catalog to file).")]
+        = CatalogFormat.TABLE,
+) -> None:
+    """List the protocol's rules: ID, severity, parameters (and where each was set)."""
+    try:
+        proto = load_protocol(protocol)
+        check_protocol(proto)
+    except InputError as exc:
+        _input_error(exc)
+    if format is CatalogFormat.JSON:
+        sys.stdout.write(render.catalog_json(proto))
+    elif format is CatalogFormat.MARKDOWN:
+        titles = {r.id: [s.title for s in scenarios_for(r.id)] for r in proto.rules}
+        sys.stdout.write(render.catalog_markdown(proto, titles))
+    else:
+        render.catalog_table(proto, _stdout())
+
+
+@app.command("explain")
+def explain_command(
+    rule_id: Annotated[str, typer.Argument(help="A rule ID such as KAP-INT-001.",
+                                           metavar="RULE-ID")],
+    protocol: Annotated[str, typer.Option(
+        "--protocol", "-p", help="A shipped protocol's name or a protocol TOML file.")] = "kap",
+) -> None:
+    """Print one rule in full and the feature scenarios that specify it."""
+    rule = RULES.get(rule_id.upper())
+    if rule is None:
+        _fail([f"error: no rule {rule_id!r}; the rules are {', '.join(RULES)}"])
+    try:
+        proto = load_protocol(protocol)
+        check_protocol(proto)
+    except InputError as exc:
+        _input_error(exc)
+    settings = next((s for s in proto.rules if s.id == rule.id), None)
+    params = settings.parameters if settings else rule.parameters
+    out = _stdout()
+    out.print(f"[bold]{rule.id} — {rule.title}[/]")
+    out.print()
+    out.print(rule.requirement_text(params), markup=False)
+    out.print()
+    if settings is not None:
+        state = "enabled" if settings.enabled else "disabled"
+        out.print(f"Severity: {settings.severity.value} ({state} in protocol "
+                  f"{proto.name} {proto.version})", markup=False)
+    out.print(f"Finding attached to: {rule.anchor}", markup=False)
+    if params:
+        out.print("Parameters:")
+        for key, value in params.items():
+            shown = ("; ".join(f"{k}: {', '.join(v)}" for k, v in value.items())
+                     if hasattr(value, "items") else value)
+            where = settings.provenance.get(key, "") if settings else ""
+            out.print(f"  {key} = {shown}" + (f"   (set in {where})" if where else ""),
+                      markup=False)
+    out.print()
+    out.print("[bold]Why[/]")
+    out.print(rule.rationale, markup=False)
+    out.print()
+    out.print("[bold]Source[/]")
+    out.print(rule.source, markup=False)
+    specs = scenarios_for(rule.id)
+    out.print()
+    out.print("[bold]Specified by these scenarios[/]")
+    for s in specs:
+        out.print(f"  - {s.title}  ({s.file}: {s.feature})", markup=False)
+    if not specs:
+        out.print("  (none)")
+
+
+def run() -> None:
+    """Console-script entry point: usage errors exit 2, never a traceback."""
+    try:
+        app(prog_name="kapcheck")
+    except KeyboardInterrupt:
+        sys.exit(130)

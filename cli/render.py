@@ -1,0 +1,209 @@
+"""Reports and catalogs as text: JSON, a table for people, JUnit XML, Markdown."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from kapcheck.protocol import Protocol, Severity, Waiver
+from kapcheck.rules import RULES, Finding, Report
+
+REPORT_VERSION = "1"
+
+
+def waiver_json(w: Waiver | None) -> dict[str, Any] | None:
+    if w is None:
+        return None
+    body: dict[str, Any] = {"rule": w.rule}
+    if w.session is not None:
+        body["session"] = w.session
+    if w.patient is not None:
+        body["patient"] = w.patient
+    body.update({"reason": w.reason, "approved_by": w.approved_by,
+                 "expires": w.expires.isoformat() if w.expires else None})
+    return body
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    return {"rule": f.rule, "severity": f.severity.value, "patient": f.patient,
+            "session": f.session, "message": f.message, "suggestion": f.suggestion,
+            "waiver": waiver_json(f.waiver)}
+
+
+def report_json(report: Report) -> str:
+    doc = {
+        "kapcheck": REPORT_VERSION,
+        "protocol": {"name": report.protocol_name, "version": report.protocol_version},
+        "compliant": report.compliant,
+        "summary": {"patients": report.patients, "sessions": report.sessions,
+                    "errors": report.errors, "warnings": report.warnings,
+                    "waived": report.waived},
+        "findings": [finding_json(f) for f in report.findings],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow"}
+
+
+def report_table(report: Report, console: Console) -> None:
+    title = f"kapcheck — protocol {report.protocol_name} {report.protocol_version}".rstrip()
+    if report.clinic:
+        title += f" — {report.clinic}"
+    by_patient: dict[str, list[Finding]] = defaultdict(list)
+    for f in report.findings:
+        by_patient[f.patient or "(no patient)"].append(f)
+    console.print(Text(title, style="bold"))
+    for patient, findings in by_patient.items():
+        table = Table(show_header=True, header_style="bold", expand=True, show_lines=True)
+        table.add_column("Rule", no_wrap=True)
+        table.add_column("Session", no_wrap=True)
+        table.add_column("Finding", ratio=3)
+        table.add_column("Suggestion", ratio=2)
+        for f in findings:
+            severity = Text(f.severity.value, style=_STYLE[f.severity])
+            if f.waiver is not None:
+                severity = Text(f"waived ({f.severity.value})", style="dim")
+            rule = Text.assemble(f.rule, "\n", severity)
+            message = Text(f.message)
+            if f.waiver is not None:
+                message.append(f"\nWaived: {f.waiver.reason} (approved by "
+                               f"{f.waiver.approved_by}"
+                               + (f", until {f.waiver.expires}" if f.waiver.expires else "")
+                               + ")", style="dim")
+            table.add_row(rule, f.session or "—", message, f.suggestion)
+        console.print(Panel(table, title=f"Patient {patient}", title_align="left"))
+    verdict = ("[bold green]compliant[/]" if report.compliant
+               else "[bold red]not compliant[/]")
+    console.print(f"{verdict}: {report.patients} patients, {report.sessions} sessions, "
+                  f"{report.errors} errors, {report.warnings} warnings, "
+                  f"{report.waived} waived")
+
+
+def report_junit(report: Report, rule_order: Sequence[str]) -> str:
+    """One testcase per rule per patient; failures carry the findings."""
+    cases: list[str] = []
+    failures = 0
+    by_key: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+    for f in report.findings:
+        by_key[(f.rule, f.patient or "")].append(f)
+    all_patients = sorted(set(report.patient_ids) | {f.patient for f in report.findings if f.patient})
+    for rule_id in list(rule_order) + sorted({f.rule for f in report.findings} - set(rule_order)):
+        for patient in all_patients:
+            found = [f for f in by_key.get((rule_id, patient), []) if not f.waived]
+            waived = [f for f in by_key.get((rule_id, patient), []) if f.waived]
+            name = quoteattr(f"{rule_id} {patient}")
+            classname = quoteattr(f"kapcheck.{report.protocol_name}.{rule_id}")
+            body = ""
+            if found:
+                failures += 1
+                text = "\n".join(f"[{f.severity.value}] {f.session or '-'}: {f.message}\n"
+                                 f"  suggestion: {f.suggestion}" for f in found)
+                kind = "error" if any(f.severity is Severity.ERROR for f in found) else "warning"
+                body = (f'<failure message={quoteattr(found[0].message)} type="{kind}">'
+                        f"{escape(text)}</failure>")
+            if waived:
+                out = "\n".join(f"waived {f.session or '-'}: {f.message} ({f.waiver.reason})"
+                                for f in waived if f.waiver)
+                body += f"<system-out>{escape(out)}</system-out>"
+            cases.append(f'    <testcase name={name} classname={classname} time="0">'
+                         f"{body}</testcase>")
+    suite = quoteattr(f"kapcheck {report.protocol_name} {report.protocol_version}".strip())
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<testsuites name="kapcheck" tests="{len(cases)}" failures="{failures}" '
+            f'errors="0" time="0">\n'
+            f'  <testsuite name={suite} tests="{len(cases)}" failures="{failures}" errors="0" '
+            f'skipped="0" time="0">\n'
+            + "\n".join(cases) + ("\n" if cases else "")
+            + "  </testsuite>\n</testsuites>\n")
+
+
+def _params_text(params: Any) -> str:
+    parts = []
+    for k, v in params.items():
+        if hasattr(v, "items"):
+            v = "; ".join(f"{kk}: {', '.join(vv)}" for kk, vv in v.items())
+        parts.append(f"{k} = {v}")
+    return ", ".join(parts) if parts else "—"
+
+
+def catalog_json(protocol: Protocol) -> str:
+    rules = []
+    for s in protocol.rules:
+        rule = RULES.get(s.id)
+        rules.append({
+            "id": s.id, "severity": s.severity.value, "enabled": s.enabled,
+            "parameters": _jsonable(s.parameters),
+            "requirement": rule.requirement_text(s.parameters) if rule else "",
+            "rationale": rule.rationale if rule else "",
+            "source": rule.source if rule else "",
+            "provenance": dict(s.provenance),
+        })
+    doc = {"protocol": {"name": protocol.name, "version": protocol.version}, "rules": rules}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "items"):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def catalog_table(protocol: Protocol, console: Console) -> None:
+    table = Table(title=f"Protocol {protocol.name} {protocol.version}", show_lines=True,
+                  expand=True)
+    for col in ("Rule", "Severity", "Requirement", "Parameters (from)"):
+        table.add_column(col, ratio=3 if col == "Requirement" else 1)
+    for s in protocol.rules:
+        rule = RULES.get(s.id)
+        sev = s.severity.value + ("" if s.enabled else "\n(disabled)")
+        params = "\n".join(f"{k} = {_params_text({k: v}).split(' = ', 1)[1]}\n  ({s.provenance.get(k, '?')})"
+                           for k, v in s.parameters.items()) or "—"
+        table.add_row(s.id, sev, rule.requirement_text(s.parameters) if rule else "", params)
+    console.print(table)
+
+
+def catalog_markdown(protocol: Protocol, scenarios: dict[str, list[str]]) -> str:
+    lines = [f"# Protocol `{protocol.name}` {protocol.version}".rstrip(), ""]
+    lines += [f"Protocol files, base first: {', '.join(f'`{f}`' for f in protocol.files)}.", ""]
+    lines += ["| Rule | Severity | Enabled | Requirement |", "|---|---|---|---|"]
+    for s in protocol.rules:
+        rule = RULES.get(s.id)
+        text = rule.requirement_text(s.parameters) if rule else ""
+        lines.append(f"| {s.id} | {s.severity.value} | {'yes' if s.enabled else 'no'} | "
+                     f"{text.replace('|', '/')} |")
+    lines.append("")
+    for s in protocol.rules:
+        rule = RULES.get(s.id)
+        if rule is None:
+            continue
+        lines += [f"## {s.id} — {rule.title}", "",
+                  f"**Requirement.** {rule.requirement_text(s.parameters)}", "",
+                  f"**Severity:** {s.severity.value}{'' if s.enabled else ' (disabled)'}. "
+                  f"**Anchor:** {rule.anchor}.", "",
+                  f"**Why.** {rule.rationale}", "",
+                  f"**Source.** {rule.source}", ""]
+        if s.parameters:
+            lines += ["| Parameter | Value | Set in |", "|---|---|---|"]
+            for k, v in s.parameters.items():
+                lines.append(f"| `{k}` | {_params_text({k: v}).split(' = ', 1)[1]} | "
+                             f"{s.provenance.get(k, '?')} |")
+            lines.append("")
+        specs = scenarios.get(s.id, [])
+        if specs:
+            lines += ["Specified by the scenarios:", ""] + [f"- {t}" for t in specs] + [""]
+    lines += ["## Diagnosis map", "", "| ICD-10-CM prefix | Modalities | Set in |", "|---|---|---|"]
+    for e in sorted(protocol.diagnoses.entries, key=lambda e: e.key):
+        lines.append(f"| {e.prefix} | {', '.join(e.modalities)} | "
+                     f"{protocol.diagnosis_provenance.get(e.key, '?')} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,59 @@
+"""The feature scenarios that specify each rule, read from the shipped Gherkin files."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+
+from attrs import frozen
+
+_TAG = re.compile(r"@([A-Za-z0-9_.-]+)")
+
+
+@frozen
+class Scenario:
+    feature: str
+    title: str
+    file: str
+    tags: frozenset[str]
+
+
+def _feature_files() -> list[tuple[str, str]]:
+    try:
+        folder = resources.files("kapcheck.features")
+        files = [(p.name, p.read_text(encoding="utf-8")) for p in folder.iterdir()
+                 if p.name.endswith(".feature")]
+        if files:
+            return sorted(files)
+    except (ModuleNotFoundError, FileNotFoundError, TypeError):
+        pass
+    here = Path(__file__).resolve().parent.parent / "features"
+    return sorted((p.name, p.read_text(encoding="utf-8")) for p in here.glob("*.feature"))
+
+
+def scenarios() -> list[Scenario]:
+    """Every scenario of the shipped features with its own and its feature's tags."""
+    found: list[Scenario] = []
+    for name, text in _feature_files():
+        feature_tags: set[str] = set()
+        pending: set[str] = set()
+        feature = ""
+        for raw in text.splitlines():
+            line = raw.strip()
+            if line.startswith("@"):
+                pending |= set(_TAG.findall(line))
+            elif line.startswith("Feature:"):
+                feature = line[len("Feature:"):].strip()
+                feature_tags, pending = pending, set()
+            elif line.startswith(("Scenario:", "Scenario Outline:", "Example:")):
+                title = line.split(":", 1)[1].strip()
+                found.append(Scenario(feature, title, name, frozenset(feature_tags | pending)))
+                pending = set()
+            elif line.startswith(("Examples:", "Background:", "Rule:")):
+                pending = set()
+    return found
+
+
+def scenarios_for(rule_id: str) -> list[Scenario]:
+    return [s for s in scenarios() if rule_id in s.tags]

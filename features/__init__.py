@@ -1,0 +1,1 @@
+"""The Gherkin feature files: the auditors' specification of the kap protocol."""

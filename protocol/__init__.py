@@ -1,0 +1,47 @@
+"""kapcheck's domain: schedules, sessions, protocols, their loaders and time."""
+
+from .errors import InputError, KapcheckError, Problem, ProtocolError, ScheduleError
+from .loader import load_schedule
+from .model import (
+    Clinician,
+    DiagnosisEntry,
+    DiagnosisMap,
+    Kind,
+    Patient,
+    Protocol,
+    Role,
+    Route,
+    RuleSettings,
+    Schedule,
+    Session,
+    Severity,
+    Waiver,
+    icd_key,
+)
+from .protocols import DEFAULT, load_protocol, shipped_protocols
+
+__all__ = [
+    "DEFAULT",
+    "Clinician",
+    "DiagnosisEntry",
+    "DiagnosisMap",
+    "InputError",
+    "KapcheckError",
+    "Kind",
+    "Patient",
+    "Problem",
+    "Protocol",
+    "ProtocolError",
+    "Role",
+    "Route",
+    "RuleSettings",
+    "Schedule",
+    "ScheduleError",
+    "Session",
+    "Severity",
+    "Waiver",
+    "icd_key",
+    "load_protocol",
+    "load_schedule",
+    "shipped_protocols",
+]

@@ -1,0 +1,64 @@
+"""The errors kapcheck raises for unusable input.
+
+    KapcheckError                  every error of kapcheck's own
+    └── InputError                 a document cannot be used; carries every Problem found
+        ├── ScheduleError          a schedule document (YAML, JSON, CSV) or a waiver file
+        └── ProtocolError          a protocol file (TOML)
+
+A Problem names the file, the path inside it (``sessions[3].kind``) and what was
+expected. Loaders collect every problem of a document before they raise, so a user
+fixes a file in one pass. Nothing below the CLI prints or exits.
+"""
+
+from __future__ import annotations
+
+from attrs import frozen
+
+
+@frozen
+class Problem:
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.path}" if self.path else self.file
+        return f"{where}: {self.message}"
+
+
+class KapcheckError(Exception):
+    """Base of kapcheck's errors."""
+
+
+class InputError(KapcheckError):
+    """A document cannot be used. ``problems`` lists everything wrong with it."""
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class ScheduleError(InputError):
+    """A schedule, roster or waiver document is unusable."""
+
+
+class ProtocolError(InputError):
+    """A protocol file is unusable."""
+
+
+class Problems:
+    """Collects problems of one document, then raises them all at once."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.items: list[Problem] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append(Problem(self.file, path, message))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def raise_if_any(self, error: type[InputError] = ScheduleError) -> None:
+        if self.items:
+            raise error(self.items)

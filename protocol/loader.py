@@ -1,0 +1,571 @@
+"""Schedules from YAML, JSON and CSV documents into the model, with every problem named.
+
+One run may read several files: their rosters and sessions are validated together,
+so a roster may stand in one file and the sessions that name it in another. Every
+problem names its file, the path inside it and what was expected; all problems of
+all files are raised together as one ScheduleError.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from attrs import define, field
+
+from .documents import STDIN, parse_structured, read_bytes, sniff_format
+from .errors import Problems, ScheduleError
+from .model import (
+    MODALITY_KINDS,
+    Clinician,
+    Kind,
+    Patient,
+    Role,
+    Route,
+    Schedule,
+    Session,
+    Waiver,
+)
+from .times import DURATION_FORMS, NaiveTimeError, parse_date, parse_duration, parse_instant, zone
+
+SCHEMA = "kapcheck/schedule"
+SCHEMA_MAJOR = 1
+_SCHEMA = re.compile(r"^kapcheck/schedule@(\d+)(?:\.\d+)*$")
+_ICD = re.compile(r"^[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?$")
+
+TOP_KEYS = ("schema", "clinic", "timezone", "clinicians", "patients", "sessions", "waivers")
+CLINICIAN_KEYS = ("id", "roles")
+PATIENT_KEYS = ("id", "diagnoses")
+SESSION_KEYS = ("id", "patient", "kind", "start", "end", "duration", "clinician", "modality",
+                "route")
+WAIVER_KEYS = ("rule", "session", "patient", "reason", "approved_by", "expires")
+CSV_SESSION_COLUMNS = SESSION_KEYS
+CSV_PATIENT_COLUMNS = PATIENT_KEYS
+CSV_CLINICIAN_COLUMNS = CLINICIAN_KEYS
+
+Source = str | Path
+
+
+def _choices(enum: Iterable[Any]) -> str:
+    return " | ".join(str(e) for e in enum)
+
+
+@define
+class _Placed:
+    """A value and where it was written."""
+
+    value: Any
+    file: str
+    path: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}: {self.path}"
+
+
+@define
+class _Raw:
+    """What one document contributed, before cross-references are checked."""
+
+    clinic: str | None = None
+    timezone: str | None = None
+    clinicians: list[_Placed] = field(factory=list)
+    patients: list[_Placed] = field(factory=list)
+    sessions: list[_Placed] = field(factory=list)
+    waivers: list[_Placed] = field(factory=list)
+
+
+class _Reader:
+    """Checks one document's shape; records problems instead of raising."""
+
+    def __init__(self, problems: Problems) -> None:
+        self.problems = problems
+
+    def mapping(self, value: Any, path: str, keys: Sequence[str],
+                required: Sequence[str] = ()) -> Mapping[str, Any] | None:
+        if not isinstance(value, Mapping):
+            self.problems.add(path, f"expected a mapping with keys {', '.join(keys)}, "
+                                    f"got {_kind(value)}")
+            return None
+        for key in value:
+            if key not in keys:
+                self.problems.add(_join(path, str(key)),
+                                  f"unknown key; expected one of {', '.join(keys)}")
+        for key in required:
+            if value.get(key) is None:
+                self.problems.add(_join(path, key), "is required")
+        return value
+
+    def sequence(self, value: Any, path: str, what: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.problems.add(path, f"expected a list of {what}, got {_kind(value)}")
+            return []
+        return value
+
+    def ident(self, value: Any, path: str) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            if value is not None:
+                self.problems.add(path, f"expected an id (text), got {_kind(value)}")
+            return None
+        text = str(value).strip()
+        if not text:
+            self.problems.add(path, "expected an id, got empty text")
+            return None
+        return text
+
+    def text(self, value: Any, path: str, what: str = "text") -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.problems.add(path, f"expected {what}, got {_kind(value)}")
+            return None
+        return value.strip()
+
+    def enum(self, value: Any, path: str, enum: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return enum(value)
+        except ValueError:
+            self.problems.add(path, f"expected one of {_choices(enum)}, got {value!r}")
+            return None
+
+    def instant(self, value: Any, path: str, tz: ZoneInfo | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            return parse_instant(value, tz)
+        except NaiveTimeError as exc:
+            self.problems.add(path, str(exc))
+        except ValueError as exc:
+            self.problems.add(path, str(exc))
+        return None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return repr(value) if len(value) < 60 else "a long text"
+    return repr(value)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _sessions_zone(raw: Any, problems: Problems, fallback: str | None) -> ZoneInfo | None:
+    name = raw if raw is not None else fallback
+    if name is None:
+        return None
+    try:
+        return zone(name)
+    except ValueError as exc:
+        problems.add("timezone" if raw is not None else "--timezone", str(exc))
+        return None
+
+
+def _read_structured(doc: Any, file: str, problems: Problems, cli_zone: str | None) -> _Raw:
+    r = _Reader(problems)
+    raw = _Raw()
+    top = r.mapping(doc, "", TOP_KEYS)
+    if top is None:
+        return raw
+    schema = top.get("schema")
+    if schema is not None:
+        match = _SCHEMA.match(schema) if isinstance(schema, str) else None
+        if match is None:
+            problems.add("schema", f"expected {SCHEMA}@{SCHEMA_MAJOR}, got {schema!r}")
+        elif int(match.group(1)) != SCHEMA_MAJOR:
+            problems.add("schema", f"schema major version {match.group(1)} is not supported; "
+                                   f"this kapcheck reads {SCHEMA}@{SCHEMA_MAJOR}")
+    raw.clinic = r.text(top.get("clinic"), "clinic", "the clinic's name")
+    if top.get("timezone") is not None and not isinstance(top.get("timezone"), str):
+        problems.add("timezone", f"expected an IANA timezone name such as America/New_York, "
+                                 f"got {_kind(top.get('timezone'))}")
+        tz = None
+    else:
+        tz = _sessions_zone(top.get("timezone"), problems, cli_zone)
+    raw.timezone = tz.key if tz else None
+
+    for i, item in enumerate(r.sequence(top.get("clinicians"), "clinicians", "clinicians")):
+        path = f"clinicians[{i}]"
+        if (c := _clinician(r, item, path)) is not None:
+            raw.clinicians.append(_Placed(c, file, path))
+    for i, item in enumerate(r.sequence(top.get("patients"), "patients", "patients")):
+        path = f"patients[{i}]"
+        if (p := _patient(r, item, path)) is not None:
+            raw.patients.append(_Placed(p, file, path))
+    for i, item in enumerate(r.sequence(top.get("sessions"), "sessions", "sessions")):
+        path = f"sessions[{i}]"
+        if (s := _session(r, item, path, tz)) is not None:
+            raw.sessions.append(_Placed(s, file, path))
+    for i, item in enumerate(r.sequence(top.get("waivers"), "waivers", "waivers")):
+        path = f"waivers[{i}]"
+        if (w := _waiver(r, item, path, raw.timezone, f"{file}: {path}")) is not None:
+            raw.waivers.append(_Placed(w, file, path))
+    return raw
+
+
+def _clinician(r: _Reader, item: Any, path: str) -> Clinician | None:
+    m = r.mapping(item, path, CLINICIAN_KEYS, required=("id",))
+    if m is None:
+        return None
+    cid = r.ident(m.get("id"), _join(path, "id"))
+    roles = []
+    for j, role in enumerate(r.sequence(m.get("roles"), _join(path, "roles"), "roles")):
+        value = r.enum(role, f"{path}.roles[{j}]", Role)
+        if value is not None:
+            roles.append(value)
+    return Clinician(cid, frozenset(roles)) if cid else None
+
+
+def _diagnosis(r: _Reader, code: Any, path: str) -> str | None:
+    if isinstance(code, str) and _ICD.match(code.strip().upper()):
+        return code.strip().upper()
+    r.problems.add(path, f"expected an ICD-10-CM code such as F33.2, got {_kind(code)}")
+    return None
+
+
+def _patient(r: _Reader, item: Any, path: str) -> Patient | None:
+    m = r.mapping(item, path, PATIENT_KEYS, required=("id",))
+    if m is None:
+        return None
+    pid = r.ident(m.get("id"), _join(path, "id"))
+    codes = []
+    for j, code in enumerate(r.sequence(m.get("diagnoses"), _join(path, "diagnoses"),
+                                        "ICD-10-CM codes")):
+        value = _diagnosis(r, code, f"{path}.diagnoses[{j}]")
+        if value is not None:
+            codes.append(value)
+    return Patient(pid, tuple(codes)) if pid else None
+
+
+def _session(r: _Reader, item: Any, path: str, tz: ZoneInfo | None) -> dict[str, Any] | None:
+    m = r.mapping(item, path, SESSION_KEYS,
+                  required=("id", "patient", "kind", "start", "clinician"))
+    if m is None:
+        return None
+    before = len(r.problems.items)
+    sid = r.ident(m.get("id"), _join(path, "id"))
+    patient = r.ident(m.get("patient"), _join(path, "patient"))
+    clinician = r.ident(m.get("clinician"), _join(path, "clinician"))
+    kind = r.enum(m.get("kind"), _join(path, "kind"), Kind)
+    start = r.instant(m.get("start"), _join(path, "start"), tz)
+    end = None
+    has_end, has_duration = m.get("end") is not None, m.get("duration") is not None
+    if has_end and has_duration:
+        r.problems.add(path, "give either end or duration, not both")
+    elif not has_end and not has_duration:
+        r.problems.add(_join(path, "end"), f"is required (or duration: {DURATION_FORMS})")
+    elif has_end:
+        end = r.instant(m.get("end"), _join(path, "end"), tz)
+    else:
+        try:
+            length = parse_duration(m.get("duration"))
+        except ValueError as exc:
+            r.problems.add(_join(path, "duration"), str(exc))
+        else:
+            if length.total_seconds() <= 0:
+                r.problems.add(_join(path, "duration"), "expected a duration longer than zero")
+            elif start is not None:
+                end = start + length
+    if start is not None and end is not None and end <= start:
+        r.problems.add(_join(path, "end"), "a session ends after it starts; this one ends "
+                                            "at or before its start")
+    modality = r.text(m.get("modality"), _join(path, "modality"), "a modality such as CBT")
+    if modality is None and kind in MODALITY_KINDS and m.get("modality") is None:
+        r.problems.add(_join(path, "modality"), f"is required for {kind} sessions "
+                                                 "(a modality such as CBT, PDT or PE)")
+    route = r.enum(m.get("route"), _join(path, "route"), Route)
+    if m.get("route") is not None and kind is not None and kind is not Kind.DOSING:
+        r.problems.add(_join(path, "route"), f"applies to dosing sessions only, not {kind}")
+    if len(r.problems.items) > before:
+        return None
+    return {"id": sid, "patient": patient, "clinician": clinician, "kind": kind,
+            "start": start, "end": end, "modality": modality, "route": route,
+            "zone": tz.key if tz else None}
+
+
+def _waiver(r: _Reader, item: Any, path: str, zone_name: str | None,
+            origin: str) -> Waiver | None:
+    m = r.mapping(item, path, WAIVER_KEYS, required=("rule", "reason", "approved_by"))
+    if m is None:
+        return None
+    before = len(r.problems.items)
+    rule = r.text(m.get("rule"), _join(path, "rule"), "a rule id such as KAP-INT-001")
+    session = r.ident(m.get("session"), _join(path, "session"))
+    patient = r.ident(m.get("patient"), _join(path, "patient"))
+    if (session is None) == (patient is None) and len(r.problems.items) == before:
+        r.problems.add(path, "name exactly one of session or patient")
+    reason = r.text(m.get("reason"), _join(path, "reason"), "the reason for the exception")
+    approved_by = r.ident(m.get("approved_by"), _join(path, "approved_by"))
+    expires = None
+    if m.get("expires") is not None:
+        try:
+            expires = parse_date(m.get("expires"))
+        except ValueError as exc:
+            r.problems.add(_join(path, "expires"), str(exc))
+    if len(r.problems.items) > before or rule is None or reason is None or approved_by is None:
+        return None
+    return Waiver(rule=rule, reason=reason, approved_by=approved_by, session=session,
+                  patient=patient, expires=expires, zone=zone_name, origin=origin)
+
+
+# --- CSV -----------------------------------------------------------------------------
+
+
+def _csv_rows(data: bytes, columns: Sequence[str], problems: Problems,
+              required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.add("", f"is not UTF-8 text (byte {exc.start})")
+        return []
+    if not text.strip():
+        problems.add("", "the file is empty; expected a header row and rows")
+        return []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except (csv.Error, StopIteration) as exc:
+        problems.add("line 1", f"is not a CSV header: {exc}")
+        return []
+    for name in header:
+        if name not in columns:
+            problems.add(f"line 1, column {name!r}", f"unknown column; expected {', '.join(columns)}")
+    for name in required:
+        if name not in header:
+            problems.add("line 1", f"the column {name!r} is missing")
+    if len(set(header)) != len(header):
+        problems.add("line 1", "a column is named twice")
+    if problems:
+        return []
+    rows = []
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                problems.add(f"line {line}", f"has {len(row)} cells; the header has {len(header)}")
+                continue
+            rows.append((line, {k: v.strip() for k, v in zip(header, row, strict=True) if v.strip()}))
+    except csv.Error as exc:
+        problems.add(f"line {reader.line_num}", f"is not valid CSV: {exc}")
+    return rows
+
+
+def _split(cell: str | None) -> list[str]:
+    return [part for part in re.split(r"[;,\s]+", cell or "") if part]
+
+
+def _read_csv_sessions(data: bytes, file: str, problems: Problems, tz: ZoneInfo | None) -> _Raw:
+    raw = _Raw(timezone=tz.key if tz else None)
+    r = _Reader(problems)
+    for line, row in _csv_rows(data, CSV_SESSION_COLUMNS, problems,
+                               ("id", "patient", "kind", "start", "clinician")):
+        s = _session(r, row, f"line {line}", tz)
+        if s is not None:
+            raw.sessions.append(_Placed(s, file, f"line {line}"))
+    return raw
+
+
+def _read_csv_roster(data: bytes, file: str, problems: Problems, what: str) -> _Raw:
+    raw = _Raw()
+    r = _Reader(problems)
+    if what == "patients":
+        for line, row in _csv_rows(data, CSV_PATIENT_COLUMNS, problems, ("id",)):
+            item = {"id": row.get("id"), "diagnoses": _split(row.get("diagnoses"))}
+            if (p := _patient(r, item, f"line {line}")) is not None:
+                raw.patients.append(_Placed(p, file, f"line {line}"))
+    else:
+        for line, row in _csv_rows(data, CSV_CLINICIAN_COLUMNS, problems, ("id",)):
+            item = {"id": row.get("id"), "roles": _split(row.get("roles"))}
+            if (c := _clinician(r, item, f"line {line}")) is not None:
+                raw.clinicians.append(_Placed(c, file, f"line {line}"))
+    return raw
+
+
+# --- the run ---------------------------------------------------------------------------
+
+
+def _name(source: Source) -> str:
+    return "<stdin>" if str(source) == STDIN else str(source)
+
+
+def _flatten(sources: tuple[Any, ...]) -> list[Source]:
+    flat: list[Source] = []
+    for source in sources:
+        if isinstance(source, (list, tuple)):
+            flat.extend(source)
+        else:
+            flat.append(source)
+    return flat
+
+
+def load_schedule(*sources: Source | Sequence[Source], timezone: str | None = None,
+                  waivers: Source | None = None, patients: Source | None = None,
+                  clinicians: Source | None = None, stdin: Any = None) -> Schedule:
+    """Read one run's schedule documents (YAML, JSON or CSV; ``-`` is standard input).
+
+    ``timezone`` reads naive times of documents that name none. ``waivers`` is a side
+    file of waivers; ``patients`` and ``clinicians`` are CSV rosters for CSV sessions.
+    Raises ScheduleError listing every problem of every file.
+    """
+    files = _flatten(sources)
+    if not files:
+        raise ScheduleError([_problem("", "", "no schedule file given")])
+    all_problems: list[Problems] = []
+    raws: list[tuple[str, _Raw]] = []
+    cli_zone_problems = Problems("--timezone")
+    if timezone is not None:
+        try:
+            zone(timezone)
+        except ValueError as exc:
+            cli_zone_problems.add("", str(exc))
+            timezone = None
+    all_problems.append(cli_zone_problems)
+
+    structured: list[tuple[str, bytes]] = []
+    csvs: list[tuple[str, bytes]] = []
+    for source in files:
+        name = _name(source)
+        problems = Problems(name)
+        all_problems.append(problems)
+        data = read_bytes(source, problems, stdin)
+        if data is None:
+            continue
+        fmt = sniff_format(name, data)
+        if fmt == "csv":
+            csvs.append((name, data))
+            continue
+        doc = parse_structured(data, fmt, problems)
+        if doc is not None:
+            raws.append((name, _read_structured(doc, name, problems, timezone)))
+    # CSV has no timezone field: --timezone, else the one schedule document's timezone.
+    doc_zones = sorted({raw.timezone for _, raw in raws if raw.timezone})
+    csv_zone_name = timezone or (doc_zones[0] if len(doc_zones) == 1 else None)
+    csv_zone = zone(csv_zone_name) if csv_zone_name else None
+    for name, data in csvs:
+        problems = next(p for p in all_problems if p.file == name)
+        raws.append((name, _read_csv_sessions(data, name, problems, csv_zone)))
+    for source, what in ((patients, "patients"), (clinicians, "clinicians")):
+        if source is None:
+            continue
+        name = _name(source)
+        problems = Problems(name)
+        all_problems.append(problems)
+        data = read_bytes(source, problems, stdin)
+        if data is not None:
+            raws.append((name, _read_csv_roster(data, name, problems, what)))
+    if waivers is not None:
+        name = _name(waivers)
+        problems = Problems(name)
+        all_problems.append(problems)
+        data = read_bytes(waivers, problems, stdin)
+        if data is not None:
+            raws.append((name, _read_waiver_file(data, name, problems, timezone, doc_zones)))
+
+    cross = Problems("")
+    schedule = _combine(raws, cross, [_name(s) for s in files])
+    problems_all = [p for group in all_problems for p in group.items] + cross.items
+    if problems_all:
+        raise ScheduleError(problems_all)
+    assert schedule is not None
+    return schedule
+
+
+def _problem(file: str, path: str, message: str) -> Any:
+    from .errors import Problem
+
+    return Problem(file, path, message)
+
+
+def _read_waiver_file(data: bytes, name: str, problems: Problems, cli_zone: str | None,
+                      doc_zones: list[str]) -> _Raw:
+    doc = parse_structured(data, sniff_format(name, data), problems)
+    raw = _Raw()
+    if doc is None:
+        return raw
+    r = _Reader(problems)
+    zone_name = cli_zone or (doc_zones[0] if len(doc_zones) == 1 else None)
+    items: Any = doc
+    if isinstance(doc, Mapping):
+        top = r.mapping(doc, "", ("waivers", "timezone"))
+        if top is not None and top.get("timezone") is not None:
+            try:
+                zone_name = zone(top["timezone"]).key
+            except ValueError as exc:
+                problems.add("timezone", str(exc))
+        items = doc.get("waivers")
+    for i, item in enumerate(r.sequence(items, "waivers", "waivers")):
+        path = f"waivers[{i}]"
+        if (w := _waiver(r, item, path, zone_name, f"{name}: {path}")) is not None:
+            raw.waivers.append(_Placed(w, name, path))
+    return raw
+
+
+def _unique(items: list[_Placed], what: str, cross: Problems) -> dict[str, _Placed]:
+    seen: dict[str, _Placed] = {}
+    for placed in items:
+        key = placed.value.id if not isinstance(placed.value, dict) else placed.value["id"]
+        first = seen.get(key)
+        if first is None:
+            seen[key] = placed
+        elif what == "session" or first.value != placed.value:
+            cross.items.append(_problem(placed.file, f"{placed.path}.id",
+                                        f"duplicate {what} id {key!r} (first at {first.where})"))
+    return seen
+
+
+def _combine(raws: list[tuple[str, _Raw]], cross: Problems, names: list[str]) -> Schedule | None:
+    clinicians = _unique([c for _, raw in raws for c in raw.clinicians], "clinician", cross)
+    patients = _unique([p for _, raw in raws for p in raw.patients], "patient", cross)
+    sessions = _unique([s for _, raw in raws for s in raw.sessions], "session", cross)
+    built = []
+    for placed in sessions.values():
+        s = placed.value
+        if s["patient"] not in patients:
+            cross.items.append(_problem(placed.file, f"{placed.path}.patient",
+                                        f"no patient with id {s['patient']!r} in the run"))
+        if s["clinician"] not in clinicians:
+            cross.items.append(_problem(placed.file, f"{placed.path}.clinician",
+                                        f"no clinician with id {s['clinician']!r} in the run"))
+        built.append(s)
+    waivers = []
+    for _, raw in raws:
+        for placed in raw.waivers:
+            w = placed.value
+            if w.session is not None and w.session not in sessions:
+                cross.items.append(_problem(placed.file, f"{placed.path}.session",
+                                            f"no session with id {w.session!r} in the run"))
+            elif w.patient is not None and w.patient not in patients:
+                cross.items.append(_problem(placed.file, f"{placed.path}.patient",
+                                            f"no patient with id {w.patient!r} in the run"))
+            waivers.append(w)
+    if cross:
+        return None
+    zones = [raw.timezone for _, raw in raws if raw.timezone]
+    clinics = [raw.clinic for _, raw in raws if raw.clinic]
+    return Schedule(
+        clinicians=tuple(p.value for p in clinicians.values()),
+        patients=tuple(p.value for p in patients.values()),
+        sessions=tuple(Session(**s) for s in built),
+        waivers=tuple(waivers),
+        clinic=clinics[0] if clinics else None,
+        timezone=zones[0] if zones else None,
+        sources=tuple(names),
+    )

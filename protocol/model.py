@@ -1,0 +1,245 @@
+"""The domain: clinicians, patients, sessions, schedules, waivers and protocols.
+
+Every class is a frozen attrs value built once by a loader; everything after the
+loader trusts it. Times are aware datetimes in UTC: elapsed-time arithmetic on them
+is arithmetic on the UTC timeline, whatever the clinic's wall clock did.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta, timezone
+from types import MappingProxyType
+from typing import Any
+
+from attrs import Factory, field, frozen
+
+
+class Kind(str, enum.Enum):
+    PREPARATION = "preparation"
+    DOSING = "dosing"
+    INTEGRATION = "integration"
+    PSYCHOTHERAPY = "psychotherapy"
+    ASSESSMENT = "assessment"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Role(str, enum.Enum):
+    PRESCRIBER = "prescriber"
+    NURSE = "nurse"
+    THERAPIST = "therapist"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Route(str, enum.Enum):
+    IV = "IV"
+    IM = "IM"
+    SL = "SL"
+    ORAL = "oral"
+    IN = "IN"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def rank(self) -> int:
+        return {Severity.WARNING: 1, Severity.ERROR: 2}[self]
+
+
+#: Kinds whose sessions must name a psychotherapy modality.
+MODALITY_KINDS = frozenset({Kind.PSYCHOTHERAPY, Kind.INTEGRATION})
+
+
+def icd_key(code: str) -> str:
+    """The comparison form of an ICD-10-CM code or prefix: upper case, no dot."""
+    return code.replace(".", "").strip().upper()
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("times in the model are aware")
+    return value.astimezone(timezone.utc)
+
+
+@frozen
+class Clinician:
+    id: str
+    roles: frozenset[Role] = frozenset()
+
+
+@frozen
+class Patient:
+    id: str
+    diagnoses: tuple[str, ...] = ()
+
+
+@frozen
+class Session:
+    id: str
+    patient: str
+    kind: Kind
+    start: datetime = field(converter=_utc)
+    end: datetime = field(converter=_utc)
+    clinician: str
+    modality: str | None = None
+    route: Route | None = None
+    #: IANA name of the document's timezone, for showing local times (None: UTC).
+    zone: str | None = None
+
+    @end.validator
+    def _ends_after_start(self, _attribute: object, value: datetime) -> None:
+        if value <= self.start:
+            raise ValueError(f"session {self.id} ends at or before it starts")
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+    @property
+    def order(self) -> tuple[datetime, str]:
+        """Sort key: by start, ties by id compared as strings."""
+        return (self.start, self.id)
+
+
+@frozen
+class Waiver:
+    rule: str
+    reason: str
+    approved_by: str
+    session: str | None = None
+    patient: str | None = None
+    expires: date | None = None
+    #: IANA name of the timezone the expiry day is read in (None: UTC).
+    zone: str | None = None
+    #: Where it was written, e.g. ``clinic.yaml: waivers[0]``.
+    origin: str = ""
+
+    def expired_on(self, as_of: date) -> bool:
+        """A waiver holds through its expiry day; it waives nothing after it."""
+        return self.expires is not None and as_of > self.expires
+
+
+def _index(items: Iterable[Any]) -> Mapping[str, Any]:
+    return MappingProxyType({item.id: item for item in items})
+
+
+@frozen
+class Schedule:
+    clinicians: tuple[Clinician, ...] = ()
+    patients: tuple[Patient, ...] = ()
+    sessions: tuple[Session, ...] = ()
+    waivers: tuple[Waiver, ...] = ()
+    clinic: str | None = None
+    timezone: str | None = None
+    #: The files (or "<stdin>") the schedule was read from.
+    sources: tuple[str, ...] = ()
+    clinician_by_id: Mapping[str, Clinician] = field(
+        default=Factory(lambda self: _index(self.clinicians), takes_self=True),
+        eq=False, repr=False,
+    )
+    patient_by_id: Mapping[str, Patient] = field(
+        default=Factory(lambda self: _index(self.patients), takes_self=True),
+        eq=False, repr=False,
+    )
+    session_by_id: Mapping[str, Session] = field(
+        default=Factory(lambda self: _index(self.sessions), takes_self=True),
+        eq=False, repr=False,
+    )
+
+
+@frozen
+class DiagnosisEntry:
+    prefix: str
+    modalities: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return icd_key(self.prefix)
+
+
+@frozen
+class DiagnosisMap:
+    """ICD-10-CM prefix -> allowed modalities.
+
+    A diagnosis is covered by every entry whose prefix it starts with (``F43.10`` by
+    ``F43.1``, and by ``F43`` if the map has it); the modalities allowed for it are
+    those of all the entries that cover it.
+    """
+
+    entries: tuple[DiagnosisEntry, ...] = ()
+
+    def entries_for(self, code: str) -> list[DiagnosisEntry]:
+        key = icd_key(code)
+        return [entry for entry in self.entries if key.startswith(entry.key)]
+
+    def covers(self, code: str) -> bool:
+        return bool(self.entries_for(code))
+
+    def modalities_for(self, codes: Iterable[str]) -> frozenset[str]:
+        """Modalities (upper case) allowed for at least one of the codes."""
+        return frozenset(m.upper() for code in codes for entry in self.entries_for(code)
+                         for m in entry.modalities)
+
+
+@frozen
+class RuleSettings:
+    """One rule as a protocol configures it."""
+
+    id: str
+    severity: Severity
+    enabled: bool
+    parameters: Mapping[str, Any]
+    #: parameter name (and "severity", "enabled") -> the file that set it.
+    provenance: Mapping[str, str] = field(factory=dict, eq=False)
+
+
+@frozen
+class Protocol:
+    name: str
+    version: str
+    rules: tuple[RuleSettings, ...]
+    diagnoses: DiagnosisMap
+    #: The files of the extends chain, the root protocol first.
+    files: tuple[str, ...] = ()
+    diagnosis_provenance: Mapping[str, str] = field(factory=dict, eq=False)
+
+    def rule(self, rule_id: str) -> RuleSettings:
+        for settings in self.rules:
+            if settings.id == rule_id:
+                return settings
+        raise KeyError(rule_id)
+
+    @property
+    def fingerprint(self) -> str:
+        """A stable text that differs whenever two protocols could give other verdicts."""
+        import json
+
+        body = {
+            "rules": [
+                [r.id, r.severity.value, r.enabled, _plain(r.parameters)] for r in self.rules
+            ],
+            "diagnoses": [[e.key, sorted(m.upper() for m in e.modalities)]
+                          for e in sorted(self.diagnoses.entries, key=lambda e: e.key)],
+        }
+        return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

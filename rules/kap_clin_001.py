@@ -1,0 +1,67 @@
+"""KAP-CLIN-001: a clinician's sessions do not overlap (across patients).
+
+Partitioned by clinician, not by patient: one engine state holds all of a
+clinician's sessions in the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from kapcheck.protocol import Kind, Severity
+
+from . import overlap
+from .base import Fact, Hit, Mark, Params, Partition, Rule, View, listing
+
+RULE = Rule(
+    id="KAP-CLIN-001",
+    title="No double-booked clinicians",
+    severity=Severity.ERROR,
+    requirement="A clinician's sessions do not overlap.",
+    rationale="A prescriber must be on site through administration and monitoring, and a "
+              "therapist cannot hold two sessions at once; a double booking leaves a patient "
+              "without the clinician the protocol requires.",
+    source="Spravato REMS (NDA 211243): a prescriber on site during administration and "
+           "monitoring; scheduling integrity.",
+    parameters={},
+    reads=frozenset(k.value for k in Kind),
+    anchor="the later-starting session (ties: the greater id, compared as strings)",
+    partition=Partition.CLINICIAN,
+)
+
+
+def facts(view: View, params: Params) -> Sequence[Fact]:
+    return overlap.facts(view)
+
+
+def define(name: str, mark: Mark) -> None:
+    overlap.overlap_ruleset(name, mark)
+
+
+def _free(view: View, s: Any) -> list[str]:
+    """Clinicians of the roster with no session overlapping ``s``."""
+    busy = {o.clinician for o in view.schedule.sessions
+            if o.start < s.end and s.start < o.end}
+    return [c.id for c in view.schedule.clinicians if c.id not in busy]
+
+
+def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
+    for s, earlier in overlap.pairs(view, marks):
+        latest_end = max(o.end for o in earlier)
+        others = [f"session {o.id} of patient {o.patient} (until {view.when(o.end, o)})"
+                  for o in earlier]
+        yield Hit(
+            session=s,
+            patient=s.patient,
+            message=f"Clinician {s.clinician} is double-booked: {s.kind.value} session {s.id} "
+                    f"({view.when(s.start, s)}) overlaps {listing(others, 'and')}.",
+            suggestion=f"Move {s.id} to start at or after {view.when(latest_end, s)}, or "
+                       f"assign it to another clinician ({_suggest(view, s)}).",
+            related=tuple(o.id for o in earlier),
+        )
+
+
+def _suggest(view: View, s: Any) -> str:
+    free = _free(view, s)
+    return "free then: " + ", ".join(free[:3]) if free else "none of the roster is free then"

@@ -1,0 +1,93 @@
+"""KAP-MOD-001: psychotherapy and integration use a modality fit for the diagnosis.
+
+The diagnosis map enters the ruleset as facts: an ``indication`` per map prefix and
+modality, a ``code`` per prefix of each of the patient's diagnoses. A three-way
+witness join marks every session whose modality an indication allows for one of the
+patient's codes; the verdict reports the unmarked sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from durable.lang import c, m, ruleset, when_all
+
+from kapcheck.protocol import Kind, Severity, icd_key
+
+from .base import Fact, Hit, Mark, Params, Rule, View, listing, session_fact
+
+RULE = Rule(
+    id="KAP-MOD-001",
+    title="A modality that fits the diagnosis",
+    severity=Severity.ERROR,
+    requirement="Every psychotherapy and integration session uses a modality that the "
+                "diagnosis map allows for at least one of the patient's diagnoses.",
+    rationale="The evidence pairs ketamine with specific therapies: CBT or psychodynamic "
+              "therapy for depression, prolonged exposure for PTSD. A modality without "
+              "evidence for the patient's condition does not keep the protocol.",
+    source="Seed article (shared/seeds/000_e7d065e461f7bc8f.txt); Wilkinson et al., "
+           "Psychother Psychosom 2017;86:162 and 2021;90:318 (CBT for depression); Shiroma "
+           "et al., J Clin Psychiatry 2020 (prolonged exposure for PTSD).",
+    parameters={},
+    reads=frozenset({Kind.PSYCHOTHERAPY.value, Kind.INTEGRATION.value, "indication", "code"}),
+    anchor="the session",
+)
+
+
+def code_facts(view: View) -> list[Fact]:
+    """One fact per distinct prefix of the patient's diagnosis codes."""
+    codes = view.patient.diagnoses if view.patient else ()
+    prefixes = sorted({icd_key(code)[:n] for code in codes for n in range(1, len(icd_key(code)) + 1)})
+    return [{"id": f"code:{p}", "type": "code", "prefix": p} for p in prefixes]
+
+
+def _candidates(view: View) -> list[Any]:
+    return view.of_kind(Kind.PSYCHOTHERAPY, Kind.INTEGRATION)
+
+
+def facts(view: View, params: Params) -> Sequence[Fact]:
+    sessions = _candidates(view)
+    if not sessions:
+        return []
+    indications = sorted({(e.key, mod.upper()) for e in view.diagnoses.entries
+                          for mod in e.modalities})
+    return ([session_fact(view, s, modality=(s.modality or "").upper()) for s in sessions]
+            + [{"id": f"ind:{key}:{mod}", "type": "indication", "key": key, "modality": mod}
+               for key, mod in indications]
+            + code_facts(view))
+
+
+def define(name: str, mark: Mark) -> None:
+    with ruleset(name):
+        @when_all(c.session << (m.type == "session"),
+                  c.permit << ((m.type == "indication") & (m.modality == c.session.modality)),
+                  c.later << ((m.type == "code") & (m.prefix == c.permit.key)))
+        def indicated(c: Any) -> None:
+            mark(c.session.id)
+
+
+def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
+    codes = view.patient.diagnoses if view.patient else ()
+    allowed = sorted(view.diagnoses.modalities_for(codes))
+    for s in _candidates(view):
+        if s.id in marks:
+            continue
+        if allowed:
+            why = (f"which the diagnosis map does not allow for {listing(codes, 'or')} "
+                   f"(allowed: {', '.join(allowed)})")
+            fix = (f"Deliver {s.id} as {listing(allowed)}, or record the diagnosis that "
+                   f"{s.modality} is indicated for.")
+        else:
+            shown = f"({listing(codes, 'and')}) is" if codes else "is recorded, so none"
+            why = (f"but none of the patient's diagnoses {shown} in the diagnosis map"
+                   if codes else "but no diagnosis is recorded for the patient")
+            fix = ("Record the patient's indication for ketamine-assisted therapy (an ICD-10-CM "
+                   "code of the diagnosis map) or remove the session.")
+        yield Hit(
+            session=s,
+            patient=s.patient,
+            message=f"{s.kind.value.capitalize()} session {s.id} "
+                    f"({view.when(s.start, s)}) uses {s.modality}, {why}.",
+            suggestion=fix,
+        )

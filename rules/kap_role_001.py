@@ -1,0 +1,95 @@
+"""KAP-ROLE-001: each kind of session is run by a clinician with a fitting role.
+
+The protocol's ``roles`` table enters the ruleset as ``permit`` facts (kind, role),
+the roster as ``role`` facts (clinician, role). A three-way witness join marks every
+session whose clinician holds a role that its kind permits; the verdict reports the
+unmarked ones. Kinds the table does not list may be run by anyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from durable.lang import c, m, ruleset, when_all
+
+from kapcheck.protocol import Kind, Severity
+
+from .base import Fact, Hit, Mark, Params, Rule, View, listing, session_fact
+
+RULE = Rule(
+    id="KAP-ROLE-001",
+    title="The right clinician for each session",
+    severity=Severity.ERROR,
+    requirement="Dosing sessions are run by a prescriber or nurse; preparation, integration "
+                "and psychotherapy sessions by a therapist (roles per kind: {roles}).",
+    rationale="Administration and monitoring need a clinician who can prescribe or "
+              "administer and respond to adverse effects; the psychotherapy that makes the "
+              "treatment work needs a therapist.",
+    source="FDA-approved REMS for esketamine (Spravato, NDA 211243): a prescriber on site "
+           "during administration and monitoring; seed article "
+           "(shared/seeds/000_e7d065e461f7bc8f.txt): psychotherapy with ketamine.",
+    parameters={"roles": {"dosing": ("prescriber", "nurse"), "preparation": ("therapist",),
+                          "integration": ("therapist",), "psychotherapy": ("therapist",)}},
+    reads=frozenset(k.value for k in Kind) | {"permit", "role"},
+    anchor="the session",
+)
+
+
+def _candidates(view: View, params: Params) -> list[Any]:
+    table = params["roles"]
+    return [s for s in view.sessions if s.kind.value in table]
+
+
+def facts(view: View, params: Params) -> Sequence[Fact]:
+    sessions = _candidates(view, params)
+    if not sessions:
+        return []
+    table = params["roles"]
+    permits = [{"id": f"permit:{kind}:{role}", "type": "permit", "kind": kind, "role": role}
+               for kind in sorted(table) for role in sorted(set(table[kind]))]
+    roster = view.schedule.clinician_by_id
+    used = sorted({s.clinician for s in sessions})
+    roles = [{"id": f"role:{cid}:{role.value}", "type": "role", "clinician": cid,
+              "role": role.value}
+             for cid in used for role in sorted(roster[cid].roles, key=lambda r: r.value)]
+    return ([session_fact(view, s, clinician=s.clinician) for s in sessions]
+            + permits + roles)
+
+
+def define(name: str, mark: Mark) -> None:
+    with ruleset(name):
+        @when_all(c.session << (m.type == "session"),
+                  c.permit << ((m.type == "permit") & (m.kind == c.session.kind)),
+                  c.later << ((m.type == "role")
+                              & (m.clinician == c.session.clinician)
+                              & (m.role == c.permit.role)))
+        def qualified(c: Any) -> None:
+            mark(c.session.id)
+
+
+def qualified_clinicians(view: View, roles: Sequence[str]) -> list[str]:
+    return [c.id for c in view.schedule.clinicians if {r.value for r in c.roles} & set(roles)]
+
+
+def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
+    table = params["roles"]
+    roster = view.schedule.clinician_by_id
+    for s in _candidates(view, params):
+        if s.id in marks:
+            continue
+        needed = sorted(set(table[s.kind.value]))
+        has = sorted(r.value for r in roster[s.clinician].roles)
+        who = qualified_clinicians(view, needed)
+        fix = (f"Assign {s.id} to {listing(who[:3])}" + (" (or another clinician with that "
+               "role)" if len(who) > 3 else "") + "." if who
+               else f"Add a clinician with the role {listing(needed)} to the roster and "
+                    f"assign {s.id} to them.")
+        yield Hit(
+            session=s,
+            patient=s.patient,
+            message=f"{s.kind.value.capitalize()} session {s.id} ({view.when(s.start, s)}) is "
+                    f"run by {s.clinician} ({listing(has, 'and') if has else 'no role'}); "
+                    f"{s.kind.value} sessions need a {listing(needed)}.",
+            suggestion=fix,
+        )

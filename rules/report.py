@@ -1,0 +1,136 @@
+"""Findings, waivers and the report: what a run concludes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from attrs import evolve, frozen
+
+from kapcheck.protocol import Schedule, Severity, Waiver
+
+_BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)
+
+
+@frozen
+class Finding:
+    rule: str
+    severity: Severity
+    patient: str | None
+    session: str | None
+    message: str
+    suggestion: str
+    waiver: Waiver | None = None
+    #: The anchor's start, for ordering (None: a patient-level anchor).
+    start: datetime | None = None
+    #: Other sessions the finding is about (the overlapped one, the previous dose).
+    related: tuple[str, ...] = ()
+
+    @property
+    def waived(self) -> bool:
+        return self.waiver is not None
+
+    @property
+    def sort_key(self) -> tuple[str, datetime, str, str]:
+        return (self.patient or "", self.start or _BEFORE_ALL, self.rule, self.session or "")
+
+
+@frozen
+class Report:
+    protocol_name: str
+    protocol_version: str
+    findings: tuple[Finding, ...]
+    patients: int
+    sessions: int
+    clinic: str | None = None
+    as_of: date | None = None
+    patient_ids: tuple[str, ...] = ()
+
+    def _count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity is severity and not f.waived)
+
+    @property
+    def errors(self) -> int:
+        return self._count(Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return self._count(Severity.WARNING)
+
+    @property
+    def waived(self) -> int:
+        return sum(1 for f in self.findings if f.waived)
+
+    @property
+    def compliant(self) -> bool:
+        """No unwaived error: the schedule keeps the protocol (warnings are advice)."""
+        return self.errors == 0
+
+    def fails(self, fail_on: Severity = Severity.ERROR) -> bool:
+        """Whether an unwaived finding at or above ``fail_on`` exists."""
+        return any(f.severity.rank >= fail_on.rank and not f.waived for f in self.findings)
+
+
+def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    return tuple(sorted(findings, key=lambda f: f.sort_key))
+
+
+def today_in(zone: str | None) -> date:
+    return datetime.now(ZoneInfo(zone) if zone else timezone.utc).date()
+
+
+def apply_waivers(findings: Sequence[Finding], schedule: Schedule, known_rules: set[str],
+                  as_of: date | None) -> list[Finding]:
+    """Mark waived findings; add a WAIVER-001 warning for each waiver that matches none.
+
+    A waiver for a session waives that rule's finding anchored at the session; one for a
+    patient waives every finding of that rule for the patient. An expired waiver (the
+    day after ``expires``, in the document's timezone) waives nothing. A session waiver
+    is preferred to a patient waiver for the same finding.
+    """
+    from .catalog import WAIVER_RULE
+
+    out = list(findings)
+    matched: set[int] = set()
+    ordered = sorted(range(len(schedule.waivers)),
+                     key=lambda i: (schedule.waivers[i].session is None, i))
+    for n, finding in enumerate(out):
+        for i in ordered:
+            w = schedule.waivers[i]
+            if w.rule != finding.rule:
+                continue
+            if w.session is not None and w.session != finding.session:
+                continue
+            if w.patient is not None and w.patient != finding.patient:
+                continue
+            matched.add(i)
+            day = as_of if as_of is not None else today_in(w.zone)
+            if w.expired_on(day):
+                note = f" A waiver ({w.origin}) expired on {w.expires.isoformat()}."
+                out[n] = finding = evolve(finding, suggestion=finding.suggestion + note) \
+                    if note not in finding.suggestion else finding
+                continue
+            out[n] = evolve(finding, waiver=w)
+            break
+    for i, w in enumerate(schedule.waivers):
+        if i in matched:
+            continue
+        session = schedule.session_by_id.get(w.session) if w.session else None
+        patient = w.patient or (session.patient if session else None)
+        target = f"session {w.session}" if w.session else f"patient {w.patient}"
+        why = ("names no rule of the protocol" if w.rule not in known_rules
+               else "matches no finding")
+        out.append(Finding(
+            rule=WAIVER_RULE,
+            severity=Severity.WARNING,
+            patient=patient,
+            session=w.session,
+            message=f"The waiver of {w.rule} for {target} (approved by {w.approved_by}; "
+                    f"{w.origin}) {why}.",
+            suggestion="Remove the waiver, or correct its rule and "
+                       f"{'session' if w.session else 'patient'} so that it names the finding "
+                       "it documents.",
+            start=session.start if session else None,
+        ))
+    return out

@@ -1,0 +1,138 @@
+"""Schedules that make the rules work hard: boundaries to the second, back-to-back and
+triple overlaps, dense induction courses, shared clinicians, daylight-saving changes
+in several timezones, and randomly parameterised protocols.
+
+``build(pick)`` takes a chooser so that the same generator serves hypothesis (which
+shrinks failures) and a seeded ``random.Random`` (for the coverage sanity checks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from kapcheck.protocol import (
+    Clinician,
+    Kind,
+    Patient,
+    Protocol,
+    Role,
+    Schedule,
+    Session,
+    load_protocol,
+)
+
+T = TypeVar("T")
+Pick = Callable[[Sequence[T]], T]
+
+# Local starts a few days before a daylight-saving change (or none, for UTC and India).
+ZONES = [
+    ("America/New_York", datetime(2026, 3, 5, 9, 0)),
+    ("America/New_York", datetime(2026, 10, 29, 9, 0)),
+    ("Europe/London", datetime(2026, 3, 26, 8, 0)),
+    ("Australia/Sydney", datetime(2026, 4, 1, 10, 0)),
+    ("Asia/Kolkata", datetime(2026, 1, 5, 9, 30)),
+    ("UTC", datetime(2026, 2, 1, 0, 0)),
+]
+H, M, S, D = timedelta(hours=1), timedelta(minutes=1), timedelta(seconds=1), timedelta(days=1)
+# Offsets that land on or next to the default protocol's boundaries.
+NUDGES = [timedelta(0), S, -S, M, -M]
+SPANS = [0 * H, 1 * H, 2 * H, 24 * H, 47 * H, 48 * H, 72 * H, 3 * D, 7 * D, 14 * D, 21 * D,
+         30 * D, 35 * D]
+LENGTHS = [50 * M, 60 * M, 90 * M, 119 * M, 120 * M, 2 * H + S, 121 * M, 3 * H]
+CODES = ["F33.2", "F332", "F32.1", "F43.10", "F431", "F41.1", "F90.0", "F10.20", "F43.2"]
+MODALITIES = ["CBT", "cbt", "PDT", "PE", "CPT", "EMDR", "DBT"]
+
+
+def protocol_variant(pick: Pick[Any]) -> Protocol:
+    """The default protocol, or one with other parameters, severities and a disabled rule."""
+    base = load_protocol("kap")
+    if pick([True, False, False]):
+        return base
+    changes: dict[str, dict[str, Any]] = {
+        "KAP-PREP-001": {"min_sessions": pick([0, 1, 2, 3]), "max_days_before": pick([7, 14, 30])},
+        "KAP-INT-001": {"window_hours": pick([24, 48, 72, 36.5])},
+        "KAP-DOSE-001": {"min_hours": pick([24, 48, 72])},
+        "KAP-DOSE-002": {"max_sessions": pick([1, 2, 3, 6]), "days": pick([7, 14, 21])},
+        "KAP-MON-001": {"min_minutes": pick([60, 120, 150])},
+        "KAP-ASMT-001": {"max_days_before": pick([7, 14, 30])},
+        "KAP-ROLE-001": {"roles": pick([
+            {"dosing": ("prescriber", "nurse"), "preparation": ("therapist",),
+             "integration": ("therapist",), "psychotherapy": ("therapist",)},
+            {"dosing": ("prescriber",), "assessment": ("prescriber", "nurse")},
+        ])},
+    }
+    rules = []
+    for r in base.rules:
+        params = dict(r.parameters)
+        params.update(changes.get(r.id, {}))
+        rules.append(attrs.evolve(r, parameters=params,
+                                  enabled=pick([True, True, True, False])))
+    return attrs.evolve(base, rules=tuple(rules))
+
+
+def build(pick: Pick[Any], max_sessions: int = 12) -> Schedule:
+    zone_name, local_start = pick(ZONES)
+    tz = ZoneInfo(zone_name)
+    origin = local_start.replace(tzinfo=tz)
+    n_clinicians = pick([1, 2, 3, 4])
+    role_sets = [frozenset({Role.PRESCRIBER}), frozenset({Role.NURSE}),
+                 frozenset({Role.THERAPIST}), frozenset(), frozenset({Role.PRESCRIBER,
+                                                                       Role.THERAPIST})]
+    clinicians = [Clinician(f"c{i}", pick(role_sets)) for i in range(n_clinicians)]
+    patients = []
+    sessions: list[Session] = []
+    n_patients = pick([1, 1, 2, 3])
+    serial = 0
+    for p in range(n_patients):
+        codes = tuple(pick([[], ["F33.2"], ["F43.10"], ["F90.0"], ["F41.1", "F43.1"]])
+                      or ()) if pick([True, False]) else (pick(CODES),)
+        pid = f"P{p}"
+        patients.append(Patient(pid, codes))
+        mine: list[Session] = []
+        if pick([False, False, True]):
+            # A dense induction course: doses at a fixed step, some with integration.
+            step = pick([24 * H, 48 * H, 48 * H - S, 72 * H, 3 * D + 12 * H])
+            for k in range(pick([4, 6, 7, 8])):
+                serial += 1
+                start = origin + k * step
+                dose = Session(id=f"D{serial:03d}", patient=pid, kind=Kind.DOSING, start=start,
+                               end=start + pick([120 * M, 119 * M, 3 * H]),
+                               clinician=pick(clinicians).id, zone=zone_name)
+                mine.append(dose)
+                if pick([True, True, False]):
+                    serial += 1
+                    at = dose.end + pick([24 * H, 72 * H, 72 * H + S, 72 * H - M])
+                    mine.append(Session(id=f"I{serial:03d}", patient=pid, kind=Kind.INTEGRATION,
+                                        start=at, end=at + 50 * M, modality=pick(MODALITIES),
+                                        clinician=pick(clinicians).id, zone=zone_name))
+        for _ in range(pick(list(range(0, max_sessions + 1)))):
+            kind = pick([Kind.DOSING, Kind.DOSING, Kind.INTEGRATION, Kind.PREPARATION,
+                         Kind.PSYCHOTHERAPY, Kind.ASSESSMENT])
+            # Anchor on an earlier session's start or end (or the origin), then step.
+            if mine and pick([True, True, False]):
+                ref = pick(mine)
+                base_time = pick([ref.start, ref.end])
+            else:
+                base_time = origin
+            sign = pick([1, 1, -1])
+            start = base_time + sign * pick(SPANS) + pick(NUDGES)
+            if pick([False, False, True]):
+                # A wall-clock time in the zone (exercise local arithmetic across DST).
+                local = (base_time.astimezone(tz) + pick(SPANS)).replace(tzinfo=None)
+                start = local.replace(tzinfo=tz)
+            length = pick(LENGTHS)
+            serial += 1
+            sid = pick([f"S{serial:03d}", f"S{serial}", f"x{serial}"])
+            modality = pick(MODALITIES) if kind in (Kind.PSYCHOTHERAPY, Kind.INTEGRATION) \
+                else None
+            s = Session(id=sid, patient=pid, kind=kind, start=start, end=start + length,
+                        clinician=pick(clinicians).id, modality=modality, zone=zone_name)
+            mine.append(s)
+        sessions.extend(mine)
+    return Schedule(clinicians=tuple(clinicians), patients=tuple(patients),
+                    sessions=tuple(sessions), timezone=zone_name)
