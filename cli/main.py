@@ -11,11 +11,10 @@ from datetime import date
 from typing import Annotated, NoReturn, Optional
 
 import typer
-from rich.console import Console
-
 from kapcheck.protocol import InputError, Severity, load_protocol, load_schedule
 from kapcheck.protocol.times import parse_date
 from kapcheck.rules import RULES, EngineError, check_protocol, validate
+from rich.console import Console
 
 from . import render
 from .specs import scenarios_for
@@ -85,7 +84,7 @@ def _stdout() -> Console:
 def validate_command(
     files: Annotated[list[str], typer.Argument(
         help="Schedule files (YAML, JSON or CSV); '-' reads standard input. Several files "
-             "are validated together as one run.", show_default=False)],
+             "are validated together as one run.", show_default=False, metavar="FILE")],
     protocol: Annotated[str, typer.Option(
         "--protocol", "-p", help="A shipped protocol's name or a protocol TOML file.")] = "kap",
     waivers: Annotated[Optional[str], typer.Option(

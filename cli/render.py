@@ -8,13 +8,12 @@ from collections.abc import Sequence
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from rich.console import Console, Group
+from kapcheck.protocol import Protocol, Severity, Waiver
+from kapcheck.rules import RULES, Finding, Report
+from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
-
-from kapcheck.protocol import Protocol, Severity, Waiver
-from kapcheck.rules import RULES, Finding, Report
 
 REPORT_VERSION = "1"
 

@@ -173,8 +173,10 @@ def _sessions_zone(raw: Any, problems: Problems, fallback: str | None) -> ZoneIn
     try:
         return zone(name)
     except ValueError as exc:
-        problems.add("timezone" if raw is not None else "--timezone", str(exc))
-        return None
+        problems.add("timezone", str(exc))
+        # Read the times in UTC so that the bad name is reported once, not once per
+        # naive time; the problem above keeps the document from being validated.
+        return ZoneInfo("UTC")
 
 
 def _read_structured(doc: Any, file: str, problems: Problems, cli_zone: str | None) -> _Raw:
@@ -195,10 +197,10 @@ def _read_structured(doc: Any, file: str, problems: Problems, cli_zone: str | No
     if top.get("timezone") is not None and not isinstance(top.get("timezone"), str):
         problems.add("timezone", f"expected an IANA timezone name such as America/New_York, "
                                  f"got {_kind(top.get('timezone'))}")
-        tz = None
+        tz = ZoneInfo("UTC")
     else:
         tz = _sessions_zone(top.get("timezone"), problems, cli_zone)
-    raw.timezone = tz.key if tz else None
+    raw.timezone = tz.key if tz and not problems else None
 
     for i, item in enumerate(r.sequence(top.get("clinicians"), "clinicians", "clinicians")):
         path = f"clinicians[{i}]"
@@ -258,7 +260,6 @@ def _session(r: _Reader, item: Any, path: str, tz: ZoneInfo | None) -> dict[str,
                   required=("id", "patient", "kind", "start", "clinician"))
     if m is None:
         return None
-    before = len(r.problems.items)
     sid = r.ident(m.get("id"), _join(path, "id"))
     patient = r.ident(m.get("patient"), _join(path, "patient"))
     clinician = r.ident(m.get("clinician"), _join(path, "clinician"))
@@ -292,8 +293,6 @@ def _session(r: _Reader, item: Any, path: str, tz: ZoneInfo | None) -> dict[str,
     route = r.enum(m.get("route"), _join(path, "route"), Route)
     if m.get("route") is not None and kind is not None and kind is not Kind.DOSING:
         r.problems.add(_join(path, "route"), f"applies to dosing sessions only, not {kind}")
-    if len(r.problems.items) > before:
-        return None
     return {"id": sid, "patient": patient, "clinician": clinician, "kind": kind,
             "start": start, "end": end, "modality": modality, "route": route,
             "zone": tz.key if tz else None}
@@ -436,10 +435,9 @@ def load_schedule(*sources: Source | Sequence[Source], timezone: str | None = No
             zone(timezone)
         except ValueError as exc:
             cli_zone_problems.add("", str(exc))
-            timezone = None
+            timezone = "UTC"  # read on, so that the bad name is the one problem reported
     all_problems.append(cli_zone_problems)
 
-    structured: list[tuple[str, bytes]] = []
     csvs: list[tuple[str, bytes]] = []
     for source in files:
         name = _name(source)
@@ -480,12 +478,11 @@ def load_schedule(*sources: Source | Sequence[Source], timezone: str | None = No
             raws.append((name, _read_waiver_file(data, name, problems, timezone, doc_zones)))
 
     cross = Problems("")
-    schedule = _combine(raws, cross, [_name(s) for s in files])
+    _cross_check(raws, cross)
     problems_all = [p for group in all_problems for p in group.items] + cross.items
     if problems_all:
         raise ScheduleError(problems_all)
-    assert schedule is not None
-    return schedule
+    return _build(raws, [_name(s) for s in files])
 
 
 def _problem(file: str, path: str, message: str) -> Any:
@@ -522,6 +519,8 @@ def _unique(items: list[_Placed], what: str, cross: Problems) -> dict[str, _Plac
     seen: dict[str, _Placed] = {}
     for placed in items:
         key = placed.value.id if not isinstance(placed.value, dict) else placed.value["id"]
+        if key is None:
+            continue
         first = seen.get(key)
         if first is None:
             seen[key] = placed
@@ -531,22 +530,20 @@ def _unique(items: list[_Placed], what: str, cross: Problems) -> dict[str, _Plac
     return seen
 
 
-def _combine(raws: list[tuple[str, _Raw]], cross: Problems, names: list[str]) -> Schedule | None:
+def _cross_check(raws: list[tuple[str, _Raw]], cross: Problems) -> None:
+    """Unique ids across the run; every reference names something that exists."""
     clinicians = _unique([c for _, raw in raws for c in raw.clinicians], "clinician", cross)
     patients = _unique([p for _, raw in raws for p in raw.patients], "patient", cross)
     sessions = _unique([s for _, raw in raws for s in raw.sessions], "session", cross)
-    built = []
-    for placed in sessions.values():
-        s = placed.value
-        if s["patient"] not in patients:
-            cross.items.append(_problem(placed.file, f"{placed.path}.patient",
-                                        f"no patient with id {s['patient']!r} in the run"))
-        if s["clinician"] not in clinicians:
-            cross.items.append(_problem(placed.file, f"{placed.path}.clinician",
-                                        f"no clinician with id {s['clinician']!r} in the run"))
-        built.append(s)
-    waivers = []
     for _, raw in raws:
+        for placed in raw.sessions:
+            s = placed.value
+            if s["patient"] is not None and s["patient"] not in patients:
+                cross.items.append(_problem(placed.file, f"{placed.path}.patient",
+                                            f"no patient with id {s['patient']!r} in the run"))
+            if s["clinician"] is not None and s["clinician"] not in clinicians:
+                cross.items.append(_problem(placed.file, f"{placed.path}.clinician",
+                                            f"no clinician with id {s['clinician']!r} in the run"))
         for placed in raw.waivers:
             w = placed.value
             if w.session is not None and w.session not in sessions:
@@ -555,16 +552,25 @@ def _combine(raws: list[tuple[str, _Raw]], cross: Problems, names: list[str]) ->
             elif w.patient is not None and w.patient not in patients:
                 cross.items.append(_problem(placed.file, f"{placed.path}.patient",
                                             f"no patient with id {w.patient!r} in the run"))
-            waivers.append(w)
-    if cross:
-        return None
+
+
+def _build(raws: list[tuple[str, _Raw]], names: list[str]) -> Schedule:
+    """The model of a run whose documents had no problem."""
+    def first_of(items: list[Any]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for item in items:
+            seen.setdefault(item.id, item)
+        return seen
+
+    clinicians = first_of([p.value for _, raw in raws for p in raw.clinicians])
+    patients = first_of([p.value for _, raw in raws for p in raw.patients])
     zones = [raw.timezone for _, raw in raws if raw.timezone]
     clinics = [raw.clinic for _, raw in raws if raw.clinic]
     return Schedule(
-        clinicians=tuple(p.value for p in clinicians.values()),
-        patients=tuple(p.value for p in patients.values()),
-        sessions=tuple(Session(**s) for s in built),
-        waivers=tuple(waivers),
+        clinicians=tuple(clinicians.values()),
+        patients=tuple(patients.values()),
+        sessions=tuple(Session(**p.value) for _, raw in raws for p in raw.sessions),
+        waivers=tuple(p.value for _, raw in raws for p in raw.waivers),
         clinic=clinics[0] if clinics else None,
         timezone=zones[0] if zones else None,
         sources=tuple(names),

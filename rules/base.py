@@ -22,10 +22,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol as TypingProtocol
+from typing import Any
+from typing import Protocol as TypingProtocol
 
 from attrs import field, frozen
-
+from durable.lang import m
 from kapcheck.protocol import Clinician, DiagnosisMap, Kind, Patient, Schedule, Session, Severity
 from kapcheck.protocol.times import human_span, local_text
 
@@ -127,6 +128,19 @@ class Hit:
     suggestion: str
     #: Session ids the finding is about besides the anchor (e.g. the overlapped one).
     related: tuple[str, ...] = field(factory=tuple)
+
+
+def same_state(binding: Any) -> Any:
+    """An always-true condition that must close every join's conditions.
+
+    durable_rules 2.0.28 short-circuits an AND by scanning forward for its end marker
+    starting one past the failing condition (``reduceExpressionSequence`` in events.c),
+    so when the last condition of a join fails it reads past the expression array:
+    valgrind shows the invalid read, and it segfaulted on an engine thread. With this
+    sentinel last, no real condition is ever last. Every fact of one assertion carries
+    the same ``sid``, so the sentinel holds for every pair.
+    """
+    return m.sid == binding.sid
 
 
 def seconds(value: float, unit: float) -> int:

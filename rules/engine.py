@@ -1,5 +1,6 @@
-"""The durable_rules runner: one ruleset per rule, compiled once per process; one state
-per partition per run, only the facts a rule reads, the state deleted after.
+"""The durable_rules runner: one ruleset per rule, compiled once per process; each
+partition's facts (only those the rule reads) asserted into the ruleset's one state in
+a single batch and retracted after, so the state is empty between partitions.
 
 durable_rules 2.0.28 is fast and treacherous (see DEVELOPERS.md): it crashed when two
 threads drove it, dropped a batch holding an unhandled fact, and changed verdicts
@@ -7,11 +8,15 @@ with binding names. So every call into it happens on one dedicated engine thread
 where the rulesets are also created and registered; every fact asserted is handled by
 a condition of its ruleset; an exception from the engine fails the run loudly; and
 the differential tests hold each ruleset to the plain-Python reference evaluator.
+
+States are never deleted: ``delete_state`` frees pointers it never set (valgrind: an
+invalid free in ``deleteStateNode``, whose action context is left uninitialised), and a
+ruleset holds at most 1,024 states. One state per ruleset, emptied by retracting the
+batch, keeps memory flat however many patients a run validates.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +29,9 @@ from .base import Hit, Params, View
 
 T = TypeVar("T")
 
+#: The one engine state of each ruleset.
+STATE = "kapcheck"
+
 
 class EngineError(KapcheckError):
     """The rules engine failed; no verdict can be given."""
@@ -35,22 +43,39 @@ class _Engine:
     def __init__(self) -> None:
         self.host: Any = None
         self.rulesets: dict[str, tuple[str, list[Any]]] = {}
-        self.sids = itertools.count(1)
+        self.rules: dict[str, Any] = {}
+        #: Set once the engine failed: its states can no longer be trusted to be empty.
+        self.broken: str | None = None
 
     def start(self) -> None:
         """Define every rule's ruleset and register them all in one go."""
+        if self.broken is not None:
+            raise EngineError(f"the rules engine failed earlier ({self.broken}); restart")
         if self.host is not None:
             return
-        from durable import lang
+        from durable import engine, lang
 
         from .catalog import MODULES
+
+        class QuietHost(engine.Host):  # type: ignore[misc]
+            """A host without the dispatch timers that durable_rules starts by default:
+            they call into the C engine from timer threads, racing the engine thread.
+            kapcheck posts no events and sets no timers, so there is nothing to dispatch."""
+
+            def _run(self) -> None:
+                pass
 
         for module in MODULES:
             sink: list[Any] = []
             name = module.RULE.id
             module.define(name, sink.append)
             self.rulesets[name] = (name, sink)
-        self.host = lang.get_host()
+        definitions = dict(rs.define() for rs in lang._rulesets.values())
+        lang._rulesets.clear()  # defined here, registered with our host only
+        host = QuietHost()
+        host.register_rulesets(definitions)
+        self.host = host
+        self.rules = {name: host.get_ruleset(name) for name in self.rulesets}
 
     def run(self, module: ModuleType, params: Params, views: Sequence[View]) -> list[Hit]:
         self.start()
@@ -60,22 +85,19 @@ class _Engine:
             facts = module.facts(view, params)
             marks: set[Any] = set()
             if facts:
-                sid = str(next(self.sids))
-                batch = [dict(fact, sid=sid) for fact in facts]
+                batch = [dict(fact, sid=STATE) for fact in facts]
                 sink.clear()
                 try:
                     self.host.assert_facts(name, batch)
+                    marks = set(sink)
+                    self.host.retract_facts(name, batch)
+                    if self.rules[name].get_facts(STATE):
+                        raise EngineError("facts were left in the engine state after retraction")
                 except Exception as exc:  # any engine failure is a failed run, never a pass
-                    raise EngineError(
-                        f"the rules engine failed on {module.RULE.id} for {view.key}: {exc}"
-                    ) from exc
+                    self.broken = f"{module.RULE.id} for {view.key}: {exc}"
+                    raise EngineError(f"the rules engine failed on {self.broken}") from exc
                 finally:
-                    try:
-                        self.host.delete_state(name, sid)
-                    except Exception:  # noqa: S110 - an absent state has nothing to delete
-                        pass
-                marks = set(sink)
-                sink.clear()
+                    sink.clear()
             hits.extend(module.verdict(view, params, marks))
         return hits
 

@@ -12,10 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
-
 from kapcheck.protocol import Kind, Severity
 
-from .base import DAY, Fact, Hit, Mark, Params, Rule, View, seconds, session_fact
+from .base import DAY, Fact, Hit, Mark, Params, Rule, View, same_state, seconds, session_fact
 
 RULE = Rule(
     id="KAP-ASMT-001",
@@ -48,7 +47,8 @@ def define(name: str, mark: Mark) -> None:
         @when_all(c.dose << (m.kind == "dosing"),
                   c.later << ((m.kind == "assessment")
                               & (m.end <= c.dose.start)
-                              & (m.start >= c.dose.earliest)))
+                              & (m.start >= c.dose.earliest)
+                              & same_state(c.dose)))
         def assessed(c: Any) -> None:
             mark(c.later.id)
 

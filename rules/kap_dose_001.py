@@ -14,10 +14,9 @@ from datetime import timedelta
 from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
-
 from kapcheck.protocol import Kind, Severity
 
-from .base import HOUR, Fact, Hit, Mark, Params, Rule, View, seconds, session_fact, span
+from .base import HOUR, Fact, Hit, Mark, Params, Rule, View, same_state, seconds, session_fact, span
 
 RULE = Rule(
     id="KAP-DOSE-001",
@@ -47,7 +46,8 @@ def define(name: str, mark: Mark) -> None:
         @when_all(c.dose << (m.kind == "dosing"),
                   c.later << ((m.kind == "dosing")
                               & (m.rank > c.dose.rank)
-                              & (m.start < c.dose.clear)))
+                              & (m.start < c.dose.clear)
+                              & same_state(c.dose)))
         def too_soon(c: Any) -> None:
             mark((c.later.id, c.dose.id))
 

@@ -13,10 +13,9 @@ from datetime import timedelta
 from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
-
 from kapcheck.protocol import Kind, Severity
 
-from .base import DAY, Fact, Hit, Mark, Params, Rule, View, seconds, session_fact
+from .base import DAY, Fact, Hit, Mark, Params, Rule, View, same_state, seconds, session_fact
 
 RULE = Rule(
     id="KAP-DOSE-002",
@@ -47,7 +46,8 @@ def define(name: str, mark: Mark) -> None:
         @when_all(c.dose << (m.kind == "dosing"),
                   c.later << ((m.kind == "dosing")
                               & (m.start >= c.dose.start)
-                              & (m.start < c.dose.until)))
+                              & (m.start < c.dose.until)
+                              & same_state(c.dose)))
         def in_span(c: Any) -> None:
             mark((c.later.id, c.dose.id))
 

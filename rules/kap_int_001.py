@@ -12,10 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
-
 from kapcheck.protocol import Kind, Severity
 
-from .base import HOUR, Fact, Hit, Mark, Params, Rule, View, seconds, session_fact
+from .base import HOUR, Fact, Hit, Mark, Params, Rule, View, same_state, seconds, session_fact
 
 RULE = Rule(
     id="KAP-INT-001",
@@ -47,7 +46,8 @@ def define(name: str, mark: Mark) -> None:
         @when_all(c.dose << (m.kind == "dosing"),
                   c.later << ((m.kind == "integration")
                               & (m.start >= c.dose.end)
-                              & (m.start <= c.dose.due)))
+                              & (m.start <= c.dose.due)
+                              & same_state(c.dose)))
         def integrated(c: Any) -> None:
             mark(c.dose.id)
 

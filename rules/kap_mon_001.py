@@ -11,10 +11,21 @@ from datetime import timedelta
 from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
-
 from kapcheck.protocol import Kind, Severity
 
-from .base import MINUTE, Fact, Hit, Mark, Params, Rule, View, seconds, session_fact, span
+from .base import (
+    MINUTE,
+    Fact,
+    Hit,
+    Mark,
+    Params,
+    Rule,
+    View,
+    same_state,
+    seconds,
+    session_fact,
+    span,
+)
 
 RULE = Rule(
     id="KAP-MON-001",
@@ -46,7 +57,8 @@ def facts(view: View, params: Params) -> Sequence[Fact]:
 def define(name: str, mark: Mark) -> None:
     with ruleset(name):
         @when_all(c.dose << (m.type == "policy"),
-                  c.later << ((m.kind == "dosing") & (m.length < c.dose.floor)))
+                  c.later << ((m.kind == "dosing") & (m.length < c.dose.floor)
+                              & same_state(c.dose)))
         def too_short(c: Any) -> None:
             mark(c.later.id)
 

@@ -12,10 +12,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
-
 from kapcheck.protocol import Kind, Severity
 
-from .base import Fact, Hit, Mark, Params, Rule, View, listing, session_fact
+from .base import Fact, Hit, Mark, Params, Rule, View, listing, same_state, session_fact
 
 RULE = Rule(
     id="KAP-ROLE-001",
@@ -60,10 +59,12 @@ def facts(view: View, params: Params) -> Sequence[Fact]:
 def define(name: str, mark: Mark) -> None:
     with ruleset(name):
         @when_all(c.session << (m.type == "session"),
-                  c.permit << ((m.type == "permit") & (m.kind == c.session.kind)),
+                  c.permit << ((m.type == "permit") & (m.kind == c.session.kind)
+                               & same_state(c.session)),
                   c.later << ((m.type == "role")
                               & (m.clinician == c.session.clinician)
-                              & (m.role == c.permit.role)))
+                              & (m.role == c.permit.role)
+                              & same_state(c.session)))
         def qualified(c: Any) -> None:
             mark(c.session.id)
 

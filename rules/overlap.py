@@ -14,7 +14,7 @@ from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
 
-from .base import Fact, Mark, View, session_fact
+from .base import Fact, Mark, View, same_state, session_fact
 
 
 def facts(view: View) -> Sequence[Fact]:
@@ -28,7 +28,8 @@ def overlap_ruleset(name: str, mark: Mark) -> None:
         @when_all(c.session << (m.type == "session"),
                   c.later << ((m.type == "session")
                               & (m.rank > c.session.rank)
-                              & (m.start < c.session.end)))
+                              & (m.start < c.session.end)
+                              & same_state(c.session)))
         def overlapping(c: Any) -> None:
             mark((c.later.id, c.session.id))
 

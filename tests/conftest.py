@@ -10,3 +10,11 @@ settings.register_profile(
     derandomize=True,
 )
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+
+def pytest_configure(config) -> None:  # type: ignore[no-untyped-def]
+    """Feature tags are rule IDs: register them as markers (``-m KAP-INT-001`` selects)."""
+    from kapcheck.rules import RULES
+
+    for rule_id in RULES:
+        config.addinivalue_line("markers", f"{rule_id}: scenarios that specify {rule_id}")

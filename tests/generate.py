@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import attrs
-
 from kapcheck.protocol import (
     Clinician,
     Kind,

@@ -53,7 +53,8 @@ def evaluate(schedule: Schedule, protocol: Protocol) -> set[Key]:
         p = rule.parameters
         sev = rule.severity.value
 
-        def add(patient: str | None, session: str | None, rid: str = rule.id) -> None:
+        def add(patient: str | None, session: str | None, rid: str = rule.id,
+                sev: str = sev) -> None:
             out.add((rid, sev, patient, session))
 
         for patient in schedule.patients:
