@@ -11,10 +11,11 @@ from datetime import date
 from typing import Annotated, NoReturn, Optional
 
 import typer
+from rich.console import Console
+
 from kapcheck.protocol import InputError, Severity, load_protocol, load_schedule
 from kapcheck.protocol.times import parse_date
 from kapcheck.rules import RULES, EngineError, check_protocol, validate
-from rich.console import Console
 
 from . import render
 from .specs import scenarios_for
@@ -197,8 +198,13 @@ def explain_command(
     specs = scenarios_for(rule.id)
     out.print()
     out.print("[bold]Specified by these scenarios[/]")
+    features: dict[tuple[str, str], list[str]] = {}
     for s in specs:
-        out.print(f"  - {s.title}  ({s.file}: {s.feature})", markup=False)
+        features.setdefault((s.file, s.feature), []).append(s.title)
+    for (file, feature), titles in features.items():
+        out.print(f"  {feature} ({file}):", markup=False)
+        for title in titles:
+            out.print(f"    - {title}", markup=False)
     if not specs:
         out.print("  (none)")
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from kapcheck.protocol import Protocol, Severity, Waiver
-from kapcheck.rules import RULES, Finding, Report
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+
+from kapcheck.protocol import Protocol, Severity, Waiver
+from kapcheck.rules import RULES, Finding, Report
 
 REPORT_VERSION = "1"
 
@@ -125,13 +127,17 @@ def report_junit(report: Report, rule_order: Sequence[str]) -> str:
             + "  </testsuite>\n</testsuites>\n")
 
 
-def _params_text(params: Any) -> str:
-    parts = []
-    for k, v in params.items():
-        if hasattr(v, "items"):
-            v = "; ".join(f"{kk}: {', '.join(vv)}" for kk, vv in v.items())
-        parts.append(f"{k} = {v}")
-    return ", ".join(parts) if parts else "—"
+def _value_text(value: Any) -> str:
+    if hasattr(value, "items"):
+        return "; ".join(f"{k}: {', '.join(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _short(label: str) -> str:
+    """A protocol file's name for narrow tables: the shipped name, or the file's name."""
+    return label if label.endswith("(shipped)") else Path(label).name
 
 
 def catalog_json(protocol: Protocol) -> str:
@@ -161,12 +167,14 @@ def _jsonable(value: Any) -> Any:
 def catalog_table(protocol: Protocol, console: Console) -> None:
     table = Table(title=f"Protocol {protocol.name} {protocol.version}", show_lines=True,
                   expand=True)
-    for col in ("Rule", "Severity", "Requirement", "Parameters (from)"):
-        table.add_column(col, ratio=3 if col == "Requirement" else 1)
+    table.add_column("Rule", no_wrap=True)
+    table.add_column("Severity", no_wrap=True)
+    table.add_column("Requirement", ratio=3)
+    table.add_column("Parameters (set in)", ratio=2)
     for s in protocol.rules:
         rule = RULES.get(s.id)
         sev = s.severity.value + ("" if s.enabled else "\n(disabled)")
-        params = "\n".join(f"{k} = {_params_text({k: v}).split(' = ', 1)[1]}\n  ({s.provenance.get(k, '?')})"
+        params = "\n".join(f"{k} = {_value_text(v)}\n  ({_short(s.provenance.get(k, '?'))})"
                            for k, v in s.parameters.items()) or "—"
         table.add_row(s.id, sev, rule.requirement_text(s.parameters) if rule else "", params)
     console.print(table)
@@ -195,7 +203,7 @@ def catalog_markdown(protocol: Protocol, scenarios: dict[str, list[str]]) -> str
         if s.parameters:
             lines += ["| Parameter | Value | Set in |", "|---|---|---|"]
             for k, v in s.parameters.items():
-                lines.append(f"| `{k}` | {_params_text({k: v}).split(' = ', 1)[1]} | "
+                lines.append(f"| `{k}` | {_value_text(v)} | "
                              f"{s.provenance.get(k, '?')} |")
             lines.append("")
         specs = scenarios.get(s.id, [])

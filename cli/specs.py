@@ -17,6 +17,8 @@ class Scenario:
     title: str
     file: str
     tags: frozenset[str]
+    #: The scenario's steps and examples, as written.
+    text: str = ""
 
 
 def _feature_files() -> list[tuple[str, str]]:
@@ -36,22 +38,43 @@ def scenarios() -> list[Scenario]:
     """Every scenario of the shipped features with its own and its feature's tags."""
     found: list[Scenario] = []
     for name, text in _feature_files():
-        feature_tags: set[str] = set()
-        pending: set[str] = set()
-        feature = ""
-        for raw in text.splitlines():
-            line = raw.strip()
-            if line.startswith("@"):
-                pending |= set(_TAG.findall(line))
-            elif line.startswith("Feature:"):
-                feature = line[len("Feature:"):].strip()
-                feature_tags, pending = pending, set()
-            elif line.startswith(("Scenario:", "Scenario Outline:", "Example:")):
-                title = line.split(":", 1)[1].strip()
-                found.append(Scenario(feature, title, name, frozenset(feature_tags | pending)))
-                pending = set()
-            elif line.startswith(("Examples:", "Background:", "Rule:")):
-                pending = set()
+        found.extend(parse(name, text))
+    return found
+
+
+def parse(name: str, text: str) -> list[Scenario]:
+    """The scenarios of one feature file (a small reader: tags, titles, their text)."""
+    found: list[Scenario] = []
+    feature_tags: set[str] = set()
+    pending: set[str] = set()
+    feature = ""
+    current: dict[str, object] | None = None
+    body: list[str] = []
+
+    def close() -> None:
+        if current is not None:
+            found.append(Scenario(feature, str(current["title"]), name,
+                                  frozenset(current["tags"]),  # type: ignore[arg-type]
+                                  "\n".join(body)))
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("@"):
+            pending |= set(_TAG.findall(line))
+        elif line.startswith("Feature:"):
+            feature = line[len("Feature:"):].strip()
+            feature_tags, pending = pending, set()
+        elif line.startswith(("Scenario:", "Scenario Outline:", "Example:")):
+            close()
+            current = {"title": line.split(":", 1)[1].strip(), "tags": feature_tags | pending}
+            body = []
+            pending = set()
+        elif line.startswith(("Background:", "Rule:")):
+            close()
+            current, body, pending = None, [], set()
+        elif current is not None and line:
+            body.append(line)
+    close()
     return found
 
 

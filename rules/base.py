@@ -27,6 +27,7 @@ from typing import Protocol as TypingProtocol
 
 from attrs import field, frozen
 from durable.lang import m
+
 from kapcheck.protocol import Clinician, DiagnosisMap, Kind, Patient, Schedule, Session, Severity
 from kapcheck.protocol.times import human_span, local_text
 

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
+
 from kapcheck.protocol import Kind, Severity
 
 from .base import DAY, Fact, Hit, Mark, Params, Rule, View, same_state, seconds, session_fact

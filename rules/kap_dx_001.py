@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
+
 from kapcheck.protocol import Kind, Severity
 
 from .base import Fact, Hit, Mark, Params, Rule, View, listing, same_state, session_fact

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
+
 from kapcheck.protocol import Kind, Severity
 
 from .base import (

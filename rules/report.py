@@ -7,6 +7,7 @@ from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from attrs import evolve, frozen
+
 from kapcheck.protocol import Schedule, Severity, Waiver
 
 _BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)

@@ -14,7 +14,7 @@ settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 def pytest_configure(config) -> None:  # type: ignore[no-untyped-def]
     """Feature tags are rule IDs: register them as markers (``-m KAP-INT-001`` selects)."""
-    from kapcheck.rules import RULES
+    from kapcheck.rules import RULES, WAIVER_RULE
 
-    for rule_id in RULES:
+    for rule_id in [*RULES, WAIVER_RULE]:
         config.addinivalue_line("markers", f"{rule_id}: scenarios that specify {rule_id}")

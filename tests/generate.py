@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import attrs
+
 from kapcheck.protocol import (
     Clinician,
     Kind,

@@ -14,6 +14,7 @@ import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from kapcheck.protocol import Protocol, Schedule, load_protocol
 from kapcheck.rules import RULES, validate
 

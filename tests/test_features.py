@@ -139,6 +139,60 @@ def dosing_series(clinic: Clinic, n: str, days: str, day: str, time: str) -> Non
                            start=start.isoformat(timespec="minutes"), duration="2h")
 
 
+def _setting_value(text: str) -> object:
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return '"' + str(value).replace('"', '\\"') + '"'
+
+
+@given("the clinic's own protocol, which extends kap and sets")
+def own_protocol(clinic: Clinic, datatable: list[list[str]]) -> None:
+    header, *rows = datatable
+    lines = ['[protocol]', 'name = "clinic"', 'version = "test"', 'extends = "kap"', ""]
+    for row in rows:
+        entry = dict(zip(header, row, strict=True))
+        if entry["rule"] == "diagnoses":
+            mods = [m.strip() for m in entry["value"].split(",")]
+            lines += ["[diagnoses]", f'"{entry["setting"]}" = {_toml(mods)}', ""]
+        else:
+            lines += [f'[rules.{entry["rule"]}]',
+                      f'{entry["setting"]} = {_toml(_setting_value(entry["value"]))}', ""]
+    path = clinic.folder / "clinic-protocol.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    clinic.protocol = str(path)
+
+
+@given(parsers.parse("the clinic uses the shipped protocol {name}"))
+def shipped_protocol(clinic: Clinic, name: str) -> None:
+    clinic.protocol = name
+
+
+@given(parsers.re(r'a waiver of (?P<rule>\S+) for (?P<what>session|patient) (?P<target>[^,]+), '
+                  r'approved by (?P<who>\S+) until (?P<until>\d{4}-\d{2}-\d{2}), '
+                  r'because "(?P<reason>[^"]+)"'))
+def a_waiver(clinic: Clinic, rule: str, what: str, target: str, who: str, until: str,
+             reason: str) -> None:
+    clinic.doc["waivers"].append({"rule": rule, what: target, "reason": reason,
+                                  "approved_by": who, "expires": until})
+
+
 # --- When ---------------------------------------------------------------------------
 
 
@@ -147,17 +201,24 @@ def validated(clinic: Clinic) -> None:
     clinic.validate()
 
 
+@when(parsers.parse("the schedule is validated on {day}"))
+def validated_on(clinic: Clinic, day: str) -> None:
+    clinic.as_of = date.fromisoformat(day)
+    clinic.validate()
+
+
 # --- Then ---------------------------------------------------------------------------
 
-RULE = r"(?P<rule>(?:KAP|WAIVER)-[A-Z]+-\d{3})"
+RULE = r"(?P<rule>KAP-[A-Z]+-\d{3}|WAIVER-\d{3})"
 
 
-@then(parsers.re(RULE + r" is violated for (?P<sid>\S+)"))
-def violated_for(clinic: Clinic, rule: str, sid: str) -> None:
+@then(parsers.re(RULE + r" is (?P<verdict>violated|waived) for (?P<sid>\S+)"))
+def violated_for(clinic: Clinic, rule: str, verdict: str, sid: str) -> None:
     found = [f for f in clinic.findings(rule) if f.session == sid]
     assert found, f"expected {rule} at {sid}; found {[(f.rule, f.session) for f in clinic.report.findings]}"
     assert len(found) == 1, f"{rule} reported {len(found)} times at {sid}"
     clinic.finding = found[0]
+    assert clinic.finding.waived is (verdict == "waived"), clinic.finding
 
 
 @then(parsers.re(RULE + r" is kept for (?P<sid>\S+)"))

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+
 from kapcheck.protocol import Kind, ScheduleError, load_schedule
 
 from .helpers import compliant_course, document, write

@@ -1,0 +1,220 @@
+"""Protocols as data: the shipped TOML, clinic overrides, extends chains, their errors,
+and protocols side by side in one process."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kapcheck.cli import app
+from kapcheck.protocol import (
+    ProtocolError,
+    Severity,
+    load_protocol,
+    load_schedule,
+    shipped_protocols,
+)
+from kapcheck.rules import RULES, check_protocol, validate
+
+from .helpers import compliant_course, document, write
+
+CLINIC = """\
+[protocol]
+name = "riverside"
+version = "2026.1"
+extends = "kap"
+
+[rules.KAP-INT-001]
+window_hours = 48
+
+[rules.KAP-ASMT-001]
+enabled = false
+
+[rules.KAP-DOSE-002]
+severity = "error"
+"""
+
+
+def toml(tmp_path: Path, text: str, name: str = "clinic.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def protocol_problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ProtocolError) as info:
+        protocol = load_protocol(toml(tmp_path, text))
+        check_protocol(protocol)
+    return [f"{p.file}|{p.path}|{p.message}" for p in info.value.problems]
+
+
+def test_the_shipped_default_declares_every_rule_with_the_modules_defaults() -> None:
+    kap = load_protocol("kap")
+    assert [r.id for r in kap.rules] == list(RULES)
+    for settings in kap.rules:
+        rule = RULES[settings.id]
+        assert settings.severity is rule.severity, settings.id
+        assert dict(settings.parameters).keys() == dict(rule.parameters).keys(), settings.id
+        for key, default in rule.parameters.items():
+            value = settings.parameters[key]
+            if isinstance(default, dict):
+                assert {k: tuple(v) for k, v in value.items()} == default
+            else:
+                assert value == default, (settings.id, key)
+
+
+def test_every_shipped_protocol_loads_and_runs() -> None:
+    assert {"kap", "kap-ptsd-pe"} <= set(shipped_protocols())
+    for name in shipped_protocols():
+        check_protocol(load_protocol(name))
+
+
+def test_the_ptsd_protocol_is_data_over_the_default() -> None:
+    pe = load_protocol("kap-ptsd-pe")
+    assert pe.rule("KAP-INT-001").parameters["window_hours"] == 24
+    assert pe.rule("KAP-DOSE-002").severity is Severity.ERROR
+    assert pe.rule("KAP-MON-001").parameters["min_minutes"] == 120  # inherited
+    assert pe.diagnoses.modalities_for(["F43.10"]) == {"PE"}
+    assert pe.files == ("kap (shipped)", "kap-ptsd-pe (shipped)")
+
+
+def _course_with(tmp_path: Path, integration_start: str, assessment: bool = True,
+                 doses: int = 1) -> Path:
+    course = compliant_course()
+    if not assessment:
+        course = [s for s in course if s["kind"] != "assessment"]
+    course[-1]["start"] = integration_start
+    for k in range(1, doses):
+        course.append({"id": f"X-{k}", "patient": "P-001", "kind": "dosing", "route": "IV",
+                       "start": f"2026-03-{4 + 2 * k:02d}T10:00", "duration": "2h",
+                       "clinician": "dr-lee"})
+    return write(tmp_path, document(course))
+
+
+def _rules(report) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return {(f.rule, f.severity.value) for f in report.findings}
+
+
+def test_a_clinic_protocol_changes_verdicts_exactly_as_written(tmp_path: Path) -> None:
+    clinic = load_protocol(toml(tmp_path, CLINIC))
+    kap = load_protocol("kap")
+    # Integration 60 hours after the dose: inside 72 h, outside 48 h.
+    schedule = load_schedule(_course_with(tmp_path, "2026-03-07T00:00", assessment=False))
+    assert _rules(validate(schedule, kap)) == {("KAP-ASMT-001", "warning")}
+    assert _rules(validate(schedule, clinic)) == {("KAP-INT-001", "error")}
+    # Seven doses in 21 days: a warning by default, an error for the clinic.
+    dense = load_schedule(_course_with(tmp_path, "2026-03-05T10:00", doses=7))
+    assert ("KAP-DOSE-002", "warning") in _rules(validate(dense, kap))
+    assert ("KAP-DOSE-002", "error") in _rules(validate(dense, clinic))
+    assert validate(dense, kap).compliant is not validate(dense, clinic).compliant or \
+        not validate(dense, kap).compliant
+
+
+def test_overrides_keep_their_provenance(tmp_path: Path) -> None:
+    path = toml(tmp_path, CLINIC)
+    clinic = load_protocol(path)
+    integration = clinic.rule("KAP-INT-001")
+    assert integration.provenance["window_hours"] == str(path)
+    assert integration.provenance["severity"] == "kap (shipped)"
+    assert clinic.rule("KAP-ASMT-001").provenance["enabled"] == str(path)
+
+
+def test_rules_command_shows_where_each_parameter_came_from(tmp_path: Path) -> None:
+    path = toml(tmp_path, CLINIC)
+    result = CliRunner().invoke(app, ["rules", "--protocol", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["protocol"] == {"name": "riverside", "version": "2026.1"}
+    rules = {r["id"]: r for r in doc["rules"]}
+    assert rules["KAP-INT-001"]["parameters"] == {"window_hours": 48}
+    assert rules["KAP-INT-001"]["provenance"]["window_hours"] == str(path)
+    assert rules["KAP-MON-001"]["provenance"]["min_minutes"] == "kap (shipped)"
+    assert rules["KAP-ASMT-001"]["enabled"] is False
+    table = CliRunner().invoke(app, ["rules", "--protocol", str(path)])
+    assert "clinic.toml" in table.stdout and "kap (shipped)" in table.stdout
+
+
+def test_extends_follows_relative_paths(tmp_path: Path) -> None:
+    (tmp_path / "network").mkdir()
+    toml(tmp_path / "network", '[protocol]\nname = "network"\nversion = "1"\nextends = "kap"\n'
+         "[rules.KAP-MON-001]\nmin_minutes = 150\n", "base.toml")
+    child = toml(tmp_path, '[protocol]\nname = "site"\nversion = "2"\n'
+                           'extends = "network/base.toml"\n[rules.KAP-INT-001]\nwindow_hours = 36\n')
+    protocol = load_protocol(child)
+    assert protocol.rule("KAP-MON-001").parameters["min_minutes"] == 150
+    assert protocol.rule("KAP-INT-001").parameters["window_hours"] == 36
+    assert protocol.name == "site" and protocol.version == "2"
+
+
+def test_diagnosis_entries_replace_or_add_prefixes(tmp_path: Path) -> None:
+    protocol = load_protocol(toml(tmp_path, '[protocol]\nname = "x"\nextends = "kap"\n'
+                                            '[diagnoses]\n"F43.1" = ["PE", "CPT", "EMDR"]\n'
+                                            '"F10" = ["MBRP", "CBT"]\n'))
+    assert protocol.diagnoses.modalities_for(["F43.10"]) == {"PE", "CPT", "EMDR"}
+    assert protocol.diagnoses.modalities_for(["F10.20"]) == {"MBRP", "CBT"}
+    assert protocol.diagnoses.modalities_for(["F33.2"]) == {"CBT", "PDT"}
+
+
+@pytest.mark.parametrize("text,where,what", [
+    ('[protocol]\nname = "x"\nextends = "kap"\n[rules.KAP-NOPE-001]\nx = 1\n',
+     "rules.KAP-NOPE-001", "unknown rule"),
+    ('[protocol]\nname = "x"\nextends = "kap"\n[rules.KAP-INT-001]\nwindow = 48\n',
+     "rules.KAP-INT-001.window", "unknown parameter"),
+    ('[protocol]\nname = "x"\nextends = "kap"\n[rules.KAP-INT-001]\nwindow_hours = "48"\n',
+     "rules.KAP-INT-001.window_hours", "expected a number"),
+    ('[protocol]\nname = "x"\nextends = "kap"\n[rules.KAP-INT-001]\nseverity = "fatal"\n',
+     "rules.KAP-INT-001.severity", 'expected "error" or "warning"'),
+    ('[protocol]\nname = "x"\nextends = "kap"\n[rules.KAP-INT-001]\nenabled = "no"\n',
+     "rules.KAP-INT-001.enabled", "expected true or false"),
+    ('[protocol]\nname = "x"\nextends = "kap"\ncolour = "red"\n',
+     "protocol.colour", "unknown key"),
+    ('[protocol]\nname = "x"\nextends = "kap"\n[rulez]\n', "rulez", "unknown key"),
+    ('[protocol]\nname = "x"\nextends = "kap"\n[rules.KAP-INT-001]\nwindow_hours = -1\n',
+     "rules.KAP-INT-001.window_hours", "zero or more"),
+    ('[protocol]\nname = "x"\nextends = "kap"\n[rules.KAP-PREP-001]\nmin_sessions = 1.5\n',
+     "rules.KAP-PREP-001.min_sessions", "whole number"),
+    ('[protocol]\nname = "x"\nextends = "kap"\n[rules.KAP-ROLE-001.roles]\ndosing = ["janitor"]\n',
+     "rules.KAP-ROLE-001.roles.dosing", "expected a list of roles"),
+    ('[protocol]\nname = "x"\nextends = "kap"\n[diagnoses]\n"depression" = ["CBT"]\n',
+     'diagnoses."depression"', "ICD-10-CM code prefix"),
+    ('[protocol]\nname = "x"\nextends = "nowhere"\n', "extends", "neither a shipped protocol"),
+    ("[protocol\n", "", "is not valid TOML"),
+])
+def test_protocol_errors_name_the_file_and_the_key(tmp_path: Path, text: str, where: str,
+                                                   what: str) -> None:
+    found = protocol_problems(tmp_path, text)
+    assert any(p.split("|")[1] == where and what in p.split("|")[2] for p in found), found
+    assert all(p.split("|")[0].endswith("clinic.toml") for p in found), found
+
+
+def test_a_cycle_of_extends_is_an_error(tmp_path: Path) -> None:
+    toml(tmp_path, '[protocol]\nname = "a"\nextends = "b.toml"\n', "a.toml")
+    toml(tmp_path, '[protocol]\nname = "b"\nextends = "a.toml"\n', "b.toml")
+    with pytest.raises(ProtocolError) as info:
+        load_protocol(tmp_path / "a.toml")
+    assert "cycle" in str(info.value)
+
+
+def test_protocol_errors_exit_2_on_the_command_line(tmp_path: Path) -> None:
+    path = toml(tmp_path, '[protocol]\nname = "x"\nextends = "kap"\n[rules.KAP-INT-001]\nwindow = 1\n')
+    schedule = write(tmp_path, document(compliant_course()))
+    result = CliRunner().invoke(app, ["validate", str(schedule), "--protocol", str(path)])
+    assert result.exit_code == 2
+    assert "rules.KAP-INT-001.window" in result.output
+
+
+def test_two_protocols_side_by_side_in_threads_give_their_own_verdicts(tmp_path: Path) -> None:
+    kap = load_protocol("kap")
+    clinic = load_protocol(toml(tmp_path, CLINIC))
+    schedule = load_schedule(_course_with(tmp_path, "2026-03-07T00:00", assessment=False))
+    expected = {id(kap): _rules(validate(schedule, kap)),
+                id(clinic): _rules(validate(schedule, clinic))}
+    assert expected[id(kap)] != expected[id(clinic)]
+    jobs = [kap, clinic] * 40
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda p: (id(p), _rules(validate(schedule, p))), jobs))
+    assert all(found == expected[key] for key, found in results)
