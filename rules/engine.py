@@ -17,11 +17,14 @@ batch, keeps memory flat however many patients a run validates.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
+
+import orjson
 
 from kapcheck.protocol import KapcheckError
 
@@ -37,65 +40,109 @@ class EngineError(KapcheckError):
     """The rules engine failed; no verdict can be given."""
 
 
+class _Match:
+    """What an action sees: each binding's fact, by attribute (``c.dose.id``)."""
+
+    __slots__ = ("__dict__",)
+
+    def __init__(self, bindings: dict[str, dict[str, Any]]) -> None:
+        for name, fact in bindings.items():
+            self.__dict__[name] = _Fact(fact)
+
+
+class _Fact:
+    __slots__ = ("__dict__",)
+
+    def __init__(self, fact: dict[str, Any]) -> None:
+        self.__dict__.update(fact)
+
+
 class _Engine:
-    """Owns the durable_rules host; every method runs on the engine thread."""
+    """Owns the durable_rules rulesets; every method runs on the engine thread.
+
+    It drives durable_rules' C engine directly: assert a batch, run the actions its
+    matches queue (``start_action_for_state`` / ``complete_and_start_action``), retract
+    the batch. durable_rules' Python host adds, per match, a closure, a timer check and
+    a JSON round trip of the state, and starts dispatch timers that call into the C
+    engine from other threads; kapcheck needs none of it.
+    """
 
     def __init__(self) -> None:
-        self.host: Any = None
-        self.rulesets: dict[str, tuple[str, list[Any]]] = {}
-        self.rules: dict[str, Any] = {}
+        self.handles: dict[str, int] = {}
+        self.actions: dict[str, dict[str, Callable[[Any], None]]] = {}
+        self.sinks: dict[str, list[Any]] = {}
         #: Set once the engine failed: its states can no longer be trusted to be empty.
         self.broken: str | None = None
 
     def start(self) -> None:
-        """Define every rule's ruleset and register them all in one go."""
+        """Define every rule's ruleset and create them all, before any fact is asserted."""
         if self.broken is not None:
             raise EngineError(f"the rules engine failed earlier ({self.broken}); restart")
-        if self.host is not None:
+        if self.handles:
             return
-        from durable import engine, lang
+        import durable_rules_engine as dre
+        from durable import lang
 
         from .catalog import MODULES
 
-        class QuietHost(engine.Host):  # type: ignore[misc]
-            """A host without the dispatch timers that durable_rules starts by default:
-            they call into the C engine from timer threads, racing the engine thread.
-            kapcheck posts no events and sets no timers, so there is nothing to dispatch."""
-
-            def _run(self) -> None:
-                pass
-
         for module in MODULES:
             sink: list[Any] = []
-            name = module.RULE.id
-            module.define(name, sink.append)
-            self.rulesets[name] = (name, sink)
+            module.define(module.RULE.id, sink.append)
+            self.sinks[module.RULE.id] = sink
         definitions = dict(rs.define() for rs in lang._rulesets.values())
-        lang._rulesets.clear()  # defined here, registered with our host only
-        host = QuietHost()
-        host.register_rulesets(definitions)
-        self.host = host
-        self.rules = {name: host.get_ruleset(name) for name in self.rulesets}
+        lang._rulesets.clear()  # defined here, created below, registered with no host
+        for name, definition in definitions.items():
+            self.actions[name] = {rule: body.pop("run") for rule, body in definition.items()}
+            self.handles[name] = dre.create_ruleset(name, json.dumps(definition))
+
+    def _fail(self, what: str) -> NoReturn:
+        self.broken = what
+        raise EngineError(f"the rules engine failed on {what}")
+
+    def _assert(self, name: str, batch: str, where: str) -> None:
+        import durable_rules_engine as dre
+
+        handle = self.handles[name]
+        code, state = dre.assert_facts(handle, batch)
+        if code != 0:  # not handled (1), already observed (2), deferred (3)
+            self._fail(f"{where}: assert_facts answered {code}")
+        actions = self.actions[name]
+        started = dre.start_action_for_state(handle, state)
+        pending = started[1] if started else None
+        while pending:
+            for rule, bindings in orjson.loads(pending).items():
+                try:
+                    actions[rule](_Match(bindings))
+                except Exception as exc:
+                    dre.abandon_action(handle, state)
+                    self._fail(f"{where}: action {rule} raised {exc!r}")
+            pending = dre.complete_and_start_action(handle, state)
 
     def run(self, module: ModuleType, params: Params, views: Sequence[View]) -> list[Hit]:
+        import durable_rules_engine as dre
+
         self.start()
-        name, sink = self.rulesets[module.RULE.id]
+        name = module.RULE.id
+        sink = self.sinks[name]
+        handle = self.handles[name]
         hits: list[Hit] = []
         for view in views:
             facts = module.facts(view, params)
             marks: set[Any] = set()
             if facts:
-                batch = [dict(fact, sid=STATE) for fact in facts]
+                where = f"{name} for {view.key}"
+                batch = orjson.dumps([dict(fact, sid=STATE) for fact in facts]).decode()
                 sink.clear()
                 try:
-                    self.host.assert_facts(name, batch)
+                    self._assert(name, batch, where)
                     marks = set(sink)
-                    self.host.retract_facts(name, batch)
-                    if self.rules[name].get_facts(STATE):
-                        raise EngineError("facts were left in the engine state after retraction")
+                    code, _ = dre.retract_facts(handle, batch)
+                    if code != 0 or dre.get_facts(handle, STATE) != "[]":
+                        self._fail(f"{where}: facts were left in the state after retraction")
+                except EngineError:
+                    raise
                 except Exception as exc:  # any engine failure is a failed run, never a pass
-                    self.broken = f"{module.RULE.id} for {view.key}: {exc}"
-                    raise EngineError(f"the rules engine failed on {self.broken}") from exc
+                    self._fail(f"{where}: {exc}")
                 finally:
                     sink.clear()
             hits.extend(module.verdict(view, params, marks))

@@ -1,0 +1,122 @@
+"""A deterministic synthetic clinic network for benchmarks.
+
+Patients follow courses of 4 to 8 doses with assessment, preparation, integration and
+psychotherapy around them; clinicians are shared across patients; a few percent of
+sessions carry a realistic mistake (an integration never booked, a dose cut short, a
+dose too soon after the last, the wrong modality or clinician, a double booking).
+
+    python bench/generate.py SESSIONS OUT.json [--seed N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+ZONE = "America/New_York"
+DIAGNOSES = [["F33.2"]] * 8 + [["F32.1"]] * 5 + [["F43.10"]] * 5 + [["F41.1"]] * 3 + \
+    [["F33.1", "F43.10"]] * 2 + [["F90.0"]]
+MODALITIES = {"F33": ["CBT", "PDT"], "F32": ["CBT", "PDT"], "F43": ["PE", "CPT"],
+              "F41": ["CBT"], "F90": ["CBT"]}
+
+
+class Calendar:
+    """Books clinicians into 30-minute slots so that only planted mistakes overlap."""
+
+    def __init__(self, clinicians: dict[str, list[str]], rng: random.Random) -> None:
+        self.by_role = clinicians
+        self.busy: dict[str, set[int]] = {}
+        self.rng = rng
+
+    def book(self, role: str, start: datetime, minutes: int) -> str:
+        slots = range(int(start.timestamp()) // 1800, -(-int(start.timestamp() + minutes * 60) // 1800))
+        pool = self.by_role[role]
+        for who in self.rng.sample(pool, len(pool)):
+            taken = self.busy.setdefault(who, set())
+            if not taken.intersection(slots):
+                taken.update(slots)
+                return who
+        return self.rng.choice(pool)  # everyone is busy: a real-world double booking
+
+
+def network(sessions: int, seed: int = 2026) -> dict:
+    rng = random.Random(seed)
+    patients_needed = max(1, sessions // 15)
+    per_role = {"prescriber": max(2, patients_needed // 15), "nurse": max(2, patients_needed // 15),
+                "therapist": max(3, patients_needed // 12)}
+    clinicians = {role: [f"{role[:2]}-{i:04d}" for i in range(n)] for role, n in per_role.items()}
+    roster = [{"id": cid, "roles": [role]} for role, ids in clinicians.items() for cid in ids]
+    calendar = Calendar(clinicians, rng)
+    start_day = datetime(2027, 1, 4)
+    patients, out = [], []
+    serial = 0
+
+    def add(pid: str, kind: str, when: datetime, minutes: int, role: str,
+            modality: str | None = None, mistake: bool = False) -> None:
+        nonlocal serial
+        serial += 1
+        clinician = calendar.book(role, when, minutes)
+        if mistake and kind == "dosing" and rng.random() < 0.3:
+            clinician = rng.choice(clinicians["therapist"])  # wrong role
+        item = {"id": f"S{serial:07d}", "patient": pid, "kind": kind,
+                "start": when.strftime("%Y-%m-%dT%H:%M"), "duration": f"{minutes}m",
+                "clinician": clinician}
+        if kind == "dosing":
+            item["route"] = rng.choice(["IV", "IM", "SL"])
+        if modality:
+            item["modality"] = modality
+        out.append(item)
+
+    p = 0
+    while len(out) < sessions:
+        p += 1
+        pid = f"P{p:06d}"
+        codes = rng.choice(DIAGNOSES)
+        patients.append({"id": pid, "diagnoses": codes})
+        allowed = MODALITIES[codes[0][:3]]
+        day0 = start_day + timedelta(days=rng.randrange(0, 60))
+        slot = lambda d, h: d.replace(hour=h, minute=rng.choice([0, 30]))  # noqa: E731
+        add(pid, "assessment", slot(day0, rng.randrange(8, 16)), 60, "prescriber")
+        for k in range(rng.choice([1, 1, 2])):
+            add(pid, "preparation", slot(day0 + timedelta(days=2 + 2 * k), rng.randrange(8, 16)),
+                60, "therapist", rng.choice(allowed))
+        first_dose = day0 + timedelta(days=7)
+        dose_hour = rng.randrange(8, 12)
+        dose_day = first_dose
+        for n in range(rng.choice([4, 5, 6, 6, 6, 8])):
+            mistake = rng.random() < 0.03
+            if n:
+                gap = rng.choice([3, 3, 4])
+                if mistake and rng.random() < 0.3:
+                    gap = 1  # too soon after the last dose
+                dose_day += timedelta(days=gap)
+            length = 90 if mistake and rng.random() < 0.3 else rng.choice([120, 120, 150])
+            when = dose_day.replace(hour=dose_hour, minute=0)
+            add(pid, "dosing", when, length, rng.choice(["prescriber", "nurse"]), mistake=mistake)
+            if not (mistake and rng.random() < 0.4):
+                later = when + timedelta(days=1, hours=rng.randrange(0, 3))
+                modality = rng.choice(allowed) if not (mistake and rng.random() < 0.3) else "EMDR"
+                add(pid, "integration", later, 50, "therapist", modality)
+        for offset in rng.sample(range(30), rng.randrange(2, 5)):
+            day = first_dose + timedelta(days=offset)
+            add(pid, "psychotherapy", slot(day, rng.randrange(15, 18)), 50, "therapist",
+                rng.choice(allowed))
+    return {"schema": "kapcheck/schedule@1", "clinic": f"Synthetic network ({sessions} sessions)",
+            "timezone": ZONE, "clinicians": roster, "patients": patients, "sessions": out}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sessions", type=int)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+    args.out.write_bytes(orjson.dumps(network(args.sessions, args.seed)))
+
+
+if __name__ == "__main__":
+    main()
