@@ -6,6 +6,7 @@ Results go to stdout (``--format json`` prints only JSON); diagnostics to stderr
 from __future__ import annotations
 
 import enum
+import os
 import sys
 from datetime import date
 from typing import Annotated, NoReturn, Optional
@@ -115,7 +116,7 @@ def validate_command(
         check_protocol(proto)
         schedule = load_schedule(files, timezone=timezone, waivers=waivers,
                                  patients=patients, clinicians=clinicians)
-        report = validate(schedule, proto, as_of=day)
+        report = validate(schedule, proto, as_of=day, jobs=jobs or os.cpu_count() or 1)
     except InputError as exc:
         _input_error(exc)
     except EngineError as exc:

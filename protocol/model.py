@@ -98,6 +98,11 @@ class Session:
     route: Route | None = None
     #: IANA name of the document's timezone, for showing local times (None: UTC).
     zone: str | None = None
+    #: start and end as whole seconds since the epoch, converted once for the engine.
+    start_s: int = field(init=False, eq=False, repr=False,
+                         default=Factory(lambda self: int(self.start.timestamp()), takes_self=True))
+    end_s: int = field(init=False, eq=False, repr=False,
+                       default=Factory(lambda self: int(self.end.timestamp()), takes_self=True))
 
     @end.validator
     def _ends_after_start(self, _attribute: object, value: datetime) -> None:

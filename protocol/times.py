@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,6 +30,11 @@ def parse_duration(text: object) -> timedelta:
     """``90m``, ``2h``, ``1h30m``, ``45s`` or ISO 8601 (``PT2H``, ``PT1H30M``, ``P1D``)."""
     if not isinstance(text, str):
         raise ValueError(f"expected {DURATION_FORMS}, got {text!r}")
+    return _duration(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _duration(text: str) -> timedelta:
     raw = text.strip()
     match = _ISO.match(raw.upper()) if raw[:1] in "Pp" else _SHORT.match(raw.lower())
     if not raw or match is None or not any(match.groupdict().values()):

@@ -22,11 +22,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from typing import Protocol as TypingProtocol
 
-from attrs import field, frozen
-from durable.lang import m
+from attrs import Factory, field, frozen
+from durable.lang import c, m
 
 from kapcheck.protocol import Clinician, DiagnosisMap, Kind, Patient, Schedule, Session, Severity
 from kapcheck.protocol.times import human_span, local_text
@@ -34,6 +34,7 @@ from kapcheck.protocol.times import human_span, local_text
 Params = Mapping[str, Any]
 Fact = dict[str, Any]
 Mark = Callable[[Any], None]
+T = TypeVar("T")
 
 
 class Partition(str, enum.Enum):
@@ -89,9 +90,17 @@ class View:
     origin: datetime
     patient: Patient | None = None
     clinician: Clinician | None = None
+    #: Sessions that start before this view's window but are still running when it
+    #: opens: there only as partners of overlaps, never as anchors.
+    carried: frozenset[str] = frozenset()
+    origin_s: int = field(init=False, repr=False, eq=False,
+                          default=Factory(lambda self: int(self.origin.timestamp()),
+                                          takes_self=True))
 
     def t(self, instant: datetime) -> int:
-        return int((instant - self.origin).total_seconds())
+        return int(instant.timestamp()) - self.origin_s
+
+
 
     def of_kind(self, *kinds: Kind) -> list[Session]:
         return [s for s in self.sessions if s.kind in kinds]
@@ -115,8 +124,9 @@ class View:
 
 def session_fact(view: View, session: Session, **extra: Any) -> Fact:
     """The engine's picture of a session: kind, times in seconds since the origin."""
+    origin = view.origin_s
     return {"id": session.id, "type": "session", "kind": session.kind.value,
-            "start": view.t(session.start), "end": view.t(session.end), **extra}
+            "start": session.start_s - origin, "end": session.end_s - origin, **extra}
 
 
 @frozen
@@ -131,17 +141,39 @@ class Hit:
     related: tuple[str, ...] = field(factory=tuple)
 
 
-def same_state(binding: Any) -> Any:
-    """An always-true condition that must close every join's conditions.
+def within(binding: str, conditions: Any) -> Any:
+    """A join's conditions, closed by one that always holds.
 
-    durable_rules 2.0.28 short-circuits an AND by scanning forward for its end marker
-    starting one past the failing condition (``reduceExpressionSequence`` in events.c),
-    so when the last condition of a join fails it reads past the expression array:
-    valgrind shows the invalid read, and it segfaulted on an engine thread. With this
-    sentinel last, no real condition is ever last. Every fact of one assertion carries
-    the same ``sid``, so the sentinel holds for every pair.
+    durable_rules 2.0.28 short-circuits an AND by scanning for its end marker from one
+    past the failing condition (``reduceExpressionSequence`` in events.c), so when a
+    join's last condition fails it reads past the expression array: valgrind shows the
+    invalid read, and it segfaulted on an engine thread. Closed by a condition that
+    always holds (every fact of one assertion carries the same ``sid``), no condition
+    that can fail is ever last.
+
+    The binding is named, not passed: ``c.dose`` is a mutable expression object, and
+    reading two attributes from one such object yields ``dose.part.sid``.
     """
-    return m.sid == binding.sid
+    return conditions & (m.sid == getattr(c, binding).sid)
+
+
+def per_schedule(build: Callable[..., T]) -> Callable[..., T]:
+    """Memoise ``build(schedule, *args)`` for the schedule being validated.
+
+    By identity, not equality: a frozen Schedule hashes all of its sessions.
+    """
+    cache: dict[tuple[Any, ...], T] = {}
+    current: list[Schedule] = []
+
+    def wrapper(schedule: Schedule, *args: Any) -> T:
+        if not current or current[0] is not schedule:
+            cache.clear()
+            current[:] = [schedule]
+        if args not in cache:
+            cache[args] = build(schedule, *args)
+        return cache[args]
+
+    return wrapper
 
 
 def seconds(value: float, unit: float) -> int:

@@ -18,6 +18,7 @@ batch, keeps memory flat however many patients a run validates.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,21 +41,18 @@ class EngineError(KapcheckError):
     """The rules engine failed; no verdict can be given."""
 
 
-class _Match:
-    """What an action sees: each binding's fact, by attribute (``c.dose.id``)."""
+class _Fact(dict):  # type: ignore[type-arg]
+    """A fact whose fields read as attributes (``c.dose.id``), as in durable_rules."""
 
-    __slots__ = ("__dict__",)
-
-    def __init__(self, bindings: dict[str, dict[str, Any]]) -> None:
-        for name, fact in bindings.items():
-            self.__dict__[name] = _Fact(fact)
+    def __getattr__(self, name: str) -> Any:
+        return self[name]
 
 
-class _Fact:
-    __slots__ = ("__dict__",)
+class _Match(dict):  # type: ignore[type-arg]
+    """What an action sees: each binding's fact, by attribute."""
 
-    def __init__(self, fact: dict[str, Any]) -> None:
-        self.__dict__.update(fact)
+    def __getattr__(self, name: str) -> _Fact:
+        return _Fact(self[name])
 
 
 class _Engine:
@@ -142,7 +140,7 @@ class _Engine:
                 except EngineError:
                     raise
                 except Exception as exc:  # any engine failure is a failed run, never a pass
-                    self._fail(f"{where}: {exc}")
+                    self._fail(f"{where}: {exc!r}")
                 finally:
                     sink.clear()
             hits.extend(module.verdict(view, params, marks))
@@ -161,6 +159,18 @@ def _on_engine_thread(fn: Callable[..., T], *args: Any) -> T:
             _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kapcheck-engine")
         executor = _executor
     return executor.submit(fn, *args).result()
+
+
+def _fresh_after_fork() -> None:
+    """A forked worker gets an engine of its own: the parent's engine thread does not
+    exist in the child, and the parent may have been mid-assertion when it forked."""
+    global _engine, _executor, _executor_lock
+    _engine = _Engine()
+    _executor = None
+    _executor_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_after_fork)
 
 
 def run_rule(module: ModuleType, params: Params, views: Sequence[View]) -> list[Hit]:

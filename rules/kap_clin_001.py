@@ -6,13 +6,15 @@ clinician's sessions in the run.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from typing import Any
 
-from kapcheck.protocol import Kind, Severity
+from kapcheck.protocol import Kind, Schedule, Severity
 
 from . import overlap
-from .base import Fact, Hit, Mark, Params, Partition, Rule, View, listing
+from .base import Fact, Hit, Mark, Params, Partition, Rule, View, listing, per_schedule
 
 RULE = Rule(
     id="KAP-CLIN-001",
@@ -39,10 +41,20 @@ def define(name: str, mark: Mark) -> None:
     overlap.overlap_ruleset(name, mark)
 
 
+@per_schedule
+def _timeline(schedule: Schedule) -> tuple[list[Any], list[Any], timedelta]:
+    """The schedule's sessions by start, their starts, and the longest session."""
+    ordered = sorted(schedule.sessions, key=lambda o: o.start)
+    longest = max((o.duration for o in ordered), default=timedelta(0))
+    return ordered, [o.start for o in ordered], longest
+
+
 def _free(view: View, s: Any) -> list[str]:
     """Clinicians of the roster with no session overlapping ``s``."""
-    busy = {o.clinician for o in view.schedule.sessions
-            if o.start < s.end and s.start < o.end}
+    ordered, starts, longest = _timeline(view.schedule)
+    lo = bisect.bisect_right(starts, s.start - longest)
+    hi = bisect.bisect_left(starts, s.end)
+    busy = {o.clinician for o in ordered[lo:hi] if s.start < o.end}
     return [c.id for c in view.schedule.clinicians if c.id not in busy]
 
 

@@ -17,7 +17,7 @@ from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import Kind, Severity
 
-from .base import HOUR, Fact, Hit, Mark, Params, Rule, View, same_state, seconds, session_fact, span
+from .base import HOUR, Fact, Hit, Mark, Params, Rule, View, seconds, session_fact, span, within
 
 RULE = Rule(
     id="KAP-DOSE-001",
@@ -38,17 +38,16 @@ RULE = Rule(
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
     gap = seconds(params["min_hours"], HOUR)
-    return [session_fact(view, s, rank=i, clear=view.t(s.start) + gap)
+    return [session_fact(view, s, rank=i, clear=s.start_s - view.origin_s + gap)
             for i, s in enumerate(view.doses)]
 
 
 def define(name: str, mark: Mark) -> None:
     with ruleset(name):
         @when_all(c.dose << (m.kind == "dosing"),
-                  c.later << ((m.kind == "dosing")
-                              & (m.rank > c.dose.rank)
-                              & (m.start < c.dose.clear)
-                              & same_state(c.dose)))
+                  c.later << within("dose", (m.kind == "dosing")
+                                    & (m.rank > c.dose.rank)
+                                    & (m.start < c.dose.clear)))
         def too_soon(c: Any) -> None:
             mark((c.later.id, c.dose.id))
 

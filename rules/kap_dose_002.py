@@ -16,7 +16,7 @@ from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import Kind, Severity
 
-from .base import DAY, Fact, Hit, Mark, Params, Rule, View, same_state, seconds, session_fact
+from .base import DAY, Fact, Hit, Mark, Params, Rule, View, seconds, session_fact, within
 
 RULE = Rule(
     id="KAP-DOSE-002",
@@ -39,16 +39,15 @@ RULE = Rule(
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
     window = seconds(params["days"], DAY)
-    return [session_fact(view, s, until=view.t(s.start) + window) for s in view.doses]
+    return [session_fact(view, s, until=s.start_s - view.origin_s + window) for s in view.doses]
 
 
 def define(name: str, mark: Mark) -> None:
     with ruleset(name):
         @when_all(c.dose << (m.kind == "dosing"),
-                  c.later << ((m.kind == "dosing")
-                              & (m.start >= c.dose.start)
-                              & (m.start < c.dose.until)
-                              & same_state(c.dose)))
+                  c.later << within("dose", (m.kind == "dosing")
+                                    & (m.start >= c.dose.start)
+                                    & (m.start < c.dose.until)))
         def in_span(c: Any) -> None:
             mark((c.later.id, c.dose.id))
 

@@ -15,7 +15,7 @@ from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import Kind, Severity
 
-from .base import HOUR, Fact, Hit, Mark, Params, Rule, View, same_state, seconds, session_fact
+from .base import HOUR, Fact, Hit, Mark, Params, Rule, View, seconds, session_fact, within
 
 RULE = Rule(
     id="KAP-INT-001",
@@ -37,7 +37,7 @@ RULE = Rule(
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
     window = seconds(params["window_hours"], HOUR)
-    return [session_fact(view, s, due=view.t(s.end) + window) if s.kind is Kind.DOSING
+    return [session_fact(view, s, due=s.end_s - view.origin_s + window) if s.kind is Kind.DOSING
             else session_fact(view, s)
             for s in view.of_kind(Kind.DOSING, Kind.INTEGRATION)]
 
@@ -45,10 +45,9 @@ def facts(view: View, params: Params) -> Sequence[Fact]:
 def define(name: str, mark: Mark) -> None:
     with ruleset(name):
         @when_all(c.dose << (m.kind == "dosing"),
-                  c.later << ((m.kind == "integration")
-                              & (m.start >= c.dose.end)
-                              & (m.start <= c.dose.due)
-                              & same_state(c.dose)))
+                  c.later << within("dose", (m.kind == "integration")
+                                    & (m.start >= c.dose.end)
+                                    & (m.start <= c.dose.due)))
         def integrated(c: Any) -> None:
             mark(c.dose.id)
 

@@ -15,7 +15,7 @@ from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import Kind, Severity, icd_key
 
-from .base import Fact, Hit, Mark, Params, Rule, View, listing, same_state, session_fact
+from .base import Fact, Hit, Mark, Params, Rule, View, listing, session_fact, within
 
 RULE = Rule(
     id="KAP-MOD-001",
@@ -61,10 +61,10 @@ def facts(view: View, params: Params) -> Sequence[Fact]:
 def define(name: str, mark: Mark) -> None:
     with ruleset(name):
         @when_all(c.session << (m.type == "session"),
-                  c.permit << ((m.type == "indication") & (m.modality == c.session.modality)
-                               & same_state(c.session)),
-                  c.later << ((m.type == "code") & (m.prefix == c.permit.key)
-                              & same_state(c.session)))
+                  c.permit << within("session", (m.type == "indication")
+                                     & (m.modality == c.session.modality)),
+                  c.later << within("session", (m.type == "code")
+                                    & (m.prefix == c.permit.key)))
         def indicated(c: Any) -> None:
             mark(c.session.id)
 

@@ -22,10 +22,10 @@ from .base import (
     Params,
     Rule,
     View,
-    same_state,
     seconds,
     session_fact,
     span,
+    within,
 )
 
 RULE = Rule(
@@ -52,14 +52,14 @@ def facts(view: View, params: Params) -> Sequence[Fact]:
         return []
     floor = seconds(params["min_minutes"], MINUTE)
     return ([{"id": "policy", "type": "policy", "floor": floor}]
-            + [session_fact(view, s, length=view.t(s.end) - view.t(s.start)) for s in doses])
+            + [session_fact(view, s, length=s.end_s - s.start_s) for s in doses])
 
 
 def define(name: str, mark: Mark) -> None:
     with ruleset(name):
         @when_all(c.dose << (m.type == "policy"),
-                  c.later << ((m.kind == "dosing") & (m.length < c.dose.floor)
-                              & same_state(c.dose)))
+                  c.later << within("dose", (m.kind == "dosing")
+                                    & (m.length < c.dose.floor)))
         def too_short(c: Any) -> None:
             mark(c.later.id)
 

@@ -15,7 +15,7 @@ from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import Kind, Severity
 
-from .base import DAY, Fact, Hit, Mark, Params, Rule, View, same_state, seconds, session_fact
+from .base import DAY, Fact, Hit, Mark, Params, Rule, View, seconds, session_fact, within
 
 RULE = Rule(
     id="KAP-PREP-001",
@@ -50,10 +50,9 @@ def facts(view: View, params: Params) -> Sequence[Fact]:
 def define(name: str, mark: Mark) -> None:
     with ruleset(name):
         @when_all(c.dose << (m.kind == "dosing"),
-                  c.later << ((m.kind == "preparation")
-                              & (m.end <= c.dose.start)
-                              & (m.start >= c.dose.earliest)
-                              & same_state(c.dose)))
+                  c.later << within("dose", (m.kind == "preparation")
+                                    & (m.end <= c.dose.start)
+                                    & (m.start >= c.dose.earliest)))
         def prepared(c: Any) -> None:
             mark(c.later.id)
 

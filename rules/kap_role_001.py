@@ -13,9 +13,20 @@ from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
 
-from kapcheck.protocol import Kind, Severity
+from kapcheck.protocol import Kind, Schedule, Severity
 
-from .base import Fact, Hit, Mark, Params, Rule, View, listing, same_state, session_fact
+from .base import (
+    Fact,
+    Hit,
+    Mark,
+    Params,
+    Rule,
+    View,
+    listing,
+    per_schedule,
+    session_fact,
+    within,
+)
 
 RULE = Rule(
     id="KAP-ROLE-001",
@@ -60,18 +71,22 @@ def facts(view: View, params: Params) -> Sequence[Fact]:
 def define(name: str, mark: Mark) -> None:
     with ruleset(name):
         @when_all(c.session << (m.type == "session"),
-                  c.permit << ((m.type == "permit") & (m.kind == c.session.kind)
-                               & same_state(c.session)),
-                  c.later << ((m.type == "role")
-                              & (m.clinician == c.session.clinician)
-                              & (m.role == c.permit.role)
-                              & same_state(c.session)))
+                  c.permit << within("session", (m.type == "permit")
+                                     & (m.kind == c.session.kind)),
+                  c.later << within("session", (m.type == "role")
+                                    & (m.clinician == c.session.clinician)
+                                    & (m.role == c.permit.role)))
         def qualified(c: Any) -> None:
             mark(c.session.id)
 
 
 def qualified_clinicians(view: View, roles: Sequence[str]) -> list[str]:
-    return [c.id for c in view.schedule.clinicians if {r.value for r in c.roles} & set(roles)]
+    return _qualified(view.schedule, tuple(sorted(roles)))
+
+
+@per_schedule
+def _qualified(schedule: Schedule, roles: tuple[str, ...]) -> list[str]:
+    return [c.id for c in schedule.clinicians if {r.value for r in c.roles} & set(roles)]
 
 
 def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:

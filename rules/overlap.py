@@ -14,7 +14,7 @@ from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
 
-from .base import Fact, Mark, View, same_state, session_fact
+from .base import Fact, Mark, View, session_fact, within
 
 
 def facts(view: View) -> Sequence[Fact]:
@@ -26,10 +26,9 @@ def facts(view: View) -> Sequence[Fact]:
 def overlap_ruleset(name: str, mark: Mark) -> None:
     with ruleset(name):
         @when_all(c.session << (m.type == "session"),
-                  c.later << ((m.type == "session")
-                              & (m.rank > c.session.rank)
-                              & (m.start < c.session.end)
-                              & same_state(c.session)))
+                  c.later << within("session", (m.type == "session")
+                                    & (m.rank > c.session.rank)
+                                    & (m.start < c.session.end)))
         def overlapping(c: Any) -> None:
             mark((c.later.id, c.session.id))
 
@@ -40,5 +39,5 @@ def pairs(view: View, marks: set[Any]) -> Iterator[tuple[Any, list[Any]]]:
     for later, first in marks:
         earlier[later].append(first)
     for s in view.sessions:
-        if s.id in earlier:
+        if s.id in earlier and s.id not in view.carried:
             yield s, sorted((view.session(o) for o in earlier[s.id]), key=lambda x: x.order)

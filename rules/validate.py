@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
-from collections.abc import Mapping
-from datetime import date
+from collections.abc import Iterator
+from datetime import date, datetime, time, timezone
 from typing import Any
 
-from kapcheck.protocol import Problem, Protocol, ProtocolError, RuleSettings, Schedule
+from kapcheck.protocol import Problem, Protocol, ProtocolError, RuleSettings, Schedule, Session
 
 from . import engine
 from .base import Hit, Partition, View
@@ -59,12 +60,34 @@ def _views(schedule: Schedule, protocol: Protocol) -> dict[Partition, list[View]
                 key=f"patient {patient.id}", sessions=sessions, schedule=schedule,
                 diagnoses=protocol.diagnoses, origin=sessions[0].start, patient=patient))
     for cid in sorted(by_clinician):
-        sessions = tuple(sorted(by_clinician[cid], key=lambda s: s.order))
-        views[Partition.CLINICIAN].append(View(
-            key=f"clinician {cid}", sessions=sessions, schedule=schedule,
-            diagnoses=protocol.diagnoses, origin=sessions[0].start,
-            clinician=schedule.clinician_by_id.get(cid)))
+        for day, sessions, carried in _days(sorted(by_clinician[cid], key=lambda s: s.order)):
+            views[Partition.CLINICIAN].append(View(
+                key=f"clinician {cid} on {day}", sessions=sessions, schedule=schedule,
+                diagnoses=protocol.diagnoses, origin=sessions[0].start,
+                clinician=schedule.clinician_by_id.get(cid), carried=carried))
     return views
+
+
+def _days(ordered: list[Session]) -> Iterator[tuple[date, tuple[Session, ...], frozenset[str]]]:
+    """A clinician's sessions in windows of one UTC day each, by the day they start.
+
+    A window also holds the earlier sessions still running when it opens (carried):
+    a session that starts in the window can overlap only those and the window's own,
+    so every overlap lies within the window of its later session, and the engine joins
+    a day's sessions instead of a quarter's.
+    """
+    running: list[Session] = []
+    i = 0
+    while i < len(ordered):
+        day = ordered[i].start.date()
+        opens = datetime.combine(day, time(0), tzinfo=timezone.utc)
+        carried = [s for s in running if s.end > opens]
+        own = []
+        while i < len(ordered) and ordered[i].start.date() == day:
+            own.append(ordered[i])
+            i += 1
+        running = carried + own
+        yield day, tuple(carried + own), frozenset(s.id for s in carried)
 
 
 def _finding(settings: RuleSettings, hit: Hit) -> Finding:
@@ -74,23 +97,81 @@ def _finding(settings: RuleSettings, hit: Hit) -> Finding:
                    related=hit.related)
 
 
-def validate(schedule: Schedule, protocol: Protocol, *, as_of: date | None = None) -> Report:
+#: Below this many sessions a run stays in one process: forking costs more than it saves.
+PARALLEL_MIN_SESSIONS = 5000
+
+# What forked workers read: set by the parent just before it forks, inherited by the
+# children (copy on write), so that no schedule is pickled to them.
+_FORKED: tuple[Protocol, dict[Partition, list[list[View]]]] | None = None
+
+
+def _chunks(items: list[View], n: int) -> list[list[View]]:
+    """n contiguous chunks of about the same number of sessions."""
+    total = sum(len(v.sessions) for v in items) or 1
+    chunks: list[list[View]] = [[] for _ in range(n)]
+    seen = 0
+    for view in items:
+        chunks[min(n - 1, seen * n // total)].append(view)
+        seen += len(view.sessions)
+    return chunks
+
+
+def _run(protocol: Protocol, views: dict[Partition, list[View]]) -> list[tuple[str, list[Hit]]]:
+    out = []
+    for settings in protocol.rules:
+        if settings.enabled:
+            module = BY_ID[settings.id]
+            out.append((settings.id, engine.run_rule(module, settings.parameters,
+                                                     views[module.RULE.partition])))
+    return out
+
+
+def _run_chunk(index: int) -> list[tuple[str, list[Hit]]]:
+    assert _FORKED is not None
+    protocol, chunks = _FORKED
+    return _run(protocol, {part: chunks[part][index] for part in chunks})
+
+
+def _run_parallel(protocol: Protocol, views: dict[Partition, list[View]],
+                  jobs: int) -> list[tuple[str, list[Hit]]]:
+    global _FORKED
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = {part: _chunks(items, jobs) for part, items in views.items()}
+    with _FORK_LOCK:
+        _FORKED = (protocol, chunks)
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+                parts = list(pool.map(_run_chunk, range(jobs)))
+        finally:
+            _FORKED = None
+    merged: dict[str, list[Hit]] = {}
+    for part in parts:  # chunk order is view order: the merge is deterministic
+        for rule_id, hits in part:
+            merged.setdefault(rule_id, []).extend(hits)
+    return list(merged.items())
+
+
+def validate(schedule: Schedule, protocol: Protocol, *, as_of: date | None = None,
+             jobs: int = 1) -> Report:
     """Check every enabled rule of the protocol against the schedule.
 
     ``as_of`` is the day waivers are judged on (default: today in each waiver's
-    document timezone). Raises ProtocolError for a protocol kapcheck cannot run, and
-    EngineError if the rules engine fails; never prints.
+    document timezone). ``jobs`` > 1 partitions patients (and, for KAP-CLIN-001,
+    clinicians) across that many forked worker processes; the findings are the same.
+    Raises ProtocolError for a protocol kapcheck cannot run, and EngineError if the
+    rules engine fails; never prints.
     """
     check_protocol(protocol)
     views = _views(schedule, protocol)
-    findings: list[Finding] = []
-    for settings in protocol.rules:
-        if not settings.enabled:
-            continue
-        module = BY_ID[settings.id]
-        params: Mapping[str, Any] = settings.parameters
-        for hit in engine.run_rule(module, params, views[module.RULE.partition]):
-            findings.append(_finding(settings, hit))
+    if jobs > 1 and len(schedule.sessions) >= PARALLEL_MIN_SESSIONS and _can_fork():
+        results = _run_parallel(protocol, views, jobs)
+    else:
+        results = _run(protocol, views)
+    settings_of = {s.id: s for s in protocol.rules}
+    findings = [_finding(settings_of[rule_id], hit) for rule_id, hits in results for hit in hits]
     findings = apply_waivers(findings, schedule, {r.id for r in protocol.rules}, as_of)
     return Report(
         protocol_name=protocol.name,
@@ -102,3 +183,12 @@ def validate(schedule: Schedule, protocol: Protocol, *, as_of: date | None = Non
         as_of=as_of,
         patient_ids=tuple(sorted(p.id for p in schedule.patients)),
     )
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+_FORK_LOCK = threading.Lock()

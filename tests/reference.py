@@ -26,14 +26,13 @@ def _covered(code: str, prefix: str) -> bool:
 
 
 def _overlap_anchors(sessions: list[Session]) -> set[str]:
+    """Sessions that start before an earlier-ordered one ends (sweep by start, then id)."""
     anchors = set()
-    for a in sessions:
-        for b in sessions:
-            if a.id == b.id:
-                continue
-            if a.start < b.end and b.start < a.end:
-                later = max(a, b, key=lambda s: (s.start, s.id))
-                anchors.add(later.id)
+    latest_end = None
+    for s in sorted(sessions, key=lambda s: (s.start, s.id)):
+        if latest_end is not None and s.start < latest_end:
+            anchors.add(s.id)
+        latest_end = s.end if latest_end is None else max(latest_end, s.end)
     return anchors
 
 
