@@ -7,7 +7,7 @@ PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 EXAMPLE ?= examples/riverside.yaml
 
-.PHONY: demo test install bench lint clean
+.PHONY: demo test install bench memcheck lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,16 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --sizes 10000 100000 --repeat 3
+
+# durable_rules' memory errors under valgrind (apt-get install valgrind).
+memcheck: $(STAMP)
+	PYTHONMALLOC=malloc valgrind --error-limit=no $(BIN)/python bench/memcheck.py 40 2>&1 \
+	  | grep -A3 -E "Invalid|uninitialised" | grep -c durable_rules_engine || true
+
+lint: $(STAMP)
+	$(PIP) install --quiet -e '.[test,lint]'
+	$(BIN)/ruff check protocol rules cli tests bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
