@@ -7,7 +7,7 @@ PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 EXAMPLE ?= examples/riverside.yaml
 
-.PHONY: demo test install bench memcheck lint clean
+.PHONY: demo test install browser bench memcheck lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,15 @@ demo: $(STAMP)
 	@echo "== the same, as JSON (first lines)"
 	-@$(BIN)/kapcheck validate $(EXAMPLE) --as-of 2026-03-01 --format json | head -n 25
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# The report's browser test uses Debian's Chromium; install it where we may (root with
+# apt-get). Elsewhere that one test is skipped and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+	  || echo "chromium not installed: the browser test will be skipped"; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --sizes 10000 100000 --repeat 3

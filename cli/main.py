@@ -9,16 +9,24 @@ import enum
 import os
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
 
-from kapcheck.protocol import InputError, Severity, load_protocol, load_schedule
+from kapcheck.protocol import (
+    InputError,
+    Protocol,
+    Schedule,
+    Severity,
+    load_protocol,
+    load_schedule,
+)
 from kapcheck.protocol.times import parse_date
-from kapcheck.rules import RULES, EngineError, check_protocol, validate
+from kapcheck.rules import RULES, EngineError, Report, check_protocol, validate
 
-from . import render
+from . import html, render
 from .specs import scenarios_for
 
 
@@ -82,32 +90,29 @@ def _stdout() -> Console:
     return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
-@app.command("validate")
-def validate_command(
-    files: Annotated[list[str], typer.Argument(
-        help="Schedule files (YAML, JSON or CSV); '-' reads standard input. Several files "
-             "are validated together as one run.", show_default=False, metavar="FILE")],
-    protocol: Annotated[str, typer.Option(
-        "--protocol", "-p", help="A shipped protocol's name or a protocol TOML file.")] = "kap",
-    waivers: Annotated[Optional[str], typer.Option(
-        help="A file of waivers (documented exceptions) to apply.")] = None,
-    as_of: Annotated[Optional[str], typer.Option(
-        "--as-of", help="The day waivers are judged on (YYYY-MM-DD); default today.")] = None,
-    format: Annotated[Format, typer.Option(
-        "--format", "-f", help="table for people, json or junit for machines.")] = Format.TABLE,
-    fail_on: Annotated[FailOn, typer.Option(
-        "--fail-on", help="Exit 1 when an unwaived finding of this severity or above exists.")]
-        = FailOn.ERROR,
-    timezone: Annotated[Optional[str], typer.Option(
-        help="IANA timezone for naive times in documents that name none.")] = None,
-    jobs: Annotated[Optional[int], typer.Option(
-        help="Worker processes (default: the number of cores).", min=1)] = None,
-    patients: Annotated[Optional[str], typer.Option(
-        help="CSV roster of patients (id, diagnoses) for CSV sessions.")] = None,
-    clinicians: Annotated[Optional[str], typer.Option(
-        help="CSV roster of clinicians (id, roles) for CSV sessions.")] = None,
-) -> None:
-    """Validate schedules; exit 0 compliant, 1 findings at or above --fail-on, 2 unusable input."""
+FilesArg = Annotated[list[str], typer.Argument(
+    help="Schedule files (YAML, JSON or CSV); '-' reads standard input. Several files "
+         "are validated together as one run.", show_default=False, metavar="FILE")]
+ProtocolOpt = Annotated[str, typer.Option(
+    "--protocol", "-p", help="A shipped protocol's name or a protocol TOML file.")]
+WaiversOpt = Annotated[Optional[str], typer.Option(
+    help="A file of waivers (documented exceptions) to apply.")]
+AsOfOpt = Annotated[Optional[str], typer.Option(
+    "--as-of", help="The day waivers are judged on (YYYY-MM-DD); default today.")]
+TimezoneOpt = Annotated[Optional[str], typer.Option(
+    help="IANA timezone for naive times in documents that name none.")]
+JobsOpt = Annotated[Optional[int], typer.Option(
+    help="Worker processes (default: the number of cores).", min=1)]
+PatientsOpt = Annotated[Optional[str], typer.Option(
+    help="CSV roster of patients (id, diagnoses) for CSV sessions.")]
+CliniciansOpt = Annotated[Optional[str], typer.Option(
+    help="CSV roster of clinicians (id, roles) for CSV sessions.")]
+
+
+def _run(files: list[str], protocol: str, waivers: Optional[str], as_of: Optional[str],
+         timezone: Optional[str], jobs: Optional[int], patients: Optional[str],
+         clinicians: Optional[str]) -> tuple[Report, Schedule, Protocol]:
+    """Load, validate; input problems exit 2, an engine failure exits 3."""
     day = _as_of(as_of)
     if sum(1 for f in files if f == "-") + (waivers == "-") > 1:
         _fail(["error: standard input ('-') can be read only once"])
@@ -121,14 +126,70 @@ def validate_command(
         _input_error(exc)
     except EngineError as exc:
         _fail([f"internal error: {exc}"], Exit.INTERNAL)
+    return report, schedule, proto
+
+
+@app.command("validate")
+def validate_command(
+    files: FilesArg,
+    protocol: ProtocolOpt = "kap",
+    waivers: WaiversOpt = None,
+    as_of: AsOfOpt = None,
+    format: Annotated[Format, typer.Option(
+        "--format", "-f", help="table for people, json or junit for machines.")] = Format.TABLE,
+    fail_on: Annotated[FailOn, typer.Option(
+        "--fail-on", help="Exit 1 when an unwaived finding of this severity or above exists.")]
+        = FailOn.ERROR,
+    timezone: TimezoneOpt = None,
+    jobs: JobsOpt = None,
+    patients: PatientsOpt = None,
+    clinicians: CliniciansOpt = None,
+) -> None:
+    """Validate schedules; exit 0 compliant, 1 findings at or above --fail-on, 2 unusable input."""
+    report, _, proto = _run(files, protocol, waivers, as_of, timezone, jobs, patients,
+                            clinicians)
     if format is Format.JSON:
         sys.stdout.write(render.report_json(report))
     elif format is Format.JUNIT:
         sys.stdout.write(render.report_junit(report, [r.id for r in proto.rules if r.enabled]))
     else:
         render.report_table(report, _stdout())
-    threshold = Severity(fail_on.value)
-    raise typer.Exit(int(Exit.FINDINGS if report.fails(threshold) else Exit.OK))
+    raise typer.Exit(int(Exit.FINDINGS if report.fails(Severity(fail_on.value)) else Exit.OK))
+
+
+@app.command("report")
+def report_command(
+    files: FilesArg,
+    html_out: Annotated[Path, typer.Option(
+        "--html", help="Where to write the self-contained HTML audit report.")],
+    protocol: ProtocolOpt = "kap",
+    waivers: WaiversOpt = None,
+    as_of: AsOfOpt = None,
+    timezone: TimezoneOpt = None,
+    jobs: JobsOpt = None,
+    patients: PatientsOpt = None,
+    clinicians: CliniciansOpt = None,
+) -> None:
+    """Write an HTML audit report: summary, each patient's timeline, findings."""
+    inputs = [f for f in [*files, waivers, patients, clinicians] if f and f != "-"]
+    target = html_out.resolve()
+    if any(Path(f).resolve() == target for f in inputs):
+        _fail([f"error: --html {html_out} is one of the input files; choose another name"])
+    if target.is_dir():
+        _fail([f"error: --html {html_out} is a directory"])
+    report, schedule, proto = _run(files, protocol, waivers, as_of, timezone, jobs, patients,
+                                   clinicians)
+    page = html.render(report, schedule, proto, files)
+    tmp = target.with_name(f".{target.name}.kapcheck-tmp")
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        _fail([f"error: cannot write {html_out}: {exc.strerror or exc}"])
+    _err.print(f"kapcheck: wrote {html_out} ({report.errors} errors, {report.warnings} "
+               f"warnings, {report.waived} waived)", markup=False)
+    raise typer.Exit(int(Exit.OK))
 
 
 @app.command("rules")
