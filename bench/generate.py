@@ -35,7 +35,9 @@ class Calendar:
     def book(self, role: str, start: datetime, minutes: int) -> str:
         slots = range(int(start.timestamp()) // 1800, -(-int(start.timestamp() + minutes * 60) // 1800))
         pool = self.by_role[role]
-        for who in self.rng.sample(pool, len(pool)):
+        first = self.rng.randrange(len(pool))
+        for k in range(len(pool)):  # from a random clinician on, the first one free
+            who = pool[(first + k) % len(pool)]
             taken = self.busy.setdefault(who, set())
             if not taken.intersection(slots):
                 taken.update(slots)

@@ -69,6 +69,8 @@ def icd_key(code: str) -> str:
 
 
 def _utc(value: datetime) -> datetime:
+    if value.tzinfo is timezone.utc:
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("times in the model are aware")
     return value.astimezone(timezone.utc)

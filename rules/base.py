@@ -125,7 +125,8 @@ class View:
 def session_fact(view: View, session: Session, **extra: Any) -> Fact:
     """The engine's picture of a session: kind, times in seconds since the origin."""
     origin = view.origin_s
-    return {"id": session.id, "type": "session", "kind": session.kind.value,
+    # Kind is a str enum: orjson writes its value.
+    return {"id": session.id, "type": "session", "kind": session.kind,
             "start": session.start_s - origin, "end": session.end_s - origin, **extra}
 
 

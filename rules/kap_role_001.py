@@ -32,8 +32,8 @@ RULE = Rule(
     id="KAP-ROLE-001",
     title="The right clinician for each session",
     severity=Severity.ERROR,
-    requirement="Dosing sessions are run by a prescriber or nurse; preparation, integration "
-                "and psychotherapy sessions by a therapist (roles per kind: {roles}).",
+    requirement="Each session is run by a clinician with a role its kind requires ({roles}); "
+                "a kind not listed may be run by any clinician of the roster.",
     rationale="Administration and monitoring need a clinician who can prescribe or "
               "administer and respond to adverse effects; the psychotherapy that makes the "
               "treatment work needs a therapist.",

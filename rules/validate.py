@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import date, datetime, time, timezone
+from datetime import date
 from typing import Any
 
 from kapcheck.protocol import Problem, Protocol, ProtocolError, RuleSettings, Schedule, Session
@@ -79,15 +79,15 @@ def _days(ordered: list[Session]) -> Iterator[tuple[date, tuple[Session, ...], f
     running: list[Session] = []
     i = 0
     while i < len(ordered):
-        day = ordered[i].start.date()
-        opens = datetime.combine(day, time(0), tzinfo=timezone.utc)
-        carried = [s for s in running if s.end > opens]
+        day = ordered[i].start_s // 86400
+        opens = day * 86400
+        carried = [s for s in running if s.end_s > opens]
         own = []
-        while i < len(ordered) and ordered[i].start.date() == day:
+        while i < len(ordered) and ordered[i].start_s // 86400 == day:
             own.append(ordered[i])
             i += 1
         running = carried + own
-        yield day, tuple(carried + own), frozenset(s.id for s in carried)
+        yield ordered[i - 1].start.date(), tuple(running), frozenset(s.id for s in carried)
 
 
 def _finding(settings: RuleSettings, hit: Hit) -> Finding:
