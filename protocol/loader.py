@@ -451,8 +451,10 @@ def load_schedule(*sources: Source | Sequence[Source], timezone: str | None = No
             csvs.append((name, data))
             continue
         doc = parse_structured(data, fmt, problems)
+        del data  # a network's file and its parsed form are large: free them early
         if doc is not None:
             raws.append((name, _read_structured(doc, name, problems, timezone)))
+        del doc
     # CSV has no timezone field: --timezone, else the one schedule document's timezone.
     doc_zones = sorted({raw.timezone for _, raw in raws if raw.timezone})
     csv_zone_name = timezone or (doc_zones[0] if len(doc_zones) == 1 else None)
