@@ -76,11 +76,11 @@ def _show(value: Any) -> str:
 
 @frozen
 class View:
-    """One partition of a run: a patient's sessions, or a clinician's across patients.
+    """One partition of a run: a patient's sessions, or a clinician's day across patients.
 
-    ``sessions`` are sorted by start, ties by id. ``t`` turns an instant into the whole
-    seconds since ``origin``: the engine reasons on small integers, which durable_rules
-    handles exactly (10-digit epoch times were seen to crash it).
+    ``sessions`` are sorted by start, ties by id. Facts give times as whole seconds
+    since ``origin`` (``origin_s``): the engine reasons on small integers (10-digit
+    epoch times were seen to crash durable_rules).
     """
 
     key: str
@@ -96,9 +96,6 @@ class View:
     origin_s: int = field(init=False, repr=False, eq=False,
                           default=Factory(lambda self: int(self.origin.timestamp()),
                                           takes_self=True))
-
-    def t(self, instant: datetime) -> int:
-        return int(instant.timestamp()) - self.origin_s
 
 
 

@@ -8,14 +8,12 @@ the patient is flagged, at the first dose, when there is none.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
 from typing import Any
-
-from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import Kind, Severity
 
-from .base import DAY, Fact, Hit, Mark, Params, Rule, View, seconds, session_fact, within
+from . import before_first_dose
+from .base import Fact, Hit, Mark, Params, Rule, View
 
 RULE = Rule(
     id="KAP-ASMT-001",
@@ -35,29 +33,18 @@ RULE = Rule(
 
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
-    first = view.first_dose
-    if first is None:
-        return []
-    earliest = view.t(first.start) - seconds(params["max_days_before"], DAY)
-    return [session_fact(view, first, earliest=earliest)] + [
-        session_fact(view, s) for s in view.of_kind(Kind.ASSESSMENT)]
+    return before_first_dose.facts(view, params, Kind.ASSESSMENT)
 
 
 def define(name: str, mark: Mark) -> None:
-    with ruleset(name):
-        @when_all(c.dose << (m.kind == "dosing"),
-                  c.later << within("dose", (m.kind == "assessment")
-                                    & (m.end <= c.dose.start)
-                                    & (m.start >= c.dose.earliest)))
-        def assessed(c: Any) -> None:
-            mark(c.later.id)
+    before_first_dose.define(name, mark, Kind.ASSESSMENT)
 
 
 def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
     first = view.first_dose
     if first is None or marks:
         return
-    earliest = first.start - timedelta(seconds=seconds(params["max_days_before"], DAY))
+    earliest = first.start - before_first_dose.window(params)
     others = [s.id for s in view.of_kind(Kind.ASSESSMENT)]
     outside = f" ({', '.join(others)} fall outside that window)" if others else ""
     yield Hit(

@@ -8,14 +8,12 @@ witness join). The verdict counts the witnesses against ``min_sessions``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
 from typing import Any
-
-from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import Kind, Severity
 
-from .base import DAY, Fact, Hit, Mark, Params, Rule, View, seconds, session_fact, within
+from . import before_first_dose
+from .base import Fact, Hit, Mark, Params, Rule, View
 
 RULE = Rule(
     id="KAP-PREP-001",
@@ -39,22 +37,11 @@ RULE = Rule(
 
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
-    first = view.first_dose
-    if first is None:
-        return []
-    earliest = view.t(first.start) - seconds(params["max_days_before"], DAY)
-    return [session_fact(view, first, earliest=earliest)] + [
-        session_fact(view, s) for s in view.of_kind(Kind.PREPARATION)]
+    return before_first_dose.facts(view, params, Kind.PREPARATION)
 
 
 def define(name: str, mark: Mark) -> None:
-    with ruleset(name):
-        @when_all(c.dose << (m.kind == "dosing"),
-                  c.later << within("dose", (m.kind == "preparation")
-                                    & (m.end <= c.dose.start)
-                                    & (m.start >= c.dose.earliest)))
-        def prepared(c: Any) -> None:
-            mark(c.later.id)
+    before_first_dose.define(name, mark, Kind.PREPARATION)
 
 
 def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
@@ -62,7 +49,7 @@ def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
     needed = int(params["min_sessions"])
     if first is None or len(marks) >= needed:
         return
-    earliest = first.start - timedelta(seconds=seconds(params["max_days_before"], DAY))
+    earliest = first.start - before_first_dose.window(params)
     others = [s.id for s in view.of_kind(Kind.PREPARATION) if s.id not in marks]
     outside = f" ({', '.join(others)} fall outside that window)" if others else ""
     missing = needed - len(marks)
