@@ -159,11 +159,11 @@ def render(report: Report, schedule: Schedule, protocol: Protocol, sources: Sequ
     for settings in protocol.rules:
         rule = RULES.get(settings.id)
         n = counts[(settings.id, settings.severity.value, False)]
-        w = counts[(settings.id, settings.severity.value, True)]
+        waived = counts[(settings.id, settings.severity.value, True)]
         text = rule.requirement_text(settings.parameters) if rule else ""
         state = settings.severity.value if settings.enabled else "disabled"
         out.append(f"<tr><td>{settings.id}</td><td>{escape(text)}</td><td>{state}</td>"
-                   f'<td class="{settings.severity.value if n else ""}">{n}</td><td>{w}</td></tr>')
+                   f'<td class="{settings.severity.value if n else ""}">{n}</td><td>{waived}</td></tr>')
     unmatched = [f for f in report.findings if f.rule not in RULES]
     if unmatched:
         out.append(f"<tr><td>WAIVER-001</td><td>A waiver matches a finding.</td><td>warning</td>"

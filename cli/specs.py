@@ -48,14 +48,12 @@ def parse(name: str, text: str) -> list[Scenario]:
     feature_tags: set[str] = set()
     pending: set[str] = set()
     feature = ""
-    current: dict[str, object] | None = None
+    current: tuple[str, frozenset[str]] | None = None
     body: list[str] = []
 
     def close() -> None:
         if current is not None:
-            found.append(Scenario(feature, str(current["title"]), name,
-                                  frozenset(current["tags"]),  # type: ignore[arg-type]
-                                  "\n".join(body)))
+            found.append(Scenario(feature, current[0], name, current[1], "\n".join(body)))
 
     for raw in text.splitlines():
         line = raw.strip()
@@ -66,7 +64,7 @@ def parse(name: str, text: str) -> list[Scenario]:
             feature_tags, pending = pending, set()
         elif line.startswith(("Scenario:", "Scenario Outline:", "Example:")):
             close()
-            current = {"title": line.split(":", 1)[1].strip(), "tags": feature_tags | pending}
+            current = (line.split(":", 1)[1].strip(), frozenset(feature_tags | pending))
             body = []
             pending = set()
         elif line.startswith(("Background:", "Rule:")):

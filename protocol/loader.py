@@ -197,7 +197,7 @@ def _read_structured(doc: Any, file: str, problems: Problems, cli_zone: str | No
     if top.get("timezone") is not None and not isinstance(top.get("timezone"), str):
         problems.add("timezone", f"expected an IANA timezone name such as America/New_York, "
                                  f"got {_kind(top.get('timezone'))}")
-        tz = ZoneInfo("UTC")
+        tz: ZoneInfo | None = ZoneInfo("UTC")
     else:
         tz = _sessions_zone(top.get("timezone"), problems, cli_zone)
     raw.timezone = tz.key if tz and not problems else None
@@ -462,9 +462,10 @@ def load_schedule(*sources: Source | Sequence[Source], timezone: str | None = No
     for name, data in csvs:
         problems = next(p for p in all_problems if p.file == name)
         raws.append((name, _read_csv_sessions(data, name, problems, csv_zone)))
-    for source, what in ((patients, "patients"), (clinicians, "clinicians")):
-        if source is None:
-            continue
+    rosters: list[tuple[Source, str]] = [(s, what) for s, what in
+                                         ((patients, "patients"), (clinicians, "clinicians"))
+                                         if s is not None]
+    for source, what in rosters:
         name = _name(source)
         problems = Problems(name)
         all_problems.append(problems)

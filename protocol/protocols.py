@@ -26,14 +26,14 @@ _RULE_KEYS = ("severity", "enabled")
 
 def shipped_protocols() -> list[str]:
     """Names of the protocols that ship inside kapcheck."""
-    folder = resources.files("kapcheck.protocol") / "protocols"
+    folder = resources.files("kapcheck.protocol") / "shipped"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
 def _shipped_text(name: str) -> str | None:
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
         return None
-    item = resources.files("kapcheck.protocol") / "protocols" / f"{name}.toml"
+    item = resources.files("kapcheck.protocol") / "shipped" / f"{name}.toml"
     return item.read_text(encoding="utf-8") if item.is_file() else None
 
 

@@ -106,7 +106,7 @@ def apply_waivers(findings: Sequence[Finding], schedule: Schedule, known_rules: 
                 continue
             matched.add(i)
             day = as_of if as_of is not None else today_in(w.zone)
-            if w.expired_on(day):
+            if w.expires is not None and w.expired_on(day):
                 note = f" A waiver ({w.origin}) expired on {w.expires.isoformat()}."
                 out[n] = finding = evolve(finding, suggestion=finding.suggestion + note) \
                     if note not in finding.suggestion else finding
