@@ -21,10 +21,11 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	@echo "== kapcheck validate $(EXAMPLE)"
-	-$(BIN)/kapcheck validate $(EXAMPLE) --as-of 2026-03-01
+	@$(BIN)/kapcheck validate $(EXAMPLE) --as-of 2026-03-01; \
+	  echo "(exit code $$?: 0 compliant, 1 errors found, 2 unusable input)"
 	@echo
 	@echo "== the same, as JSON (first lines)"
-	-@$(BIN)/kapcheck validate $(EXAMPLE) --as-of 2026-03-01 --format json | head -n 25
+	@$(BIN)/kapcheck validate $(EXAMPLE) --as-of 2026-03-01 --format json | head -n 25
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest

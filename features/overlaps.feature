@@ -61,6 +61,7 @@ Feature: No double bookings
     When the schedule is validated
     Then KAP-CLIN-001 is violated for T2
     And the finding is about patient P-002
+    And the clinic is told to "assign it to another therapist free then: t-nguyen"
     And KAP-CLIN-001 is kept for T1
 
   @KAP-CLIN-001

@@ -50,12 +50,15 @@ def _timeline(schedule: Schedule) -> tuple[list[Any], list[Any], timedelta]:
 
 
 def _free(view: View, s: Any) -> list[str]:
-    """Clinicians of the roster with no session overlapping ``s``."""
+    """Clinicians of the roster who share a role with ``s``'s clinician and have no
+    session overlapping ``s``."""
     ordered, starts, longest = _timeline(view.schedule)
     lo = bisect.bisect_right(starts, s.start - longest)
     hi = bisect.bisect_left(starts, s.end)
     busy = {o.clinician for o in ordered[lo:hi] if s.start < o.end}
-    return [c.id for c in view.schedule.clinicians if c.id not in busy]
+    roster = view.schedule.clinician_by_id
+    roles = roster[s.clinician].roles
+    return [c.id for c in view.schedule.clinicians if c.id not in busy and c.roles & roles]
 
 
 def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
@@ -69,11 +72,14 @@ def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
             message=f"Clinician {s.clinician} is double-booked: {s.kind.value} session {s.id} "
                     f"({view.when(s.start, s)}) overlaps {listing(others, 'and')}.",
             suggestion=f"Move {s.id} to start at or after {view.when(latest_end, s)}, or "
-                       f"assign it to another clinician ({_suggest(view, s)}).",
+                       f"assign it to {_suggest(view, s)}.",
             related=tuple(o.id for o in earlier),
         )
 
 
 def _suggest(view: View, s: Any) -> str:
     free = _free(view, s)
-    return "free then: " + ", ".join(free[:3]) if free else "none of the roster is free then"
+    roles = " or ".join(sorted(r.value for r in view.schedule.clinician_by_id[s.clinician].roles))
+    if not free:
+        return f"another clinician (no other {roles or 'clinician'} of the roster is free then)"
+    return f"another {roles or 'clinician'} free then: " + ", ".join(free[:3])
