@@ -176,3 +176,20 @@ def test_explain_prints_the_rule_and_its_scenarios() -> None:
 
 def test_explain_unknown_rule_exits_2() -> None:
     assert runner.invoke(app, ["explain", "KAP-NOPE-001"]).exit_code == 2
+
+
+def test_an_engine_failure_is_never_a_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import durable_rules_engine
+
+    from kapcheck.protocol import load_protocol, load_schedule
+    from kapcheck.rules import EngineError, engine, validate
+
+    monkeypatch.setattr(engine, "_engine", engine._Engine())  # a throwaway engine
+    monkeypatch.setattr(durable_rules_engine, "assert_facts", lambda handle, facts: (1, 0))
+    path = str(write(tmp_path, document(compliant_course())))
+    result = runner.invoke(app, ["validate", path, "--format", "json"])
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    assert "internal error" in result.output
+    with pytest.raises(EngineError, match="failed earlier"):
+        validate(load_schedule(path), load_protocol("kap"))
