@@ -9,6 +9,7 @@ the document's timezone. Sizes are capped before parsing.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ MiB = 1024 * 1024
 MAX_YAML_BYTES = 32 * MiB
 MAX_BYTES = 1024 * MiB
 STDIN = "-"
+#: A first line of column names (``id,patient,kind,...``) marks CSV on standard input.
+_CSV_HEADER = re.compile(rb"^[A-Za-z_]+(?:\s*,\s*[A-Za-z_]+)+$")
 
 
 class _SafeLoader(yaml.SafeLoader):
@@ -125,8 +128,12 @@ def sniff_format(name: str, data: bytes) -> str:
         return "yaml"
     if lower.endswith(".csv"):
         return "csv"
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    return "json" if head in (b"{", b"[") else "yaml"
+    text = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text[:1] in (b"{", b"["):
+        return "json"
+    if _CSV_HEADER.match(text.split(b"\n", 1)[0].strip()):
+        return "csv"
+    return "yaml"
 
 
 def parse_structured(data: bytes, fmt: str, problems: Problems) -> Any:

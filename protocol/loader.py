@@ -163,6 +163,8 @@ def _kind(value: Any) -> str:
 
 
 def _join(path: str, key: str) -> str:
+    if path.startswith("line "):  # a CSV row
+        return f"{path}, column {key}"
     return f"{path}.{key}" if path else key
 
 

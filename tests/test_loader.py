@@ -306,3 +306,23 @@ def test_csv_problems_name_line_and_column(tmp_path: Path) -> None:
     with pytest.raises(ScheduleError) as info:
         load_schedule(tmp_path / "s.csv", timezone="UTC")
     assert any("colour" in p.path and "unknown column" in p.message for p in info.value.problems)
+
+
+def test_csv_on_standard_input_is_recognised(tmp_path: Path) -> None:
+    import io
+
+    roster = write(tmp_path, document([]), "roster.yaml")
+    stdin = io.BytesIO(b"id,patient,kind,start,duration,clinician,modality,route\n"
+                       b"S-1,P-001,dosing,2026-03-04T10:00,2h,dr-lee,,IV\n")
+    schedule = load_schedule("-", roster, stdin=stdin)
+    assert schedule.session_by_id["S-1"].start == datetime(2026, 3, 4, 15, 0, tzinfo=timezone.utc)
+
+
+def test_csv_problems_name_the_line_and_the_column(tmp_path: Path) -> None:
+    (tmp_path / "s.csv").write_text("id,patient,kind,start,duration,clinician\n"
+                                    "S-1,P-001,infusion,2026-03-02T09:00,1h,t-ortiz\n",
+                                    encoding="utf-8")
+    roster = write(tmp_path, document([]), "roster.yaml")
+    with pytest.raises(ScheduleError) as info:
+        load_schedule(tmp_path / "s.csv", roster)
+    assert [p.path for p in info.value.problems] == ["line 2, column kind"]
