@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from attrs import define, field
 
 from .documents import STDIN, parse_structured, read_bytes, sniff_format
-from .errors import Problems, ScheduleError
+from .errors import Problem, Problems, ScheduleError
 from .model import (
     MODALITY_KINDS,
     Clinician,
@@ -428,7 +428,7 @@ def load_schedule(*sources: Source | Sequence[Source], timezone: str | None = No
     """
     files = _flatten(sources)
     if not files:
-        raise ScheduleError([_problem("", "", "no schedule file given")])
+        raise ScheduleError([Problem("", "", "no schedule file given")])
     all_problems: list[Problems] = []
     raws: list[tuple[str, _Raw]] = []
     cli_zone_problems = Problems("--timezone")
@@ -440,7 +440,7 @@ def load_schedule(*sources: Source | Sequence[Source], timezone: str | None = No
             timezone = "UTC"  # read on, so that the bad name is the one problem reported
     all_problems.append(cli_zone_problems)
 
-    csvs: list[tuple[str, bytes]] = []
+    csvs: list[tuple[str, bytes, Problems]] = []
     for source in files:
         name = _name(source)
         problems = Problems(name)
@@ -450,7 +450,7 @@ def load_schedule(*sources: Source | Sequence[Source], timezone: str | None = No
             continue
         fmt = sniff_format(name, data)
         if fmt == "csv":
-            csvs.append((name, data))
+            csvs.append((name, data, problems))
             continue
         doc = parse_structured(data, fmt, problems)
         del data  # a network's file and its parsed form are large: free them early
@@ -461,8 +461,7 @@ def load_schedule(*sources: Source | Sequence[Source], timezone: str | None = No
     doc_zones = sorted({raw.timezone for _, raw in raws if raw.timezone})
     csv_zone_name = timezone or (doc_zones[0] if len(doc_zones) == 1 else None)
     csv_zone = zone(csv_zone_name) if csv_zone_name else None
-    for name, data in csvs:
-        problems = next(p for p in all_problems if p.file == name)
+    for name, data, problems in csvs:
         raws.append((name, _read_csv_sessions(data, name, problems, csv_zone)))
     rosters: list[tuple[Source, str]] = [(s, what) for s, what in
                                          ((patients, "patients"), (clinicians, "clinicians"))
@@ -488,12 +487,6 @@ def load_schedule(*sources: Source | Sequence[Source], timezone: str | None = No
     if problems_all:
         raise ScheduleError(problems_all)
     return _build(raws, [_name(s) for s in files])
-
-
-def _problem(file: str, path: str, message: str) -> Any:
-    from .errors import Problem
-
-    return Problem(file, path, message)
 
 
 def _read_waiver_file(data: bytes, name: str, problems: Problems, cli_zone: str | None,
@@ -530,7 +523,7 @@ def _unique(items: list[_Placed], what: str, cross: Problems) -> dict[str, _Plac
         if first is None:
             seen[key] = placed
         elif what == "session" or first.value != placed.value:
-            cross.items.append(_problem(placed.file, f"{placed.path}.id",
+            cross.items.append(Problem(placed.file, _join(placed.path, "id"),
                                         f"duplicate {what} id {key!r} (first at {first.where})"))
     return seen
 
@@ -544,18 +537,18 @@ def _cross_check(raws: list[tuple[str, _Raw]], cross: Problems) -> None:
         for placed in raw.sessions:
             s = placed.value
             if s["patient"] is not None and s["patient"] not in patients:
-                cross.items.append(_problem(placed.file, f"{placed.path}.patient",
+                cross.items.append(Problem(placed.file, _join(placed.path, "patient"),
                                             f"no patient with id {s['patient']!r} in the run"))
             if s["clinician"] is not None and s["clinician"] not in clinicians:
-                cross.items.append(_problem(placed.file, f"{placed.path}.clinician",
+                cross.items.append(Problem(placed.file, _join(placed.path, "clinician"),
                                             f"no clinician with id {s['clinician']!r} in the run"))
         for placed in raw.waivers:
             w = placed.value
             if w.session is not None and w.session not in sessions:
-                cross.items.append(_problem(placed.file, f"{placed.path}.session",
+                cross.items.append(Problem(placed.file, _join(placed.path, "session"),
                                             f"no session with id {w.session!r} in the run"))
             elif w.patient is not None and w.patient not in patients:
-                cross.items.append(_problem(placed.file, f"{placed.path}.patient",
+                cross.items.append(Problem(placed.file, _join(placed.path, "patient"),
                                             f"no patient with id {w.patient!r} in the run"))
 
 
