@@ -10,6 +10,8 @@ from attrs import evolve, frozen
 
 from kapcheck.protocol import Schedule, Severity, Waiver
 
+from .catalog import WAIVER_RULE
+
 _BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)
 
 
@@ -89,8 +91,6 @@ def apply_waivers(findings: Sequence[Finding], schedule: Schedule, known_rules: 
     day after ``expires``, in the document's timezone) waives nothing. A session waiver
     is preferred to a patient waiver for the same finding.
     """
-    from .catalog import WAIVER_RULE
-
     out = list(findings)
     matched: set[int] = set()
     ordered = sorted(range(len(schedule.waivers)),
@@ -108,8 +108,7 @@ def apply_waivers(findings: Sequence[Finding], schedule: Schedule, known_rules: 
             day = as_of if as_of is not None else today_in(w.zone)
             if w.expires is not None and w.expired_on(day):
                 note = f" A waiver ({w.origin}) expired on {w.expires.isoformat()}."
-                out[n] = finding = evolve(finding, suggestion=finding.suggestion + note) \
-                    if note not in finding.suggestion else finding
+                out[n] = finding = evolve(finding, suggestion=finding.suggestion + note)
                 continue
             out[n] = evolve(finding, waiver=w)
             break
