@@ -1,9 +1,10 @@
 """KAP-MOD-001: psychotherapy and integration use a modality fit for the diagnosis.
 
 The diagnosis map enters the ruleset as facts: an ``indication`` per map prefix and
-modality, a ``code`` per prefix of each of the patient's diagnoses. A three-way
-witness join marks every session whose modality an indication allows for one of the
-patient's codes; the verdict reports the unmarked sessions.
+modality, a ``code`` per prefix of each of the patient's diagnoses, and a ``use`` per
+modality the patient's psychotherapy and integration sessions use. A three-way witness
+join marks every used modality that an indication allows for one of the patient's
+codes; the verdict reports the sessions whose modality is unmarked.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import Kind, Severity, icd_key
 
-from .base import Fact, Hit, Mark, Params, Rule, View, listing, session_fact, within
+from .base import Fact, Hit, Mark, Params, Rule, View, listing, within
 
 RULE = Rule(
     id="KAP-MOD-001",
@@ -30,7 +31,7 @@ RULE = Rule(
            "Psychother Psychosom 2017;86:162 and 2021;90:318 (CBT for depression); Shiroma "
            "et al., J Clin Psychiatry 2020 (prolonged exposure for PTSD).",
     parameters={},
-    reads=frozenset({Kind.PSYCHOTHERAPY.value, Kind.INTEGRATION.value, "indication", "code"}),
+    reads=frozenset({"use", "indication", "code"}),
     anchor="the session",
 )
 
@@ -46,13 +47,17 @@ def _candidates(view: View) -> list[Any]:
     return view.of_kind(Kind.PSYCHOTHERAPY, Kind.INTEGRATION)
 
 
+def _modality(session: Any) -> str:
+    return (session.modality or "").upper()
+
+
 def facts(view: View, params: Params) -> Sequence[Fact]:
-    sessions = _candidates(view)
-    if not sessions:
+    used = sorted({_modality(s) for s in _candidates(view)})
+    if not used:
         return []
     indications = sorted({(e.key, mod.upper()) for e in view.diagnoses.entries
                           for mod in e.modalities})
-    return ([session_fact(view, s, modality=(s.modality or "").upper()) for s in sessions]
+    return ([{"id": f"use:{mod}", "type": "use", "modality": mod} for mod in used]
             + [{"id": f"ind:{key}:{mod}", "type": "indication", "key": key, "modality": mod}
                for key, mod in indications]
             + code_facts(view))
@@ -60,20 +65,20 @@ def facts(view: View, params: Params) -> Sequence[Fact]:
 
 def define(name: str, mark: Mark) -> None:
     with ruleset(name):
-        @when_all(c.session << (m.type == "session"),
+        @when_all(c.session << (m.type == "use"),
                   c.permit << within("session", (m.type == "indication")
                                      & (m.modality == c.session.modality)),
                   c.later << within("session", (m.type == "code")
                                     & (m.prefix == c.permit.key)))
         def indicated(c: Any) -> None:
-            mark(c.session.id)
+            mark(c.session.modality)
 
 
 def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
     codes = view.patient.diagnoses if view.patient else ()
     allowed = sorted(view.diagnoses.modalities_for(codes))
     for s in _candidates(view):
-        if s.id in marks:
+        if _modality(s) in marks:
             continue
         if allowed:
             why = (f"which the diagnosis map does not allow for {listing(codes, 'or')} "

@@ -1,9 +1,10 @@
 """KAP-ROLE-001: each kind of session is run by a clinician with a fitting role.
 
 The protocol's ``roles`` table enters the ruleset as ``permit`` facts (kind, role),
-the roster as ``role`` facts (clinician, role). A three-way witness join marks every
-session whose clinician holds a role that its kind permits; the verdict reports the
-unmarked ones. Kinds the table does not list may be run by anyone.
+the roster as ``role`` facts (clinician, role), and the patient's sessions as ``duty``
+facts, one per (clinician, kind) they pair. A three-way witness join marks every duty
+whose clinician holds a role its kind permits; the verdict reports the sessions whose
+duty is unmarked. Kinds the table does not list may be run by anyone.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
 
-from kapcheck.protocol import Kind, Schedule, Severity
+from kapcheck.protocol import Schedule, Severity
 
 from .base import (
     Fact,
@@ -24,7 +25,6 @@ from .base import (
     View,
     listing,
     per_schedule,
-    session_fact,
     within,
 )
 
@@ -42,7 +42,7 @@ RULE = Rule(
            "(shared/seeds/000_e7d065e461f7bc8f.txt): psychotherapy with ketamine.",
     parameters={"roles": {"dosing": ("prescriber", "nurse"), "preparation": ("therapist",),
                           "integration": ("therapist",), "psychotherapy": ("therapist",)}},
-    reads=frozenset(k.value for k in Kind) | {"permit", "role"},
+    reads=frozenset({"duty", "permit", "role"}),
     anchor="the session",
 )
 
@@ -52,10 +52,15 @@ def _candidates(view: View, params: Params) -> list[Any]:
     return [s for s in view.sessions if s.kind.value in table]
 
 
+def _duty(session: Any) -> tuple[str, str]:
+    return (session.clinician, session.kind.value)
+
+
 def facts(view: View, params: Params) -> Sequence[Fact]:
     sessions = _candidates(view, params)
     if not sessions:
         return []
+    duties = sorted({_duty(s) for s in sessions})
     table = params["roles"]
     permits = [{"id": f"permit:{kind}:{role}", "type": "permit", "kind": kind, "role": role}
                for kind in sorted(table) for role in sorted(set(table[kind]))]
@@ -64,20 +69,20 @@ def facts(view: View, params: Params) -> Sequence[Fact]:
     roles = [{"id": f"role:{cid}:{role.value}", "type": "role", "clinician": cid,
               "role": role.value}
              for cid in used for role in sorted(roster[cid].roles, key=lambda r: r.value)]
-    return ([session_fact(view, s, clinician=s.clinician) for s in sessions]
-            + permits + roles)
+    return ([{"id": f"duty:{cid}:{kind}", "type": "duty", "clinician": cid, "kind": kind}
+             for cid, kind in duties] + permits + roles)
 
 
 def define(name: str, mark: Mark) -> None:
     with ruleset(name):
-        @when_all(c.session << (m.type == "session"),
+        @when_all(c.session << (m.type == "duty"),
                   c.permit << within("session", (m.type == "permit")
                                      & (m.kind == c.session.kind)),
                   c.later << within("session", (m.type == "role")
                                     & (m.clinician == c.session.clinician)
                                     & (m.role == c.permit.role)))
         def qualified(c: Any) -> None:
-            mark(c.session.id)
+            mark((c.session.clinician, c.session.kind))
 
 
 def qualified_clinicians(view: View, roles: Sequence[str]) -> list[str]:
@@ -93,7 +98,7 @@ def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
     table = params["roles"]
     roster = view.schedule.clinician_by_id
     for s in _candidates(view, params):
-        if s.id in marks:
+        if _duty(s) in marks:
             continue
         needed = sorted(set(table[s.kind.value]))
         has = sorted(r.value for r in roster[s.clinician].roles)
