@@ -109,6 +109,16 @@ CliniciansOpt = Annotated[Optional[str], typer.Option(
     help="CSV roster of clinicians (id, roles) for CSV sessions.")]
 
 
+def _protocol(ref: str) -> Protocol:
+    """The protocol kapcheck can run, or exit 2 naming the file and key."""
+    try:
+        proto = load_protocol(ref)
+        check_protocol(proto)
+    except InputError as exc:
+        _input_error(exc)
+    return proto
+
+
 def _run(files: list[str], protocol: str, waivers: Optional[str], as_of: Optional[str],
          timezone: Optional[str], jobs: Optional[int], patients: Optional[str],
          clinicians: Optional[str]) -> tuple[Report, Schedule, Protocol]:
@@ -116,9 +126,8 @@ def _run(files: list[str], protocol: str, waivers: Optional[str], as_of: Optiona
     day = _as_of(as_of)
     if sum(1 for f in files if f == "-") + (waivers == "-") > 1:
         _fail(["error: standard input ('-') can be read only once"])
+    proto = _protocol(protocol)
     try:
-        proto = load_protocol(protocol)
-        check_protocol(proto)
         schedule = load_schedule(files, timezone=timezone, waivers=waivers,
                                  patients=patients, clinicians=clinicians)
         report = validate(schedule, proto, as_of=day, jobs=jobs or os.cpu_count() or 1)
@@ -201,11 +210,7 @@ def rules_command(
         = CatalogFormat.TABLE,
 ) -> None:
     """List the protocol's rules: ID, severity, parameters (and where each was set)."""
-    try:
-        proto = load_protocol(protocol)
-        check_protocol(proto)
-    except InputError as exc:
-        _input_error(exc)
+    proto = _protocol(protocol)
     if format is CatalogFormat.JSON:
         sys.stdout.write(render.catalog_json(proto))
     elif format is CatalogFormat.MARKDOWN:
@@ -226,11 +231,7 @@ def explain_command(
     rule = RULES.get(rule_id.upper())
     if rule is None:
         _fail([f"error: no rule {rule_id!r}; the rules are {', '.join(RULES)}"])
-    try:
-        proto = load_protocol(protocol)
-        check_protocol(proto)
-    except InputError as exc:
-        _input_error(exc)
+    proto = _protocol(protocol)
     settings = next((s for s in proto.rules if s.id == rule.id), None)
     params = settings.parameters if settings else rule.parameters
     out = _stdout()

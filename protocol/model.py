@@ -228,25 +228,3 @@ class Protocol:
             if settings.id == rule_id:
                 return settings
         raise KeyError(rule_id)
-
-    @property
-    def fingerprint(self) -> str:
-        """A stable text that differs whenever two protocols could give other verdicts."""
-        import json
-
-        body = {
-            "rules": [
-                [r.id, r.severity.value, r.enabled, _plain(r.parameters)] for r in self.rules
-            ],
-            "diagnoses": [[e.key, sorted(m.upper() for m in e.modalities)]
-                          for e in sorted(self.diagnoses.entries, key=lambda e: e.key)],
-        }
-        return json.dumps(body, sort_keys=True, separators=(",", ":"))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value

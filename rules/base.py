@@ -20,10 +20,9 @@ metadata and the protocol's settings, so no rule restates its ID or severity.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
-from typing import Protocol as TypingProtocol
 
 from attrs import Factory, field, frozen
 from durable.lang import c, m
@@ -188,10 +187,6 @@ def span(delta: timedelta) -> str:
     return human_span(delta)
 
 
-def describe(session: Session, view: View) -> str:
-    return f"{session.kind.value} session {session.id} ({view.when(session.start, session)})"
-
-
 def listing(items: Iterable[str], conj: str = "or") -> str:
     items = list(items)
     if not items:
@@ -199,13 +194,3 @@ def listing(items: Iterable[str], conj: str = "or") -> str:
     if len(items) == 1:
         return items[0]
     return ", ".join(items[:-1]) + f" {conj} " + items[-1]
-
-
-class RuleModule(TypingProtocol):
-    RULE: Rule
-
-    def facts(self, view: View, params: Params) -> Sequence[Fact]: ...
-
-    def define(self, name: str, mark: Mark) -> None: ...
-
-    def verdict(self, view: View, params: Params, marks: set[Any]) -> Iterator[Hit]: ...
