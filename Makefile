@@ -7,7 +7,7 @@ PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 EXAMPLE ?= examples/riverside.yaml
 
-.PHONY: demo test install browser bench memcheck lint clean
+.PHONY: demo test test-long fuzz install browser bench memcheck lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,18 @@ demo: $(STAMP)
 	@echo "== the same, as JSON (first lines)"
 	@$(BIN)/kapcheck validate $(EXAMPLE) --as-of 2026-03-01 --format json | head -n 25
 
+# Every test; the generated (Hypothesis) ones with a budget that keeps this fast.
 test: $(STAMP) browser
-	$(BIN)/python -m pytest
+	KAPCHECK_EXAMPLES=$${KAPCHECK_EXAMPLES:-120} KAPCHECK_FUZZ_EXAMPLES=$${KAPCHECK_FUZZ_EXAMPLES:-150} \
+	  $(BIN)/python -m pytest -q
+
+# The same tests with the full budget: 500 generated schedules per rule.
+test-long: $(STAMP) browser
+	KAPCHECK_EXAMPLES=500 KAPCHECK_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest -q
+
+# Mutation fuzzing of every input kind with a long budget (tests/fuzz).
+fuzz: $(STAMP)
+	KAPCHECK_FUZZ_EXAMPLES=$${KAPCHECK_FUZZ_EXAMPLES:-20000} $(BIN)/python -m pytest -q tests/fuzz
 
 # The report's browser test uses Debian's Chromium; install it where we may (root with
 # apt-get). Elsewhere that one test is skipped and says why.

@@ -5,9 +5,11 @@ Results go to stdout (``--format json`` prints only JSON); diagnostics to stderr
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
@@ -180,25 +182,51 @@ def report_command(
     clinicians: CliniciansOpt = None,
 ) -> None:
     """Write an HTML audit report: summary, each patient's timeline, findings."""
-    inputs = [f for f in [*files, waivers, patients, clinicians] if f and f != "-"]
     target = html_out.resolve()
-    if any(Path(f).resolve() == target for f in inputs):
-        _fail([f"error: --html {html_out} is one of the input files; choose another name"])
     if target.is_dir():
         _fail([f"error: --html {html_out} is a directory"])
     report, schedule, proto = _run(files, protocol, waivers, as_of, timezone, jobs, patients,
                                    clinicians)
+    inputs = [f for f in [*files, waivers, patients, clinicians] if f and f != "-"]
+    inputs += [f for f in proto.files if not f.endswith("(shipped)")]
+    if any(_same_file(Path(f), html_out) for f in inputs):
+        _fail([f"error: --html {html_out} is one of the input files (schedule, roster, "
+               "waivers or protocol); choose another name"])
     page = html.render(report, schedule, proto, files)
-    tmp = target.with_name(f".{target.name}.kapcheck-tmp")
     try:
-        tmp.write_text(page, encoding="utf-8")
-        tmp.replace(target)
+        _write_atomically(target, page)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         _fail([f"error: cannot write {html_out}: {exc.strerror or exc}"])
     _err.print(f"kapcheck: wrote {html_out} ({report.errors} errors, {report.warnings} "
                f"warnings, {report.waived} waived)", markup=False)
     raise typer.Exit(int(Exit.OK))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same path, a link to it, or a hard link."""
+    try:
+        return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    """Write a new file beside the target and rename it over the target.
+
+    The temporary file gets a fresh random name, created exclusively (O_EXCL), so no
+    link or file planted in the folder is followed or reused; the rename replaces the
+    target's directory entry, never writing through a link at the target's name.
+    """
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                               suffix=".kapcheck-tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 @app.command("rules")
@@ -270,11 +298,3 @@ def explain_command(
             out.print(f"    - {title}", markup=False)
     if not specs:
         out.print("  (none)")
-
-
-def run() -> None:
-    """Console-script entry point: usage errors exit 2, never a traceback."""
-    try:
-        app(prog_name="kapcheck")
-    except KeyboardInterrupt:
-        sys.exit(130)

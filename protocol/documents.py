@@ -9,7 +9,9 @@ the document's timezone. Sizes are capped before parsing.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,24 +22,35 @@ from yaml.events import AliasEvent
 from yaml.nodes import MappingNode
 
 from .errors import Problems
+from .limits import MAX_FILE_BYTES, MAX_YAML_BYTES, MiB, clip, shown
 
-try:  # orjson is much faster on the large JSON files a clinic network produces
-    import orjson
 
-    def _json_loads(data: bytes) -> Any:
-        return orjson.loads(data)
+class DuplicateKeyError(ValueError):
+    """A JSON object names one key twice."""
 
-    _JSON_ERRORS: tuple[type[Exception], ...] = (orjson.JSONDecodeError, ValueError)
-except ImportError:  # pragma: no cover - orjson is a dependency
-    def _json_loads(data: bytes) -> Any:
-        return json.loads(data)
 
-    _JSON_ERRORS = (ValueError,)
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKeyError(f"the key {shown(key)} appears twice in one object "
+                                        "(a second value would silently win)")
+            seen.add(key)
+    return out
 
-MiB = 1024 * 1024
-#: YAML is parsed in pure Python; big networks should use JSON or CSV.
-MAX_YAML_BYTES = 32 * MiB
-MAX_BYTES = 1024 * MiB
+
+def json_loads(data: bytes) -> Any:
+    """JSON as plain data; duplicate keys are an error, as they are in YAML.
+
+    orjson reads fast but keeps the last of duplicate keys, so the standard library's
+    decoder, which can see every pair, reads documents; orjson is kept for writing.
+    """
+    return json.loads(data, object_pairs_hook=_no_duplicates)
+
+
+MAX_BYTES = MAX_FILE_BYTES
 STDIN = "-"
 #: A first line of column names (``id,patient,kind,...``) marks CSV on standard input.
 _CSV_HEADER = re.compile(rb"^[A-Za-z_]+(?:\s*,\s*[A-Za-z_]+)+$")
@@ -55,6 +68,14 @@ class _SafeLoader(yaml.SafeLoader):
             )
         return super().compose_node(parent, index)
 
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        # Only text, lists, mappings and null: an explicit tag (`!!int 0x`, `!!binary`,
+        # `!!timestamp 2026-02-30`) would run a constructor that can fail or surprise.
+        if node.tag not in _PLAIN_TAGS:
+            raise ConstructorError(None, None, f"the tag {shown(node.tag)} is not allowed; "
+                                   "write the value as plain text", node.start_mark)
+        return super().construct_object(node, deep=deep)
+
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         if isinstance(node, MappingNode):
             seen: set[Any] = set()
@@ -66,47 +87,74 @@ class _SafeLoader(yaml.SafeLoader):
                     raise ConstructorError(None, None, "a mapping key must be a plain value",
                                            key_node.start_mark) from None
                 if duplicate:
-                    raise ConstructorError(None, None, f"duplicate key {key!r}",
+                    raise ConstructorError(None, None, f"duplicate key {shown(key)}",
                                            key_node.start_mark)
                 seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
 
+_PLAIN_TAGS = frozenset("tag:yaml.org,2002:" + t for t in ("str", "seq", "map", "null"))
+
 # A schedule has no numbers, booleans or YAML timestamps: every scalar but null stays
 # text, so `id: 007` is "007", `NO` is not False and `1:30` is not 5400.
-_TEXT_ONLY = {"tag:yaml.org,2002:" + t for t in ("timestamp", "int", "float", "bool")}
+# `<<` (merge) and `=` (value) stay text too: they are keys no document has.
+_TEXT_ONLY = {"tag:yaml.org,2002:" + t
+              for t in ("timestamp", "int", "float", "bool", "merge", "value")}
 _SafeLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag not in _TEXT_ONLY]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
 
-def read_bytes(source: str | Path, problems: Problems, stdin: Any = None) -> bytes | None:
-    """The file's bytes, or None with a problem recorded."""
+def read_bytes(source: str | Path, problems: Problems, stdin: Any = None,
+               limit: int = MAX_BYTES) -> bytes | None:
+    """The file's bytes, or None with a problem recorded.
+
+    Only regular files and standard input are read: a FIFO with no writer would block
+    forever and a device (/dev/zero, /dev/urandom) never ends. The file is opened
+    without blocking and checked by its open descriptor, so nothing can be swapped in
+    between the check and the read; at most ``limit`` bytes are read.
+    """
     if str(source) == STDIN:
         stream = stdin if stdin is not None else sys.stdin.buffer
-        data = stream.read(MAX_BYTES + 1)
+        data = stream.read(limit + 1)
         if isinstance(data, str):
             data = data.encode("utf-8")
     else:
-        path = Path(source)
         try:
-            if path.is_dir():
-                problems.add("", "is a directory, not a file")
-                return None
-            size = path.stat().st_size
-            if size > MAX_BYTES:
-                problems.add("", f"the file is {size // MiB} MiB; the limit is {MAX_BYTES // MiB} MiB")
-                return None
-            data = path.read_bytes()
+            fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
         except FileNotFoundError:
             problems.add("", "no such file")
             return None
+        except IsADirectoryError:
+            problems.add("", "is a directory, not a file")
+            return None
+        except (OSError, ValueError) as exc:
+            problems.add("", f"cannot be read: {getattr(exc, 'strerror', None) or exc}")
+            return None
+        try:
+            info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):
+                problems.add("", "is a directory, not a file")
+                return None
+            if not stat.S_ISREG(info.st_mode):
+                problems.add("", "is not a regular file (a device, pipe or socket); give a "
+                                 "file, or '-' for standard input")
+                return None
+            if info.st_size > limit:
+                problems.add("", f"the file is {info.st_size // MiB} MiB; the limit is "
+                                 f"{limit // MiB} MiB")
+                return None
+            os.set_blocking(fd, True)
+            with os.fdopen(fd, "rb", closefd=False) as stream:
+                data = stream.read(limit + 1)
         except OSError as exc:
             problems.add("", f"cannot be read: {exc.strerror or exc}")
             return None
-    if len(data) > MAX_BYTES:
-        problems.add("", f"the input is over the limit of {MAX_BYTES // MiB} MiB")
+        finally:
+            os.close(fd)
+    if len(data) > limit:
+        problems.add("", f"the input is over the limit of {limit // MiB} MiB")
         return None
     return data
 
@@ -142,13 +190,19 @@ def parse_structured(data: bytes, fmt: str, problems: Problems) -> Any:
         problems.add("", "the file is empty; expected a schedule document")
         return None
     if fmt == "json":
+        text = _text(data, problems)
+        if text is None:
+            return None
         try:
-            return _json_loads(data)
-        except _JSON_ERRORS as exc:
-            problems.add("", f"is not valid JSON: {exc}")
+            return json_loads(text)
+        except DuplicateKeyError as exc:
+            problems.add("", str(exc))
             return None
         except RecursionError:
             problems.add("", "is nested too deeply")
+            return None
+        except ValueError as exc:  # JSONDecodeError, and int() of thousands of digits
+            problems.add("", f"is not valid JSON: {clip(str(exc))}")
             return None
     if len(data) > MAX_YAML_BYTES:
         problems.add("", f"the YAML document is {len(data) // MiB} MiB; YAML is limited to "
@@ -164,11 +218,11 @@ def parse_structured(data: bytes, fmt: str, problems: Problems) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problems.add(where, f"is not valid YAML: {exc.problem or exc.context}")
         return None
-    except yaml.YAMLError as exc:
-        problems.add("", f"is not valid YAML: {exc}")
-        return None
     except RecursionError:
         problems.add("", "is nested too deeply")
+        return None
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        problems.add("", f"is not valid YAML: {clip(str(exc))}")
         return None
     documents = [d for d in documents if d is not None]
     if not documents:

@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
 from attrs import define, field
 
+from .checks import ICD_CODE, check_schedule
 from .documents import STDIN, parse_structured, read_bytes, sniff_format
 from .errors import Problem, Problems, ScheduleError
+from .limits import ECHO_CHARS, MAX_SESSION_LENGTH, MAX_TEXT_CHARS, shown
 from .model import (
     MODALITY_KINDS,
     Clinician,
@@ -32,12 +35,11 @@ from .model import (
     Session,
     Waiver,
 )
-from .times import DURATION_FORMS, NaiveTimeError, parse_date, parse_duration, parse_instant, zone
+from .times import DURATION_FORMS, parse_date, parse_duration, parse_instant, zone
 
 SCHEMA = "kapcheck/schedule"
 SCHEMA_MAJOR = 1
 _SCHEMA = re.compile(r"^kapcheck/schedule@(\d+)(?:\.\d+)*$")
-_ICD = re.compile(r"^[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?$")
 
 TOP_KEYS = ("schema", "clinic", "timezone", "clinicians", "patients", "sessions", "waivers")
 CLINICIAN_KEYS = ("id", "roles")
@@ -79,6 +81,9 @@ class _Raw:
     patients: list[_Placed] = field(factory=list)
     sessions: list[_Placed] = field(factory=list)
     waivers: list[_Placed] = field(factory=list)
+    #: Ids of sessions written with problems: they exist, so nothing that names
+    #: them is reported as naming nothing.
+    broken_sessions: set[str] = field(factory=set)
 
 
 class _Reader:
@@ -95,7 +100,7 @@ class _Reader:
             return None
         for key in value:
             if key not in keys:
-                self.problems.add(_join(path, str(key)),
+                self.problems.add(_join(path, str(key)[:ECHO_CHARS]),
                                   f"unknown key; expected one of {', '.join(keys)}")
         for key in required:
             if value.get(key) is None:
@@ -127,6 +132,9 @@ class _Reader:
         if not isinstance(value, str) or not value.strip():
             self.problems.add(path, f"expected {what}, got {_kind(value)}")
             return None
+        if len(value) > MAX_TEXT_CHARS:
+            self.problems.add(path, f"expected {what} of at most {MAX_TEXT_CHARS} characters")
+            return None
         return value.strip()
 
     def enum(self, value: Any, path: str, enum: Any) -> Any:
@@ -135,7 +143,7 @@ class _Reader:
         try:
             return enum(value)
         except ValueError:
-            self.problems.add(path, f"expected one of {_choices(enum)}, got {value!r}")
+            self.problems.add(path, f"expected one of {_choices(enum)}, got {shown(value)}")
             return None
 
     def instant(self, value: Any, path: str, tz: ZoneInfo | None) -> datetime | None:
@@ -143,9 +151,7 @@ class _Reader:
             return None
         try:
             return parse_instant(value, tz)
-        except NaiveTimeError as exc:
-            self.problems.add(path, str(exc))
-        except ValueError as exc:
+        except ValueError as exc:  # NaiveTimeError too
             self.problems.add(path, str(exc))
         return None
 
@@ -157,9 +163,7 @@ def _kind(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    if isinstance(value, str):
-        return repr(value) if len(value) < 60 else "a long text"
-    return repr(value)
+    return shown(value)
 
 
 def _join(path: str, key: str) -> str:
@@ -191,7 +195,7 @@ def _read_structured(doc: Any, file: str, problems: Problems, cli_zone: str | No
     if schema is not None:
         match = _SCHEMA.match(schema) if isinstance(schema, str) else None
         if match is None:
-            problems.add("schema", f"expected {SCHEMA}@{SCHEMA_MAJOR}, got {schema!r}")
+            problems.add("schema", f"expected {SCHEMA}@{SCHEMA_MAJOR}, got {shown(schema)}")
         elif int(match.group(1)) != SCHEMA_MAJOR:
             problems.add("schema", f"schema major version {match.group(1)} is not supported; "
                                    f"this kapcheck reads {SCHEMA}@{SCHEMA_MAJOR}")
@@ -213,9 +217,7 @@ def _read_structured(doc: Any, file: str, problems: Problems, cli_zone: str | No
         if (p := _patient(r, item, path)) is not None:
             raw.patients.append(_Placed(p, file, path))
     for i, item in enumerate(r.sequence(top.get("sessions"), "sessions", "sessions")):
-        path = f"sessions[{i}]"
-        if (s := _session(r, item, path, tz)) is not None:
-            raw.sessions.append(_Placed(s, file, path))
+        _add_session(raw, r, item, file, f"sessions[{i}]", tz)
     for i, item in enumerate(r.sequence(top.get("waivers"), "waivers", "waivers")):
         path = f"waivers[{i}]"
         if (w := _waiver(r, item, path, raw.timezone, f"{file}: {path}")) is not None:
@@ -237,7 +239,7 @@ def _clinician(r: _Reader, item: Any, path: str) -> Clinician | None:
 
 
 def _diagnosis(r: _Reader, code: Any, path: str) -> str | None:
-    if isinstance(code, str) and _ICD.match(code.strip().upper()):
+    if isinstance(code, str) and ICD_CODE.match(code.strip().upper()):
         return code.strip().upper()
     r.problems.add(path, f"expected an ICD-10-CM code such as F33.2, got {_kind(code)}")
     return None
@@ -283,6 +285,9 @@ def _session(r: _Reader, item: Any, path: str, tz: ZoneInfo | None) -> dict[str,
         else:
             if length.total_seconds() <= 0:
                 r.problems.add(_join(path, "duration"), "expected a duration longer than zero")
+            elif length > MAX_SESSION_LENGTH:
+                r.problems.add(_join(path, "duration"), "a session lasts at most "
+                               f"{MAX_SESSION_LENGTH.total_seconds() / 3600:g} hours")
             elif start is not None:
                 end = start + length
     if start is not None and end is not None and end <= start:
@@ -298,6 +303,19 @@ def _session(r: _Reader, item: Any, path: str, tz: ZoneInfo | None) -> dict[str,
     return {"id": sid, "patient": patient, "clinician": clinician, "kind": kind,
             "start": start, "end": end, "modality": modality, "route": route,
             "zone": tz.key if tz else None}
+
+
+def _add_session(raw: _Raw, r: _Reader, item: Any, file: str, path: str,
+                 tz: ZoneInfo | None) -> None:
+    """The session's record if its fields are sound; else its id, kept as broken."""
+    before = len(r.problems.items)
+    s = _session(r, item, path, tz)
+    if s is None:
+        return
+    if len(r.problems.items) == before:
+        raw.sessions.append(_Placed(s, file, path))
+    elif s["id"] is not None:
+        raw.broken_sessions.add(s["id"])
 
 
 def _waiver(r: _Reader, item: Any, path: str, zone_name: str | None,
@@ -346,7 +364,7 @@ def _csv_rows(data: bytes, columns: Sequence[str], problems: Problems,
         return []
     for name in header:
         if name not in columns:
-            problems.add(f"line 1, column {name!r}", f"unknown column; expected {', '.join(columns)}")
+            problems.add(f"line 1, column {shown(name)}", f"unknown column; expected {', '.join(columns)}")
     for name in required:
         if name not in header:
             problems.add("line 1", f"the column {name!r} is missing")
@@ -378,9 +396,7 @@ def _read_csv_sessions(data: bytes, file: str, problems: Problems, tz: ZoneInfo 
     r = _Reader(problems)
     for line, row in _csv_rows(data, CSV_SESSION_COLUMNS, problems,
                                ("id", "patient", "kind", "start", "clinician")):
-        s = _session(r, row, f"line {line}", tz)
-        if s is not None:
-            raw.sessions.append(_Placed(s, file, f"line {line}"))
+        _add_session(raw, r, row, file, f"line {line}", tz)
     return raw
 
 
@@ -481,12 +497,13 @@ def load_schedule(*sources: Source | Sequence[Source], timezone: str | None = No
         if data is not None:
             raws.append((name, _read_waiver_file(data, name, problems, timezone, doc_zones)))
 
-    cross = Problems("")
-    _cross_check(raws, cross)
-    problems_all = [p for group in all_problems for p in group.items] + cross.items
+    problems_all = [p for group in all_problems for p in group.items]
+    schedule, cross = _build(raws, [_name(s) for s in files])
+    problems_all.extend(cross)
     if problems_all:
         raise ScheduleError(problems_all)
-    return _build(raws, [_name(s) for s in files])
+    object.__setattr__(schedule, "checked", True)
+    return schedule
 
 
 def _read_waiver_file(data: bytes, name: str, problems: Problems, cli_zone: str | None,
@@ -513,63 +530,52 @@ def _read_waiver_file(data: bytes, name: str, problems: Problems, cli_zone: str 
     return raw
 
 
-def _unique(items: list[_Placed], what: str, cross: Problems) -> dict[str, _Placed]:
-    seen: dict[str, _Placed] = {}
-    for placed in items:
-        key = placed.value.id if not isinstance(placed.value, dict) else placed.value["id"]
-        if key is None:
-            continue
-        first = seen.get(key)
-        if first is None:
-            seen[key] = placed
-        elif what == "session" or first.value != placed.value:
-            cross.items.append(Problem(placed.file, _join(placed.path, "id"),
-                                        f"duplicate {what} id {key!r} (first at {first.where})"))
-    return seen
+def _build(raws: list[tuple[str, _Raw]], names: list[str]) -> tuple[Schedule, list[Problem]]:
+    """The model of the run's sound records, and the problems of the run as a whole.
 
-
-def _cross_check(raws: list[tuple[str, _Raw]], cross: Problems) -> None:
-    """Unique ids across the run; every reference names something that exists."""
-    clinicians = _unique([c for _, raw in raws for c in raw.clinicians], "clinician", cross)
-    patients = _unique([p for _, raw in raws for p in raw.patients], "patient", cross)
-    sessions = _unique([s for _, raw in raws for s in raw.sessions], "session", cross)
-    for _, raw in raws:
-        for placed in raw.sessions:
-            s = placed.value
-            if s["patient"] is not None and s["patient"] not in patients:
-                cross.items.append(Problem(placed.file, _join(placed.path, "patient"),
-                                            f"no patient with id {s['patient']!r} in the run"))
-            if s["clinician"] is not None and s["clinician"] not in clinicians:
-                cross.items.append(Problem(placed.file, _join(placed.path, "clinician"),
-                                            f"no clinician with id {s['clinician']!r} in the run"))
-        for placed in raw.waivers:
-            w = placed.value
-            if w.session is not None and w.session not in sessions:
-                cross.items.append(Problem(placed.file, _join(placed.path, "session"),
-                                            f"no session with id {w.session!r} in the run"))
-            elif w.patient is not None and w.patient not in patients:
-                cross.items.append(Problem(placed.file, _join(placed.path, "patient"),
-                                            f"no patient with id {w.patient!r} in the run"))
-
-
-def _build(raws: list[tuple[str, _Raw]], names: list[str]) -> Schedule:
-    """The model of a run whose documents had no problem."""
-    def first_of(items: list[Any]) -> dict[str, Any]:
-        seen: dict[str, Any] = {}
-        for item in items:
-            seen.setdefault(item.id, item)
-        return seen
-
-    clinicians = first_of([p.value for _, raw in raws for p in raw.clinicians])
-    patients = first_of([p.value for _, raw in raws for p in raw.patients])
+    The run-wide invariants (ids unique across files, references that resolve, sizes
+    and ranges) are those of every schedule, checked by the one shared step.
+    """
+    placed = {
+        "clinicians": [p for _, raw in raws for p in raw.clinicians],
+        "patients": [p for _, raw in raws for p in raw.patients],
+        "sessions": [],
+        "waivers": [p for _, raw in raws for p in raw.waivers],
+    }
+    problems: list[Problem] = []
+    sessions = []
+    for p in (p for _, raw in raws for p in raw.sessions):
+        try:
+            sessions.append(Session(**p.value))
+        except (ValueError, TypeError) as exc:  # the record was checked: a last guard
+            problems.append(Problem(p.file, p.path, str(exc)))
+        else:
+            placed["sessions"].append(p)
     zones = [raw.timezone for _, raw in raws if raw.timezone]
     clinics = [raw.clinic for _, raw in raws if raw.clinic]
-    return Schedule(
-        clinicians=tuple(clinicians.values()),
-        patients=tuple(patients.values()),
-        sessions=tuple(Session(**p.value) for _, raw in raws for p in raw.sessions),
-        waivers=tuple(p.value for _, raw in raws for p in raw.waivers),
+    whole = Schedule(
+        clinicians=tuple(p.value for p in placed["clinicians"]),
+        patients=tuple(p.value for p in placed["patients"]),
+        sessions=tuple(sessions),
+        waivers=tuple(p.value for p in placed["waivers"]),
         clinic=clinics[0] if clinics else None,
         timezone=zones[0] if zones else None,
         sources=tuple(names),
     )
+
+    def place(collection: str, index: int) -> tuple[str, str]:
+        items = placed[collection]
+        item = items[min(index, len(items) - 1)]
+        return item.file, item.path
+
+    broken = {sid for _, raw in raws for sid in raw.broken_sessions}
+    problems.extend(check_schedule(whole, place, broken_sessions=broken))
+    # A clinician or patient defined identically in two files of the run is one.
+    clinicians = {c.id: c for c in reversed(whole.clinicians)}
+    patients = {p.id: p for p in reversed(whole.patients)}
+    schedule = attrs.evolve(
+        whole,
+        clinicians=tuple(c for c in whole.clinicians if clinicians.get(c.id) is c),
+        patients=tuple(p for p in whole.patients if patients.get(p.id) is p),
+    )
+    return schedule, problems

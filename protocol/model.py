@@ -69,6 +69,8 @@ def icd_key(code: str) -> str:
 
 
 def _utc(value: datetime) -> datetime:
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected an aware datetime, got {type(value).__name__}")
     if value.tzinfo is timezone.utc:
         return value
     if value.tzinfo is None or value.utcoffset() is None:
@@ -76,10 +78,18 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
+def _optional_route(value: object) -> Route | None:
+    return None if value is None else Route(value)
+
+
+def _roles(values: Iterable[object]) -> frozenset[Role]:
+    return frozenset(Role(v) for v in values)
+
+
 @frozen
 class Clinician:
     id: str
-    roles: frozenset[Role] = frozenset()
+    roles: frozenset[Role] = field(default=frozenset(), converter=_roles)
 
 
 @frozen
@@ -92,12 +102,12 @@ class Patient:
 class Session:
     id: str
     patient: str
-    kind: Kind
+    kind: Kind = field(converter=Kind)
     start: datetime = field(converter=_utc)
     end: datetime = field(converter=_utc)
     clinician: str
     modality: str | None = None
-    route: Route | None = None
+    route: Route | None = field(default=None, converter=_optional_route)
     #: IANA name of the document's timezone, for showing local times (None: UTC).
     zone: str | None = None
     #: start and end as whole seconds since the epoch, converted once for the engine.
@@ -165,6 +175,9 @@ class Schedule:
         default=Factory(lambda self: _index(self.sessions), takes_self=True),
         eq=False, repr=False,
     )
+    #: Set once the schedule's invariants were checked (protocol/checks.py); a copy
+    #: made with ``attrs.evolve`` starts unchecked.
+    checked: bool = field(default=False, init=False, eq=False, repr=False)
 
 
 @frozen

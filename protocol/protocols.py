@@ -16,12 +16,24 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .documents import read_bytes
 from .errors import Problem, Problems, ProtocolError
+from .limits import (
+    MAX_MAP_ENTRIES,
+    MAX_MAP_MODALITIES,
+    MAX_NAME_CHARS,
+    MAX_SMALL_FILE_BYTES,
+    clip,
+    shown,
+)
 from .model import DiagnosisEntry, DiagnosisMap, Kind, Protocol, Role, RuleSettings, Severity
 
 DEFAULT = "kap"
-_PREFIX = re.compile(r"^[A-Z][0-9A-Z]{0,2}(?:\.?[0-9A-Z]{0,4})?$")
+# A prefix of a code kapcheck reads (protocol/checks.py: ICD_CODE): a letter, then a
+# digit, then one more, then up to four after an optional dot.
+_PREFIX = re.compile(r"^[A-Z](?:[0-9](?:[0-9A-Z](?:\.?[0-9A-Z]{0,4})?)?)?$")
 _RULE_KEYS = ("severity", "enabled")
+_RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*$")
 
 
 def shipped_protocols() -> list[str]:
@@ -46,28 +58,53 @@ class _Layer:
         self.base_dir = base_dir
 
 
-def _read(ref: str, relative_to: Path | None, problems: list[Problem],
+def _read(ref: str, directory: Path | None, root: Path | None, problems: list[Problem],
           via: str) -> tuple[str, str, Path | None] | None:
-    """(label, text, directory) for a shipped name or a path."""
+    """(label, text, directory) for a shipped name or a protocol file.
+
+    ``directory`` is the folder of the file whose ``extends`` names ``ref`` (None for
+    the protocol the caller names, or for a shipped protocol, which extends only
+    shipped ones). An ``extends`` path is relative to its file and must stay inside
+    the folder tree of the protocol the caller named (``root``): a protocol file
+    cannot make kapcheck read, or echo keys and values of, files elsewhere.
+    """
+    where = "protocol.extends" if directory is not None or via != ref else ""
     looks_like_path = ref.endswith(".toml") or "/" in ref or "\\" in ref
     if not looks_like_path:
         text = _shipped_text(ref)
         if text is not None:
             return f"{ref} (shipped)", text, None
+    shipped = ", ".join(shipped_protocols())
+    if via != ref and directory is None:  # a shipped protocol names no files
+        problems.append(Problem(via, where, f"{shown(ref)} is not a shipped protocol ({shipped})"))
+        return None
     path = Path(ref)
-    if relative_to is not None and not path.is_absolute():
-        path = relative_to / path
-    if not path.is_file():
-        shipped = ", ".join(shipped_protocols())
-        problems.append(Problem(via, "extends" if relative_to is not None else "",
-                                f"{ref!r} is neither a shipped protocol ({shipped}) "
-                                f"nor a protocol file"))
+    if directory is not None:
+        if path.is_absolute():
+            problems.append(Problem(via, where, "expected a shipped protocol's name or a path "
+                                                "relative to this file, not an absolute path"))
+            return None
+        path = directory / path
+        if root is not None and not path.resolve().is_relative_to(root):
+            problems.append(Problem(via, where, f"{shown(ref)} lies outside the folder of the "
+                                                f"protocol given ({root}); extends stays "
+                                                "inside it"))
+            return None
+    file_problems = Problems(str(path))
+    data = read_bytes(path, file_problems, limit=MAX_SMALL_FILE_BYTES)
+    if data is None:
+        if any(p.message == "no such file" for p in file_problems.items):
+            problems.append(Problem(via, where, f"{shown(ref)} is neither a shipped protocol "
+                                                f"({shipped}) nor a protocol file"))
+        else:
+            problems.extend(file_problems.items)
         return None
     try:
-        return str(path), path.read_text(encoding="utf-8"), path.resolve().parent
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(str(path), "", f"cannot be read: {exc}"))
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(str(path), "", f"is not UTF-8 text (byte {exc.start})"))
         return None
+    return str(path), text, path.resolve().parent
 
 
 def _chain(ref: str) -> list[_Layer]:
@@ -75,14 +112,17 @@ def _chain(ref: str) -> list[_Layer]:
     problems: list[Problem] = []
     layers: list[_Layer] = []
     seen: list[str] = []
-    relative_to: Path | None = None
-    via = "--protocol"
+    directory: Path | None = None
+    root: Path | None = None
+    via = ref
     while True:
-        found = _read(ref, relative_to, problems, via)
+        found = _read(ref, directory, root, problems, via)
         if found is None:
             break
-        label, text, directory = found
-        key = label if directory is None else str(Path(label).resolve())
+        label, text, folder = found
+        if root is None and folder is not None and not layers:
+            root = folder
+        key = label if folder is None else str(Path(label).resolve())
         if key in seen:
             problems.append(Problem(label, "protocol.extends",
                                     "extends forms a cycle: " + " -> ".join(seen + [key])))
@@ -91,22 +131,21 @@ def _chain(ref: str) -> list[_Layer]:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            problems.append(Problem(label, "", f"is not valid TOML: {exc}"))
+            problems.append(Problem(label, "", f"is not valid TOML: {clip(str(exc))}"))
             break
-        layers.append(_Layer(label, data, directory))
+        except RecursionError:
+            problems.append(Problem(label, "", "is nested too deeply"))
+            break
+        layers.append(_Layer(label, data, folder))
         header = data.get("protocol")
         extends = header.get("extends") if isinstance(header, dict) else None
         if extends is None:
             break
-        if not isinstance(extends, str) or not extends:
+        if not isinstance(extends, str) or not extends or len(extends) > 1024:
             problems.append(Problem(label, "protocol.extends",
                                     "expected a shipped protocol's name or a relative path"))
             break
-        ref, via = extends, label
-        relative_to = directory if directory is not None else None
-        if relative_to is None and not _shipped_text(extends):
-            # a shipped protocol extends only shipped ones
-            relative_to = Path.cwd()
+        ref, via, directory = extends, label, folder
     if problems:
         raise ProtocolError(problems)
     return list(reversed(layers))
@@ -164,11 +203,14 @@ def load_protocol(ref: str | Path = DEFAULT) -> Protocol:
         for key in header:
             if key not in ("name", "version", "extends", "description"):
                 problems.add(f"protocol.{key}", "unknown key; expected name, version, extends")
-        if not isinstance(header.get("name"), str) or not header.get("name"):
-            problems.add("protocol.name", "expected the protocol's name (text)")
+        if not isinstance(header.get("name"), str) or not header.get("name") \
+                or len(header["name"]) > MAX_NAME_CHARS:
+            problems.add("protocol.name", f"expected the protocol's name (text of at most "
+                                          f"{MAX_NAME_CHARS} characters)")
         else:
             name = header["name"]
-        if header.get("version") is not None and not isinstance(header.get("version"), str):
+        if header.get("version") is not None and (not isinstance(header.get("version"), str)
+                                                  or len(header["version"]) > MAX_NAME_CHARS):
             problems.add("protocol.version", 'expected text such as "2026.1"')
         version = str(header.get("version", "")) if isinstance(header.get("version"), str) \
             else ("" if root else version)
@@ -177,7 +219,11 @@ def load_protocol(ref: str | Path = DEFAULT) -> Protocol:
             problems.add("rules", "expected tables [rules.RULE-ID]")
             table = {}
         for rule_id, settings in table.items():
-            path = f"rules.{rule_id}"
+            path = f"rules.{rule_id[:MAX_NAME_CHARS]}"
+            if not _RULE_ID.match(rule_id):
+                problems.add(path, "expected a rule id of capital letters, digits and dashes "
+                                   f"such as KAP-INT-001 (at most {MAX_NAME_CHARS} characters)")
+                continue
             if not isinstance(settings, dict):
                 problems.add(path, "expected a table of severity, enabled and parameters")
                 continue
@@ -195,13 +241,13 @@ def load_protocol(ref: str | Path = DEFAULT) -> Protocol:
                         current["severity"] = Severity(value)
                         where["severity"] = layer.label
                     except (ValueError, TypeError):
-                        problems.add(kpath, f'expected "error" or "warning", got {value!r}')
+                        problems.add(kpath, f'expected "error" or "warning", got {shown(value)}')
                 elif key == "enabled":
                     if isinstance(value, bool):
                         current["enabled"] = value
                         where["enabled"] = layer.label
                     else:
-                        problems.add(kpath, f"expected true or false, got {value!r}")
+                        problems.add(kpath, f"expected true or false, got {shown(value)}")
                 elif root:
                     current["parameters"][key] = value
                     where[key] = layer.label
@@ -212,13 +258,13 @@ def load_protocol(ref: str | Path = DEFAULT) -> Protocol:
                 else:
                     base = current["parameters"][key]
                     if not _same_type(base, value):
-                        problems.add(kpath, f"expected {_type_name(base)}, got {value!r}")
+                        problems.add(kpath, f"expected {_type_name(base)}, got {shown(value)}")
                     elif isinstance(base, dict):
                         merged = dict(base)
                         for sub, subvalue in value.items():
                             if sub in base and not _same_type(base[sub], subvalue):
                                 problems.add(f"{kpath}.{sub}",
-                                             f"expected {_type_name(base[sub])}, got {subvalue!r}")
+                                             f"expected {_type_name(base[sub])}, got {shown(subvalue)}")
                             merged[sub] = subvalue
                         current["parameters"][key] = merged
                         where[key] = layer.label
@@ -231,15 +277,20 @@ def load_protocol(ref: str | Path = DEFAULT) -> Protocol:
         if not isinstance(table, dict):
             problems.add("diagnoses", "expected a table of ICD-10-CM prefix = [modalities]")
             table = {}
+        if len(table) > MAX_MAP_ENTRIES:
+            problems.add("diagnoses", f"at most {MAX_MAP_ENTRIES} prefixes")
+            table = {}
         for prefix, modalities in table.items():
-            dpath = f'diagnoses."{prefix}"'
+            dpath = f'diagnoses."{prefix[:MAX_NAME_CHARS]}"'
             if not _PREFIX.match(prefix.strip().upper()):
                 problems.add(dpath, "expected an ICD-10-CM code prefix such as F33 or F43.1")
                 continue
-            if not isinstance(modalities, list) or not all(
-                    isinstance(m, str) and m.strip() for m in modalities):
-                problems.add(dpath, f'expected a list of modalities such as ["CBT", "PDT"], '
-                                    f"got {modalities!r}")
+            if not isinstance(modalities, list) or len(modalities) > MAX_MAP_MODALITIES or not all(
+                    isinstance(m, str) and m.strip() and len(m) <= MAX_NAME_CHARS
+                    for m in modalities):
+                problems.add(dpath, f'expected a list of modalities such as ["CBT", "PDT"] '
+                                    f"(at most {MAX_MAP_MODALITIES}, each at most "
+                                    f"{MAX_NAME_CHARS} characters), got {shown(modalities)}")
                 continue
             entry = DiagnosisEntry(prefix.strip().upper(), tuple(m.strip() for m in modalities))
             diagnoses[entry.key] = entry
@@ -290,6 +341,6 @@ def _check_roles(problems: Problems, rules: Mapping[str, Mapping[str, Any]],
                     problems.add(path, f"unknown session kind; expected one of "
                                        f"{', '.join(k.value for k in Kind)}")
                 if not isinstance(roles, list) or any(
-                        r not in {x.value for x in Role} for r in roles):
+                        not isinstance(r, str) or r not in {x.value for x in Role} for r in roles):
                     problems.add(path, f"expected a list of roles from "
-                                       f"{', '.join(r.value for r in Role)}, got {roles!r}")
+                                       f"{', '.join(r.value for r in Role)}, got {shown(roles)}")

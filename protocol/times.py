@@ -7,9 +7,15 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-_SHORT = re.compile(r"^(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m(?:in)?)?\s*(?:(?P<s>\d+)\s*s)?$")
+from .limits import EARLIEST, LATEST, shown
+
+# At most six digits a part: a session lasts hours, and int() of thousands of digits
+# is slow or refused.
+_SHORT = re.compile(
+    r"^(?:(?P<h>\d{1,6})\s*h)?\s*(?:(?P<m>\d{1,6})\s*m(?:in)?)?\s*(?:(?P<s>\d{1,6})\s*s)?$")
 _ISO = re.compile(
-    r"^P(?:(?P<d>\d+)D)?(?:T(?=\d)(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$"
+    r"^P(?:(?P<d>\d{1,6})D)?(?:T(?=\d)(?:(?P<h>\d{1,6})H)?(?:(?P<m>\d{1,6})M)?"
+    r"(?:(?P<s>\d{1,6})S)?)?$"
 )
 _HAS_TIME = re.compile(r"^\d{4}-?\d{2}-?\d{2}[T ]\d{2}")
 
@@ -19,17 +25,17 @@ DURATION_FORMS = "a duration such as 90m, 2h, 1h30m or PT2H"
 def zone(name: str) -> ZoneInfo:
     """The IANA timezone of that name; ValueError when there is none."""
     if not isinstance(name, str) or not name or name != name.strip() or ".." in name:
-        raise ValueError(f"{name!r} is not an IANA timezone name")
+        raise ValueError(f"{shown(name)} is not an IANA timezone name")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(f"{name!r} is not a known IANA timezone name") from None
+        raise ValueError(f"{shown(name)} is not a known IANA timezone name") from None
 
 
 def parse_duration(text: object) -> timedelta:
     """``90m``, ``2h``, ``1h30m``, ``45s`` or ISO 8601 (``PT2H``, ``PT1H30M``, ``P1D``)."""
     if not isinstance(text, str):
-        raise ValueError(f"expected {DURATION_FORMS}, got {text!r}")
+        raise ValueError(f"expected {DURATION_FORMS}, got {shown(text)}")
     return _duration(text)
 
 
@@ -38,7 +44,7 @@ def _duration(text: str) -> timedelta:
     raw = text.strip()
     match = _ISO.match(raw.upper()) if raw[:1] in "Pp" else _SHORT.match(raw.lower())
     if not raw or match is None or not any(match.groupdict().values()):
-        raise ValueError(f"expected {DURATION_FORMS}, got {text!r}")
+        raise ValueError(f"expected {DURATION_FORMS}, got {shown(text)}")
     parts = {k: int(v) for k, v in match.groupdict().items() if v}
     return timedelta(days=parts.get("d", 0), hours=parts.get("h", 0),
                      minutes=parts.get("m", 0), seconds=parts.get("s", 0))
@@ -52,31 +58,44 @@ def parse_instant(text: object, tz: ZoneInfo | None) -> datetime:
     go back) is its first occurrence; a time that does not exist (the skipped hour
     when clocks go forward) is an error, since no session can start then.
     """
-    if not isinstance(text, str):
-        raise ValueError(f"expected an ISO 8601 date and time such as 2026-03-02T09:00, got {text!r}")
+    expected = "expected an ISO 8601 date and time such as 2026-03-02T09:00"
+    if not isinstance(text, str) or len(text) > 64:
+        raise ValueError(f"{expected}, got {shown(text)}")
     raw = text.strip()
     if not _HAS_TIME.match(raw):
-        raise ValueError(f"expected an ISO 8601 date and time such as 2026-03-02T09:00, got {text!r}")
+        raise ValueError(f"{expected}, got {shown(text)}")
     try:
         value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(
-            f"expected an ISO 8601 date and time such as 2026-03-02T09:00, got {text!r}"
-        ) from None
+    except ValueError as exc:
+        reason = str(exc)
+        # datetime says why a well-formed date is impossible ("day is out of range
+        # for month"); its other messages only repeat the text.
+        why = f" ({reason})" if "out of range" in reason or "must be in" in reason else ""
+        raise ValueError(f"{expected}, got {shown(text)}{why}") from None
     if value.microsecond:
-        raise ValueError(f"times are kept to the second; {text!r} has a fraction of a second")
+        raise ValueError(f"times are kept to the second; {shown(text)} has a fraction of a second")
+    if not EARLIEST.year <= value.year < LATEST.year or not _in_range(value):
+        raise ValueError(f"{shown(text)} is outside the years kapcheck reads "
+                         f"({EARLIEST.year} to {LATEST.year - 1})")
     if value.tzinfo is not None:
         return value.astimezone(timezone.utc)
     if tz is None:
         raise NaiveTimeError(
-            f"{text!r} has no UTC offset and the document has no timezone "
+            f"{shown(text)} has no UTC offset and the document has no timezone "
             "(add `timezone:` to the document or pass --timezone)"
         )
     local = value.replace(tzinfo=tz, fold=0)
     utc = local.astimezone(timezone.utc)
     if utc.astimezone(tz).replace(tzinfo=None) != value:
-        raise ValueError(f"{text!r} does not exist in {tz.key}: the clocks skip that hour")
+        raise ValueError(f"{shown(text)} does not exist in {tz.key}: the clocks skip that hour")
     return utc
+
+
+def _in_range(value: datetime) -> bool:
+    """Whether the instant, read in UTC, lies in kapcheck's years (an offset may move it)."""
+    if value.tzinfo is None:
+        return True
+    return EARLIEST <= value.astimezone(timezone.utc) < LATEST
 
 
 class NaiveTimeError(ValueError):
@@ -85,15 +104,15 @@ class NaiveTimeError(ValueError):
 
 def parse_date(text: object) -> date:
     if isinstance(text, datetime):
-        raise ValueError(f"expected a date such as 2026-04-01, got {text!r}")
+        raise ValueError(f"expected a date such as 2026-04-01, got {shown(text)}")
     if isinstance(text, date):
         return text
     if isinstance(text, str):
         try:
-            return date.fromisoformat(text.strip())
+            return date.fromisoformat(text.strip()[:32])
         except ValueError:
             pass
-    raise ValueError(f"expected a date such as 2026-04-01, got {text!r}")
+    raise ValueError(f"expected a date such as 2026-04-01, got {shown(text)}")
 
 
 def local_text(instant: datetime, zone_name: str | None) -> str:

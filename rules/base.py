@@ -55,8 +55,8 @@ class Rule:
     reads: frozenset[str]
     anchor: str
     partition: Partition = Partition.PATIENT
-    #: Parameters that count sessions: whole numbers, not measures of time.
-    counts: frozenset[str] = frozenset()
+    #: Each parameter's unit (protocol/params.py): what values it may hold.
+    units: Mapping[str, str] = field(factory=dict)
 
     def requirement_text(self, params: Params) -> str:
         """The requirement sentence with the protocol's parameter values."""
@@ -174,7 +174,10 @@ def per_schedule(build: Callable[..., T]) -> Callable[..., T]:
 
 
 def seconds(value: float, unit: float) -> int:
-    """A parameter in hours, days or minutes as whole seconds."""
+    """A parameter in hours, days or minutes as whole seconds.
+
+    Exact: the protocol check refuses values that do not come to whole seconds.
+    """
     return int(round(value * unit))
 
 

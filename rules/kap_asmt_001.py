@@ -27,6 +27,7 @@ RULE = Rule(
            "(Wilkinson et al., Psychother Psychosom 2017;86:162; Grabski et al., Am J "
            "Psychiatry 2022); clinics tune the window.",
     parameters={"max_days_before": 14},
+    units={"max_days_before": "days"},
     reads=frozenset({Kind.DOSING.value, Kind.ASSESSMENT.value}),
     anchor="the patient's first dosing session",
 )

@@ -31,6 +31,7 @@ RULE = Rule(
            "three a week (e.g. Wilkinson et al., Psychother Psychosom 2017;86:162); clinics "
            "tune the spacing.",
     parameters={"min_hours": 48},
+    units={"min_hours": "hours"},
     reads=frozenset({Kind.DOSING.value}),
     anchor="the later dosing session",
 )

@@ -31,8 +31,8 @@ RULE = Rule(
            "(Wilkinson et al., Psychother Psychosom 2017;86:162 and 2021;90:318); clinics "
            "tune the cap.",
     parameters={"max_sessions": 6, "days": 21},
+    units={"max_sessions": "count", "days": "days"},
     reads=frozenset({Kind.DOSING.value}),
-    counts=frozenset({"max_sessions"}),
     anchor="each dosing session whose count exceeds max_sessions",
 )
 
@@ -63,15 +63,20 @@ def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
         count = len(others) + 1
         if count <= cap:
             continue
-        earliest = min(view.session(o).start for o in others)
+        if cap == 0:
+            fix = (f"The protocol allows no dosing sessions in any {params['days']:g}-day span; "
+                   f"remove {dose.id} or review the protocol.")
+        else:
+            earliest = min(view.session(o).start for o in others)
+            fix = (f"Review the course: for {dose.id} to count at most {cap}, start it at or "
+                   f"after {view.when(earliest + window, dose)} ({params['days']:g} days after "
+                   f"the earliest dose in its span), or drop a dose from the span.")
         yield Hit(
             session=dose,
             patient=dose.patient,
             message=f"Dosing session {dose.id} ({view.when(dose.start, dose)}) is dose "
                     f"{count} to start in the {params['days']:g} days up to it; the protocol "
                     f"allows at most {cap}.",
-            suggestion=f"Review the course: for {dose.id} to count at most {cap}, start it at "
-                       f"or after {view.when(earliest + window, dose)} ({params['days']:g} days after "
-                       f"the earliest dose in its span), or drop a dose from the span.",
+            suggestion=fix,
             related=tuple(sorted(others)),
         )

@@ -30,6 +30,7 @@ RULE = Rule(
            "2017;86:162; Shiroma et al., J Clin Psychiatry 2020 (infusion 24 hours before "
            "prolonged exposure sessions).",
     parameters={"window_hours": 72},
+    units={"window_hours": "hours"},
     reads=frozenset({Kind.DOSING.value, Kind.INTEGRATION.value}),
     anchor="the dosing session",
 )

@@ -41,6 +41,7 @@ RULE = Rule(
            "healthcare provider for at least two hours after each administration; kapcheck "
            "applies the same floor to racemic ketamine by default.",
     parameters={"min_minutes": 120},
+    units={"min_minutes": "minutes"},
     reads=frozenset({Kind.DOSING.value, "policy"}),
     anchor="the dosing session",
 )

@@ -30,8 +30,8 @@ RULE = Rule(
            "2017;86:162 and 2021;90:318 (ketamine infusions with CBT); Grabski et al., Am J "
            "Psychiatry 2022 (KARE: ketamine with mindfulness-based relapse prevention).",
     parameters={"min_sessions": 1, "max_days_before": 30},
+    units={"min_sessions": "count", "max_days_before": "days"},
     reads=frozenset({Kind.DOSING.value, Kind.PREPARATION.value}),
-    counts=frozenset({"min_sessions"}),
     anchor="the patient's first dosing session",
 )
 

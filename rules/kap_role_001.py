@@ -42,6 +42,7 @@ RULE = Rule(
            "(shared/seeds/000_e7d065e461f7bc8f.txt): psychotherapy with ketamine.",
     parameters={"roles": {"dosing": ("prescriber", "nurse"), "preparation": ("therapist",),
                           "integration": ("therapist",), "psychotherapy": ("therapist",)}},
+    units={"roles": "roles"},
     reads=frozenset({"duty", "permit", "role"}),
     anchor="the session",
 )

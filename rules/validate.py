@@ -8,7 +8,16 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from kapcheck.protocol import Problem, Protocol, ProtocolError, RuleSettings, Schedule, Session
+from kapcheck.protocol import (
+    Problem,
+    Protocol,
+    ProtocolError,
+    RuleSettings,
+    Schedule,
+    Session,
+    params,
+)
+from kapcheck.protocol.checks import ensure_valid
 
 from . import engine
 from .base import Hit, Partition, View
@@ -34,8 +43,8 @@ def check_protocol(protocol: Protocol) -> None:
             file = settings.provenance.get(name, where)
             if value is None:
                 problems.append(Problem(file, path, "is required"))
-            elif name in rule.counts and (isinstance(value, bool) or not isinstance(value, int)):
-                problems.append(Problem(file, path, f"expected a whole number, got {value!r}"))
+            elif (why := params.problem(rule.units[name], value)) is not None:
+                problems.append(Problem(file, path, why))
         for name in settings.parameters:
             if name not in rule.parameters:
                 problems.append(Problem(settings.provenance.get(name, where),
@@ -161,10 +170,13 @@ def validate(schedule: Schedule, protocol: Protocol, *, as_of: date | None = Non
     ``as_of`` is the day waivers are judged on (default: today in each waiver's
     document timezone). ``jobs`` > 1 partitions patients (and, for KAP-CLIN-001,
     clinicians) across that many forked worker processes; the findings are the same.
-    Raises ProtocolError for a protocol kapcheck cannot run, and EngineError if the
-    rules engine fails; never prints.
+    Raises ScheduleError listing every problem of a schedule that breaks the
+    invariants every loaded schedule keeps (a hand-built or ``attrs.evolve``-d one is
+    checked here), ProtocolError for a protocol kapcheck cannot run, and EngineError
+    if the rules engine fails; never prints.
     """
     check_protocol(protocol)
+    ensure_valid(schedule)
     views = _views(schedule, protocol)
     if jobs > 1 and len(schedule.sessions) >= PARALLEL_MIN_SESSIONS and _can_fork():
         results = _run_parallel(protocol, views, jobs)

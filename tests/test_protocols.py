@@ -181,7 +181,7 @@ def test_diagnosis_entries_replace_or_add_prefixes(tmp_path: Path) -> None:
      "rules.KAP-ROLE-001.roles.dosing", "expected a list of roles"),
     ('[protocol]\nname = "x"\nextends = "kap"\n[diagnoses]\n"depression" = ["CBT"]\n',
      'diagnoses."depression"', "ICD-10-CM code prefix"),
-    ('[protocol]\nname = "x"\nextends = "nowhere"\n', "extends", "neither a shipped protocol"),
+    ('[protocol]\nname = "x"\nextends = "nowhere"\n', "protocol.extends", "neither a shipped protocol"),
     ("[protocol\n", "", "is not valid TOML"),
 ])
 def test_protocol_errors_name_the_file_and_the_key(tmp_path: Path, text: str, where: str,

@@ -1,0 +1,171 @@
+"""The invariants of a schedule, held in one place for every way a schedule is made.
+
+The loaders check each document's shape and report it with lines and paths; then
+this one step checks the model they built: ids unique and bounded, every reference
+resolvable, times in range, sessions of bounded length, and partitions of bounded
+size. ``validate`` runs the same step on a schedule built by hand (``attrs.evolve``
+of a loaded one, or classes constructed in code), so the library holds exactly what
+the command line holds and reports it the same way: a ScheduleError listing every
+problem.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Collection
+from datetime import datetime
+from typing import Any
+
+from .errors import Problem, ScheduleError
+from .limits import (
+    EARLIEST,
+    LATEST,
+    MAX_DIAGNOSES,
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    MAX_SESSION_LENGTH,
+    MAX_SESSIONS,
+    MAX_SESSIONS_PER_CLINICIAN_DAY,
+    MAX_SESSIONS_PER_PATIENT,
+    MAX_TEXT_CHARS,
+    shown,
+)
+from .model import MODALITY_KINDS, Kind, Schedule, Session
+
+#: ICD-10-CM codes as kapcheck reads them: a letter, a digit, one more, an optional
+#: dot and up to four more characters.
+ICD_CODE = re.compile(r"^[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?$")
+
+#: Where an item of the model was written: (collection, index) -> (file, path).
+Place = Callable[[str, int], tuple[str, str]]
+
+
+def _default_place(schedule: Schedule) -> Place:
+    file = ", ".join(schedule.sources) if schedule.sources else "<schedule>"
+
+    def place(collection: str, index: int) -> tuple[str, str]:
+        return file, f"{collection}[{index}]"
+
+    return place
+
+
+def _ident_problem(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return f"expected an id (text), got {shown(value)}"
+    if len(value) > MAX_ID_CHARS:
+        return f"an id is at most {MAX_ID_CHARS} characters; this one has {len(value)}"
+    return None
+
+
+def _instant_problem(value: Any) -> str | None:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        return f"expected an aware date and time, got {shown(value)}"
+    if not EARLIEST <= value < LATEST:
+        return (f"{value.isoformat()} is outside the years kapcheck reads "
+                f"({EARLIEST.year} to {LATEST.year - 1})")
+    return None
+
+
+def check_schedule(schedule: Schedule, place: Place | None = None,
+                   broken_sessions: Collection[str] = ()) -> list[Problem]:
+    """Every problem of the model, each named by its file and path.
+
+    ``broken_sessions`` are ids of sessions a loader left out for problems of their
+    own: a waiver naming one is not also reported as naming nothing.
+    """
+    where = place or _default_place(schedule)
+    problems: list[Problem] = []
+
+    def add(collection: str, index: int, key: str, message: str) -> None:
+        file, path = where(collection, index)
+        problems.append(Problem(file, f"{path}.{key}" if key else path, message))
+
+    clinicians: dict[str, Any] = {}
+    for i, c in enumerate(schedule.clinicians):
+        if (p := _ident_problem(c.id)) is not None:
+            add("clinicians", i, "id", p)
+        elif clinicians.setdefault(c.id, c) != c:
+            add("clinicians", i, "id", f"duplicate clinician id {shown(c.id)}")
+    patients: dict[str, Any] = {}
+    for i, pt in enumerate(schedule.patients):
+        if (p := _ident_problem(pt.id)) is not None:
+            add("patients", i, "id", p)
+        elif patients.setdefault(pt.id, pt) != pt:
+            add("patients", i, "id", f"duplicate patient id {shown(pt.id)}")
+        if len(pt.diagnoses) > MAX_DIAGNOSES:
+            add("patients", i, "diagnoses", f"at most {MAX_DIAGNOSES} diagnoses per patient")
+        for j, code in enumerate(pt.diagnoses[:MAX_DIAGNOSES]):
+            if not isinstance(code, str) or not ICD_CODE.match(code.strip().upper()):
+                add("patients", i, f"diagnoses[{j}]",
+                    f"expected an ICD-10-CM code such as F33.2, got {shown(code)}")
+
+    if len(schedule.sessions) > MAX_SESSIONS:
+        add("sessions", MAX_SESSIONS, "", f"a run holds at most {MAX_SESSIONS:,} sessions")
+    seen: set[str] = set()
+    per_patient: Counter[str] = Counter()
+    per_clinician_day: Counter[tuple[str, int]] = Counter()
+    for i, s in enumerate(schedule.sessions):
+        _check_session(s, i, add)
+        if s.id in seen:
+            add("sessions", i, "id", f"duplicate session id {shown(s.id)}")
+        seen.add(s.id)
+        if s.patient not in patients:
+            add("sessions", i, "patient", f"no patient with id {shown(s.patient)} in the run")
+        else:
+            per_patient[s.patient] += 1
+            if per_patient[s.patient] == MAX_SESSIONS_PER_PATIENT + 1:
+                add("sessions", i, "patient",
+                    f"patient {shown(s.patient)} has more than {MAX_SESSIONS_PER_PATIENT} "
+                    "sessions in the run")
+        if s.clinician not in clinicians:
+            add("sessions", i, "clinician",
+                f"no clinician with id {shown(s.clinician)} in the run")
+        else:
+            key = (s.clinician, s.start_s // 86400)
+            per_clinician_day[key] += 1
+            if per_clinician_day[key] == MAX_SESSIONS_PER_CLINICIAN_DAY + 1:
+                add("sessions", i, "start",
+                    f"clinician {shown(s.clinician)} starts more than "
+                    f"{MAX_SESSIONS_PER_CLINICIAN_DAY} sessions on {s.start.date()} (UTC)")
+
+    for i, w in enumerate(schedule.waivers):
+        if w.session is not None and w.session not in seen and w.session not in broken_sessions:
+            add("waivers", i, "session", f"no session with id {shown(w.session)} in the run")
+        elif w.patient is not None and w.patient not in patients:
+            add("waivers", i, "patient", f"no patient with id {shown(w.patient)} in the run")
+        if len(w.reason) > MAX_TEXT_CHARS:
+            add("waivers", i, "reason", f"at most {MAX_TEXT_CHARS} characters")
+    return problems
+
+
+def _check_session(s: Session, i: int, add: Callable[[str, int, str, str], None]) -> None:
+    for key in ("id", "patient", "clinician"):
+        if (p := _ident_problem(getattr(s, key))) is not None:
+            add("sessions", i, key, p)
+    for key in ("start", "end"):
+        if (p := _instant_problem(getattr(s, key))) is not None:
+            add("sessions", i, key, p)
+    if s.end - s.start > MAX_SESSION_LENGTH:
+        hours = MAX_SESSION_LENGTH.total_seconds() / 3600
+        add("sessions", i, "end", f"a session lasts at most {hours:g} hours")
+    if s.modality is not None and (not isinstance(s.modality, str) or not s.modality.strip()
+                                   or len(s.modality) > MAX_NAME_CHARS):
+        add("sessions", i, "modality",
+            f"expected a modality such as CBT (at most {MAX_NAME_CHARS} characters), "
+            f"got {shown(s.modality)}")
+    elif s.modality is None and s.kind in MODALITY_KINDS:
+        add("sessions", i, "modality", f"is required for {s.kind} sessions "
+                                       "(a modality such as CBT, PDT or PE)")
+    if s.route is not None and s.kind is not Kind.DOSING:
+        add("sessions", i, "route", f"applies to dosing sessions only, not {s.kind}")
+
+
+def ensure_valid(schedule: Schedule) -> None:
+    """Raise ScheduleError listing every problem, unless a loader already checked it."""
+    if schedule.checked:
+        return
+    problems = check_schedule(schedule)
+    if problems:
+        raise ScheduleError(problems)
+    object.__setattr__(schedule, "checked", True)

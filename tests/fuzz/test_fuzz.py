@@ -1,0 +1,240 @@
+"""Mutation fuzzing of every input kind through `kapcheck validate` and `kapcheck rules`.
+
+Hypothesis mutates valid documents (the Riverside example as YAML, JSON and CSV with
+rosters; a clinic protocol; a waiver file): keys dropped, values swapped for hostile
+ones (huge, empty, NaN, nested, out-of-range times, control characters), entries
+duplicated, bytes cut or flipped. Every run must end in exit 0, 1 or 2, never a
+traceback, a signal or exit 3; an exit-2 message names a file; and for every accepted
+JSON schedule the findings equal the reference evaluator's.
+
+The budget is KAPCHECK_FUZZ_EXAMPLES per test (small in `make test`, large in
+`make fuzz`).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from kapcheck.cli import app
+from kapcheck.protocol import documents, load_protocol, load_schedule
+
+from ..reference import evaluate
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = int(os.environ.get("KAPCHECK_FUZZ_EXAMPLES", "150"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=bool(os.environ.get("CI")),
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                       HealthCheck.data_too_large])
+runner = CliRunner()
+
+# Read as kapcheck reads YAML: every scalar stays text.
+BASE: dict[str, Any] = yaml.load((ROOT / "examples" / "riverside.yaml").read_text(),  # noqa: S506
+                                 Loader=documents._SafeLoader)
+HOSTILE: list[Any] = [
+    None, "", " ", "x" * 300, "\x00", "é\u202e", "9999-12-31T23:59", "0001-01-01T00:00+14:00",
+    "2026-02-29T10:00", "2026-03-08T02:30", "2026-11-01T01:30", "2026-03-02T10:00:00.5",
+    "2026-03-02T10:00Z", "99999999999h", "P999999999D", "0m", "-1h", "PT", "1h30m", "24h",
+    "25h", 0, -1, 2**63, 1e308, float("nan"), True, [], {}, [[[]]], {"a": {"b": {}}},
+    "dosing", "integration", "KAP-INT-001", "F33.2", "xyz", "dr-lee", "P-001", "S-001",
+    "America/New_York", "Mars/Base", "../../etc/passwd",
+]
+KEYS = ["id", "patient", "kind", "start", "end", "duration", "clinician", "modality", "route",
+        "roles", "diagnoses", "timezone", "schema", "clinic", "waivers", "rule", "session",
+        "reason", "approved_by", "expires", "kindd"]
+
+
+@st.composite
+def mutated(draw: st.DrawFn, base: Any) -> Any:
+    """The document with a few random edits, anywhere in its tree."""
+    doc = json.loads(json.dumps(base))
+    for _ in range(draw(st.integers(1, 4))):
+        doc = _mutate(draw, doc)
+    return doc
+
+
+def _mutate(draw: st.DrawFn, node: Any, depth: int = 0) -> Any:
+    if isinstance(node, dict) and node and draw(st.integers(0, 3)) and depth < 4:
+        key = draw(st.sampled_from(sorted(node)))
+        node[key] = _mutate(draw, node[key], depth + 1)
+        return node
+    if isinstance(node, list) and node and draw(st.integers(0, 3)) and depth < 4:
+        i = draw(st.integers(0, len(node) - 1))
+        node[i] = _mutate(draw, node[i], depth + 1)
+        return node
+    action = draw(st.sampled_from(["replace", "drop", "add", "duplicate", "empty"]))
+    if action == "replace" or not isinstance(node, (dict, list)):
+        return copy.deepcopy(draw(st.sampled_from(HOSTILE)))
+    if action == "drop" and node:
+        if isinstance(node, dict):
+            node.pop(draw(st.sampled_from(sorted(node))))
+        else:
+            node.pop(draw(st.integers(0, len(node) - 1)))
+        return node
+    if action == "add" and isinstance(node, dict):
+        node[draw(st.sampled_from(KEYS))] = copy.deepcopy(draw(st.sampled_from(HOSTILE)))
+        return node
+    if action == "duplicate" and node and isinstance(node, list):
+        node.append(json.loads(json.dumps(node[draw(st.integers(0, len(node) - 1))])))
+        return node
+    return type(node)()
+
+
+def _bytes_mutation(draw: st.DrawFn, data: bytes) -> bytes:
+    """Cut, flip or splice raw bytes (syntax errors, bad UTF-8, BOMs)."""
+    action = draw(st.sampled_from(["keep", "keep", "cut", "flip", "bom", "splice"]))
+    if action == "cut" and data:
+        return data[: draw(st.integers(0, len(data)))]
+    if action == "flip" and data:
+        i = draw(st.integers(0, len(data) - 1))
+        return data[:i] + bytes([data[i] ^ draw(st.integers(1, 255))]) + data[i + 1:]
+    if action == "bom":
+        return b"\xef\xbb\xbf" + data
+    if action == "splice" and data:
+        i = draw(st.integers(0, len(data)))
+        return data[:i] + draw(st.sampled_from([b"\x00", b"\xff\xfe", b"&a", b"*a", b"!!int 0x",
+                                                 b"{{", b'"', b"\n  - ", b"\t"])) + data[i:]
+    return data
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), catch_exceptions=True)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a crash: the test fails with its traceback
+    return result.exit_code, result.stdout, result.stderr
+
+
+def check_outcome(code: int, stderr: str, names: list[str]) -> None:
+    assert code in (0, 1, 2), (code, stderr)
+    assert "Traceback" not in stderr
+    if code == 2:
+        assert any(name in stderr for name in names) or "--" in stderr, stderr
+
+
+def to_yaml(doc: Any) -> bytes:
+    return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False).encode()
+
+
+def to_json(doc: Any) -> bytes:
+    return json.dumps(doc, ensure_ascii=False).encode()
+
+
+def to_csv(rows: Any, columns: list[str]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in rows if isinstance(rows, list) else []:
+        row = row if isinstance(row, dict) else {}
+        writer.writerow([_cell(row.get(c)) for c in columns])
+    return out.getvalue().encode()
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+@pytest.mark.parametrize("encode", [to_yaml, to_json], ids=["yaml", "json"])
+@FUZZ
+@given(data=st.data())
+def test_mutated_schedules_never_crash(tmp_path: Path, encode: Callable[[Any], bytes],
+                                       data: st.DataObject) -> None:
+    doc = data.draw(mutated(BASE))
+    raw = data.draw(st.builds(lambda d: d, st.just(encode(doc))))
+    raw = _bytes_mutation(data.draw, raw)
+    path = tmp_path / ("s.json" if encode is to_json else "s.yaml")
+    path.write_bytes(raw)
+    code, out, err = run_cli("validate", str(path), "--format", "json", "--as-of", "2026-03-01")
+    check_outcome(code, err, [str(path)])
+    if code in (0, 1) and encode is to_json:
+        report = json.loads(out)
+        schedule = load_schedule(path)
+        expected = evaluate(schedule, load_protocol("kap"))
+        got = {(f["rule"], f["severity"], f["patient"], f["session"])
+               for f in report["findings"] if f["rule"] != "WAIVER-001"}
+        assert got == expected
+
+
+SESSION_COLUMNS = ["id", "patient", "kind", "start", "end", "duration", "clinician", "modality",
+                   "route"]
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_csv_sets_never_crash(tmp_path: Path, data: st.DataObject) -> None:
+    doc = data.draw(mutated(BASE))
+    doc = doc if isinstance(doc, dict) else {}
+    files = {"s.csv": to_csv(doc.get("sessions"), SESSION_COLUMNS),
+             "p.csv": to_csv(doc.get("patients"), ["id", "diagnoses"]),
+             "c.csv": to_csv(doc.get("clinicians"), ["id", "roles"])}
+    target = data.draw(st.sampled_from(sorted(files)))
+    files[target] = _bytes_mutation(data.draw, files[target])
+    for name, raw in files.items():
+        (tmp_path / name).write_bytes(raw)
+    code, _, err = run_cli("validate", str(tmp_path / "s.csv"), "--patients",
+                           str(tmp_path / "p.csv"), "--clinicians", str(tmp_path / "c.csv"),
+                           "--timezone", "America/New_York", "--format", "json")
+    check_outcome(code, err, [str(tmp_path)])
+
+
+PROTOCOL = (ROOT / "protocol" / "shipped" / "kap.toml").read_text()
+TOML_VALUES = ["nan", "inf", "-inf", "1e17", "-1", "0", "0.5", "0.00015", "true", '"72"', "[]",
+               "[[]]", "{}", '"x"', '["dosing"]', "[[0, 60], [5, 120]]", "[" * 300 + "]" * 300,
+               '"' + "y" * 300 + '"', "72", "120.005"]
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_protocols_never_crash(tmp_path: Path, data: st.DataObject) -> None:
+    lines = PROTOCOL.splitlines()
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(lines) - 1))
+        if "=" in lines[i] and data.draw(st.booleans()):
+            key = lines[i].split("=", 1)[0]
+            lines[i] = f"{key}= {data.draw(st.sampled_from(TOML_VALUES))}"
+        else:
+            lines[i] = data.draw(st.sampled_from(["", "[rules.KAP-NEW-001]", 'extends = "kap"',
+                                                  'extends = "../x.toml"', "[protocol]",
+                                                  "zzz = 1", "[diagnoses]", '"F9" = ["CBT"]',
+                                                  "template = \"spacing\"", lines[i] * 2]))
+    raw = _bytes_mutation(data.draw, "\n".join(lines).encode())
+    path = tmp_path / "p.toml"
+    path.write_bytes(raw)
+    code, out, err = run_cli("rules", "--protocol", str(path), "--format", "json")
+    check_outcome(code, err, [str(path)])
+    if code == 0:
+        json.loads(out)  # strict JSON: no NaN or Infinity
+        assert "NaN" not in out and "Infinity" not in out
+        code, _, err = run_cli("validate", str(ROOT / "examples" / "riverside.yaml"),
+                               "--protocol", str(path), "--as-of", "2026-03-01")
+        check_outcome(code, err, [str(path)])
+
+
+WAIVERS = {"waivers": [{"rule": "KAP-INT-001", "session": "S-105", "reason": "video",
+                        "approved_by": "dr-lee", "expires": "2026-04-01"},
+                       {"rule": "KAP-DX-001", "patient": "P-004", "reason": "reviewed",
+                        "approved_by": "dr-lee"}]}
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_waiver_files_never_crash(tmp_path: Path, data: st.DataObject) -> None:
+    raw = _bytes_mutation(data.draw, to_yaml(data.draw(mutated(WAIVERS))))
+    path = tmp_path / "w.yaml"
+    path.write_bytes(raw)
+    code, _, err = run_cli("validate", str(ROOT / "examples" / "riverside.yaml"),
+                           "--waivers", str(path), "--as-of", "2026-03-01")
+    check_outcome(code, err, [str(path)])
