@@ -33,3 +33,17 @@ def test_thirty_runs_leave_resident_memory_flat(tmp_path: Path) -> None:
     for _ in range(25):
         validate(schedule, protocol)
     assert resident_mib() - settled < 8, "resident memory grew across runs"
+
+
+@pytest.mark.skipif(not STATM.exists(), reason="reads resident memory from /proc")
+def test_many_small_library_calls_leave_resident_memory_flat() -> None:
+    """An embedding booking system calls validate thousands of times a day: the
+    resident set must not creep (it once grew about 105 bytes a call)."""
+    schedule = load_schedule(Path(__file__).resolve().parent.parent / "examples" / "riverside.yaml")
+    protocol = load_protocol("kap")
+    for _ in range(1000):
+        validate(schedule, protocol)
+    settled = resident_mib()
+    for _ in range(1000):
+        validate(schedule, protocol)
+    assert (resident_mib() - settled) * 2**20 / 1000 < 64, "resident memory grew per call"
