@@ -18,15 +18,20 @@ import typer
 from rich.console import Console
 
 from kapcheck.protocol import (
+    DEFAULT,
     InputError,
     Protocol,
+    RuleSettings,
     Schedule,
     Severity,
     load_protocol,
     load_schedule,
+    shipped_protocols,
 )
+from kapcheck.protocol.limits import shown
+from kapcheck.protocol.templates import show
 from kapcheck.protocol.times import parse_date
-from kapcheck.rules import RULES, EngineError, Report, check_protocol, validate
+from kapcheck.rules import WAIVER_RULE, EngineError, Report, check_protocol, validate
 
 from . import html, render
 from .specs import scenarios_for
@@ -252,41 +257,81 @@ def rules_command(
 def explain_command(
     rule_id: Annotated[str, typer.Argument(help="A rule ID such as KAP-INT-001.",
                                            metavar="RULE-ID")],
-    protocol: Annotated[str, typer.Option(
-        "--protocol", "-p", help="A shipped protocol's name or a protocol TOML file.")] = "kap",
+    protocol: Annotated[Optional[str], typer.Option(
+        "--protocol", "-p", help="A shipped protocol's name or a protocol TOML file "
+                                 "(default: kap, else the shipped protocol that has the rule).")]
+        = None,
 ) -> None:
     """Print one rule in full and the feature scenarios that specify it."""
-    rule = RULES.get(rule_id.upper())
-    if rule is None:
-        _fail([f"error: no rule {rule_id!r}; the rules are {', '.join(RULES)}"])
-    proto = _protocol(protocol)
-    settings = next((s for s in proto.rules if s.id == rule.id), None)
-    params = settings.parameters if settings else rule.parameters
+    wanted = rule_id.strip().upper()
     out = _stdout()
-    out.print(f"[bold]{rule.id} — {rule.title}[/]")
+    if wanted == WAIVER_RULE:
+        _explain_waiver_rule(out)
+        return
+    settings, proto = _find_rule(wanted, protocol)
+    out.print(f"[bold]{settings.id} — {settings.title}[/]")
     out.print()
-    out.print(rule.requirement_text(params), markup=False)
+    out.print(settings.requirement_text(), markup=False)
     out.print()
-    if settings is not None:
-        state = "enabled" if settings.enabled else "disabled"
-        out.print(f"Severity: {settings.severity.value} ({state} in protocol "
-                  f"{proto.name} {proto.version})", markup=False)
-    out.print(f"Finding attached to: {rule.anchor}", markup=False)
-    if params:
+    state = "enabled" if settings.enabled else "disabled"
+    out.print(f"Severity: {settings.severity.value} ({state} in protocol "
+              f"{proto.name} {proto.version})", markup=False)
+    out.print(f"Template: {settings.template}", markup=False)
+    out.print(f"Finding attached to: {settings.anchor_text}", markup=False)
+    if settings.parameters:
         out.print("Parameters:")
-        for key, value in params.items():
-            shown = ("; ".join(f"{k}: {', '.join(v)}" for k, v in value.items())
-                     if hasattr(value, "items") else value)
-            where = settings.provenance.get(key, "") if settings else ""
-            out.print(f"  {key} = {shown}" + (f"   (set in {where})" if where else ""),
+        for key, value in settings.parameters.items():
+            where = settings.provenance.get(key, "")
+            out.print(f"  {key} = {show(value)}" + (f"   (set in {where})" if where else ""),
                       markup=False)
+    if settings.template == "modality-map" or settings.template == "diagnosis-covered":
+        out.print("Diagnosis map (ICD-10-CM prefix: modalities):")
+        for entry in sorted(proto.diagnoses.entries, key=lambda e: e.key):
+            out.print(f"  {entry.prefix}: {', '.join(entry.modalities)}", markup=False)
     out.print()
     out.print("[bold]Why[/]")
-    out.print(rule.rationale, markup=False)
+    out.print(settings.rationale or "(the protocol gives no rationale)", markup=False)
     out.print()
     out.print("[bold]Source[/]")
-    out.print(rule.source, markup=False)
-    specs = scenarios_for(rule.id)
+    out.print(settings.source or "(the protocol cites no source)", markup=False)
+    _print_scenarios(out, settings.id)
+
+
+def _find_rule(wanted: str, protocol: Optional[str]) -> tuple[RuleSettings, Protocol]:
+    """The rule in the protocol named, else in kap, else in the first shipped protocol
+    that has it; exit 2 naming the rules there are."""
+    names = [protocol] if protocol is not None else \
+        [DEFAULT] + [p for p in shipped_protocols() if p != DEFAULT]
+    known: list[str] = []
+    for name in names:
+        proto = _protocol(name)
+        for settings in proto.rules:
+            if settings.id == wanted:
+                return settings, proto
+            known.append(settings.id)
+    _fail([f"error: no rule {shown(wanted)} in {'protocol ' + protocol if protocol else 'the shipped protocols'}; "
+           f"the rules are {', '.join(dict.fromkeys(known))}, and {WAIVER_RULE}"])
+
+
+def _explain_waiver_rule(out: Console) -> None:
+    out.print(f"[bold]{WAIVER_RULE} — A waiver that documents nothing[/]")
+    out.print()
+    out.print("Every waiver names a finding the schedule has: a waiver that matches no "
+              "finding, or names a rule the protocol lacks or has disabled, is reported.",
+              markup=False)
+    out.print()
+    out.print("Severity: warning (in every protocol)", markup=False)
+    out.print("Finding attached to: the waiver's session, or none for a patient waiver",
+              markup=False)
+    out.print()
+    out.print("[bold]Why[/]")
+    out.print("A stale or mistyped waiver looks like documentation but excuses nothing; "
+              "an auditor should see it.", markup=False)
+    _print_scenarios(out, WAIVER_RULE)
+
+
+def _print_scenarios(out: Console, rule_id: str) -> None:
+    specs = scenarios_for(rule_id)
     out.print()
     out.print("[bold]Specified by these scenarios[/]")
     features: dict[tuple[str, str], list[str]] = {}

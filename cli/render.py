@@ -15,9 +15,13 @@ from rich.table import Table
 from rich.text import Text
 
 from kapcheck.protocol import Protocol, Severity, Waiver
-from kapcheck.rules import RULES, Finding, Report
+from kapcheck.rules import Finding, Report
 
 REPORT_VERSION = "1"
+#: Template parameters that say which sessions a rule is about, not how much: the
+#: rules JSON lists them under ``applies_to``; ``parameters`` holds what a protocol
+#: file set of the rest (the template's defaults are in the docs and `explain`).
+SHAPE = ("anchor", "kind")
 
 
 def waiver_json(w: Waiver | None) -> dict[str, Any] | None:
@@ -141,19 +145,17 @@ def _short(label: str) -> str:
 
 
 def catalog_json(protocol: Protocol) -> str:
-    rules = []
-    for s in protocol.rules:
-        rule = RULES.get(s.id)
-        rules.append({
-            "id": s.id, "severity": s.severity.value, "enabled": s.enabled,
-            "parameters": _jsonable(s.parameters),
-            "requirement": rule.requirement_text(s.parameters) if rule else "",
-            "rationale": rule.rationale if rule else "",
-            "source": rule.source if rule else "",
-            "provenance": dict(s.provenance),
-        })
+    rules = [{
+        "id": s.id, "title": s.title, "template": s.template,
+        "applies_to": {k: s.parameters[k] for k in SHAPE if k in s.parameters},
+        "severity": s.severity.value, "enabled": s.enabled,
+        "parameters": _jsonable({k: v for k, v in s.parameters.items()
+                                 if k not in SHAPE and k in s.provenance}),
+        "requirement": s.requirement_text(), "rationale": s.rationale, "source": s.source,
+        "provenance": dict(s.provenance),
+    } for s in protocol.rules]
     doc = {"protocol": {"name": protocol.name, "version": protocol.version}, "rules": rules}
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def _jsonable(value: Any) -> Any:
@@ -172,34 +174,30 @@ def catalog_table(protocol: Protocol, console: Console) -> None:
     table.add_column("Requirement", ratio=3)
     table.add_column("Parameters (set in)", ratio=2)
     for s in protocol.rules:
-        rule = RULES.get(s.id)
         sev = s.severity.value + ("" if s.enabled else "\n(disabled)")
         params = "\n".join(f"{k} = {_value_text(v)}\n  ({_short(s.provenance.get(k, '?'))})"
                            for k, v in s.parameters.items()) or "—"
-        table.add_row(s.id, sev, rule.requirement_text(s.parameters) if rule else "", params)
+        table.add_row(f"{s.id}\n({s.template})", sev, s.requirement_text(), params)
     console.print(table)
 
 
 def catalog_markdown(protocol: Protocol, scenarios: dict[str, list[str]]) -> str:
     lines = [f"# Protocol `{protocol.name}` {protocol.version}".rstrip(), ""]
     lines += [f"Protocol files, base first: {', '.join(f'`{f}`' for f in protocol.files)}.", ""]
-    lines += ["| Rule | Severity | Enabled | Requirement |", "|---|---|---|---|"]
+    lines += ["| Rule | Template | Severity | Enabled | Requirement |", "|---|---|---|---|---|"]
     for s in protocol.rules:
-        rule = RULES.get(s.id)
-        text = rule.requirement_text(s.parameters) if rule else ""
-        lines.append(f"| {s.id} | {s.severity.value} | {'yes' if s.enabled else 'no'} | "
-                     f"{text.replace('|', '/')} |")
+        lines.append(f"| {s.id} | {s.template} | {s.severity.value} | "
+                     f"{'yes' if s.enabled else 'no'} | "
+                     f"{s.requirement_text().replace('|', '/')} |")
     lines.append("")
     for s in protocol.rules:
-        rule = RULES.get(s.id)
-        if rule is None:
-            continue
-        lines += [f"## {s.id} — {rule.title}", "",
-                  f"**Requirement.** {rule.requirement_text(s.parameters)}", "",
+        lines += [f"## {s.id} — {s.title}", "",
+                  f"**Requirement.** {s.requirement_text()}", "",
+                  f"**Template:** `{s.template}`. "
                   f"**Severity:** {s.severity.value}{'' if s.enabled else ' (disabled)'}. "
-                  f"**Anchor:** {rule.anchor}.", "",
-                  f"**Why.** {rule.rationale}", "",
-                  f"**Source.** {rule.source}", ""]
+                  f"**Anchor:** {s.anchor_text}.", "",
+                  f"**Why.** {s.rationale}", "",
+                  f"**Source.** {s.source}", ""]
         if s.parameters:
             lines += ["| Parameter | Value | Set in |", "|---|---|---|"]
             for k, v in s.parameters.items():

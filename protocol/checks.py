@@ -11,6 +11,7 @@ problem.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Collection
@@ -32,6 +33,7 @@ from .limits import (
     shown,
 )
 from .model import MODALITY_KINDS, Kind, Schedule, Session
+from .params import MAX_DOSE_MG
 
 #: ICD-10-CM codes as kapcheck reads them: a letter, a digit, one more, an optional
 #: dot and up to four more characters.
@@ -159,6 +161,23 @@ def _check_session(s: Session, i: int, add: Callable[[str, int, str, str], None]
                                        "(a modality such as CBT, PDT or PE)")
     if s.route is not None and s.kind is not Kind.DOSING:
         add("sessions", i, "route", f"applies to dosing sessions only, not {s.kind}")
+    if s.dose_mg is not None:
+        if s.kind is not Kind.DOSING:
+            add("sessions", i, "dose_mg", f"applies to dosing sessions only, not {s.kind}")
+        elif (why := dose_problem(s.dose_mg)) is not None:
+            add("sessions", i, "dose_mg", why)
+
+
+def dose_problem(value: Any) -> str | None:
+    """What is wrong with a session's dose in mg, or None."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) \
+            or not math.isfinite(value):
+        return f"expected a dose in mg such as 25 or 0.5, got {shown(value)}"
+    if not 0 <= value <= MAX_DOSE_MG:
+        return f"expected a dose from 0 to {MAX_DOSE_MG} mg, got {shown(value)}"
+    if abs(value * 1000 - round(value * 1000)) > 1e-6:
+        return f"a dose is kept to the microgram (three decimals of mg), got {shown(value)}"
+    return None
 
 
 def ensure_valid(schedule: Schedule) -> None:

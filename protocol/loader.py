@@ -45,7 +45,7 @@ TOP_KEYS = ("schema", "clinic", "timezone", "clinicians", "patients", "sessions"
 CLINICIAN_KEYS = ("id", "roles")
 PATIENT_KEYS = ("id", "diagnoses")
 SESSION_KEYS = ("id", "patient", "kind", "start", "end", "duration", "clinician", "modality",
-                "route")
+                "route", "dose_mg")
 WAIVER_KEYS = ("rule", "session", "patient", "reason", "approved_by", "expires")
 CSV_SESSION_COLUMNS = SESSION_KEYS
 CSV_PATIENT_COLUMNS = PATIENT_KEYS
@@ -300,9 +300,26 @@ def _session(r: _Reader, item: Any, path: str, tz: ZoneInfo | None) -> dict[str,
     route = r.enum(m.get("route"), _join(path, "route"), Route)
     if m.get("route") is not None and kind is not None and kind is not Kind.DOSING:
         r.problems.add(_join(path, "route"), f"applies to dosing sessions only, not {kind}")
+    dose = _dose(r, m.get("dose_mg"), _join(path, "dose_mg"))
     return {"id": sid, "patient": patient, "clinician": clinician, "kind": kind,
             "start": start, "end": end, "modality": modality, "route": route,
-            "zone": tz.key if tz else None}
+            "dose_mg": dose, "zone": tz.key if tz else None}
+
+
+_DECIMAL = re.compile(r"^\d{1,9}(?:\.\d{1,9})?$")
+
+
+def _dose(r: _Reader, value: Any, path: str) -> float | None:
+    """A dose in mg: a number (JSON) or its text (YAML, CSV); range checked with the model."""
+    if value is None:
+        return None
+    if isinstance(value, str) and _DECIMAL.match(value.strip()):
+        number = float(value.strip())
+        return int(number) if number.is_integer() else number
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    r.problems.add(path, f"expected a dose in mg such as 25 or 0.5, got {_kind(value)}")
+    return None
 
 
 def _add_session(raw: _Raw, r: _Reader, item: Any, file: str, path: str,

@@ -108,6 +108,8 @@ class Session:
     clinician: str
     modality: str | None = None
     route: Route | None = field(default=None, converter=_optional_route)
+    #: The dose in mg (dosing sessions; optional), for dose-dependent minimum lengths.
+    dose_mg: float | None = None
     #: IANA name of the document's timezone, for showing local times (None: UTC).
     zone: str | None = None
     #: start and end as whole seconds since the epoch, converted once for the engine.
@@ -216,14 +218,59 @@ class DiagnosisMap:
 
 @frozen
 class RuleSettings:
-    """One rule as a protocol configures it."""
+    """One rule as a protocol defines it: an instance of a template (protocol/templates.py)
+    with its parameters, severity and texts."""
 
     id: str
     severity: Severity
     enabled: bool
     parameters: Mapping[str, Any]
-    #: parameter name (and "severity", "enabled") -> the file that set it.
+    #: parameter name (and "severity", "enabled", each text) -> the file that set it.
     provenance: Mapping[str, str] = field(factory=dict, eq=False)
+    template: str = ""
+    title: str = ""
+    #: The requirement sentence, with {parameter} placeholders.
+    requirement: str = ""
+    rationale: str = ""
+    source: str = ""
+    #: The protocol's own wording of a finding's message and suggestion (placeholders
+    #: as the template lists them); None: the template's wording.
+    message: str | None = None
+    suggestion: str | None = None
+
+    def requirement_text(self) -> str:
+        """The requirement sentence with this rule's parameter values."""
+        return self.requirement.format_map(_Shown(self.parameters, self.template))
+
+    @property
+    def anchor_text(self) -> str:
+        """What a finding of this rule is attached to."""
+        from .templates import TEMPLATES
+
+        return TEMPLATES[self.template].anchor.format_map(_Shown(self.parameters, self.template))
+
+
+def shown_parameters(rule: RuleSettings) -> dict[str, str]:
+    """The rule's parameters as its texts show them, aliases and absent ones included."""
+    return dict(_Shown(rule.parameters, rule.template))
+
+
+class _Shown(dict):  # type: ignore[type-arg]
+    """Parameters for a text: values shown as people read them, aliases and defaults
+    (none) included."""
+
+    def __init__(self, parameters: Mapping[str, Any], template: str) -> None:
+        from .templates import TEMPLATES, show
+
+        super().__init__()
+        spec = TEMPLATES.get(template)
+        for name, p in (spec.params.items() if spec else ()):
+            value = parameters.get(name, parameters.get(p.alias) if p.alias else None)
+            self[name] = show(value)
+            if p.alias:
+                self[p.alias] = show(value)
+        for name, value in parameters.items():
+            self[name] = show(value)
 
 
 @frozen

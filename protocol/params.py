@@ -74,12 +74,18 @@ def _roles_problem(value: Any) -> str | None:
     if not isinstance(value, Mapping):
         return "expected a table of session kind = [roles]"
     for kind, roles in value.items():
-        if not isinstance(kind, str) or kind not in KINDS:
-            return f"{shown(kind)} is not a session kind; expected one of {', '.join(KINDS)}"
-        if not isinstance(roles, (list, tuple)) or any(
-                not isinstance(r, str) or r not in ROLES for r in roles):
-            return (f"{kind}: expected a list of roles from {', '.join(ROLES)}, "
-                    f"got {shown(roles)}")
+        if (why := roles_entry_problem(kind, roles)) is not None:
+            return f"{str(kind)[:20]}: {why}"
+    return None
+
+
+def roles_entry_problem(kind: Any, roles: Any) -> str | None:
+    """One row of a roles table: a session kind and the roles that may run it."""
+    if not isinstance(kind, str) or kind not in KINDS:
+        return f"unknown session kind; expected one of {', '.join(KINDS)}"
+    if not isinstance(roles, (list, tuple)) or any(
+            not isinstance(r, str) or r not in ROLES for r in roles):
+        return f"expected a list of roles from {', '.join(ROLES)}, got {shown(roles)}"
     return None
 
 
@@ -94,6 +100,8 @@ def _dose_table_problem(value: Any) -> str | None:
         dose, minutes = row
         if not 0 <= dose <= MAX_DOSE_MG:
             return f"row {i + 1}: expected a dose from 0 to {MAX_DOSE_MG} mg, got {shown(dose)}"
+        if abs(dose * 1000 - round(dose * 1000)) > 1e-6:
+            return f"row {i + 1}: a dose is kept to the microgram (three decimals of mg)"
         if (why := time_problem(minutes, "minutes")) is not None:
             return f"row {i + 1}: {why}"
         if previous is not None and dose <= previous:

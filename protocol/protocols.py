@@ -9,6 +9,7 @@ effective parameter came from.
 from __future__ import annotations
 
 import re
+import string
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
@@ -16,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from . import params
 from .documents import read_bytes
 from .errors import Problem, Problems, ProtocolError
 from .limits import (
@@ -23,10 +25,12 @@ from .limits import (
     MAX_MAP_MODALITIES,
     MAX_NAME_CHARS,
     MAX_SMALL_FILE_BYTES,
+    MAX_TEXT_CHARS,
     clip,
     shown,
 )
-from .model import DiagnosisEntry, DiagnosisMap, Kind, Protocol, Role, RuleSettings, Severity
+from .model import DiagnosisEntry, DiagnosisMap, Protocol, RuleSettings, Severity
+from .templates import REQUIRED, RULE_KEYS, TEMPLATES, TEXT_KEYS, TemplateSpec
 
 DEFAULT = "kap"
 # A prefix of a code kapcheck reads (protocol/checks.py: ICD_CODE): a letter, then a
@@ -151,40 +155,10 @@ def _chain(ref: str) -> list[_Layer]:
     return list(reversed(layers))
 
 
-def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list of text"
-    if isinstance(value, dict):
-        return "a table"
-    return type(value).__name__
-
-
-def _same_type(base: Any, value: Any) -> bool:
-    if isinstance(base, bool) or isinstance(value, bool):
-        return isinstance(base, bool) and isinstance(value, bool)
-    if isinstance(base, (int, float)):
-        return isinstance(value, (int, float))
-    if isinstance(base, list):
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    return isinstance(value, type(base))
-
-
-def _check_value(problems: Problems, path: str, value: Any) -> None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-        problems.add(path, "expected a number of zero or more")
-
-
 def load_protocol(ref: str | Path = DEFAULT) -> Protocol:
     """A shipped protocol by name (``kap``) or a TOML file, with its extends chain."""
     layers = _chain(str(ref))
-    rules: dict[str, dict[str, Any]] = {}
-    provenance: dict[str, dict[str, str]] = {}
+    rules: dict[str, _Draft] = {}
     diagnoses: dict[str, DiagnosisEntry] = {}
     diagnosis_provenance: dict[str, str] = {}
     name = version = ""
@@ -195,14 +169,16 @@ def load_protocol(ref: str | Path = DEFAULT) -> Protocol:
         data = layer.data
         for key in data:
             if key not in ("protocol", "rules", "diagnoses"):
-                problems.add(key, "unknown key; expected protocol, rules or diagnoses")
+                problems.add(str(key)[:MAX_NAME_CHARS],
+                             "unknown key; expected protocol, rules or diagnoses")
         header = data.get("protocol")
         if not isinstance(header, dict):
             problems.add("protocol", "the [protocol] table with name and version is required")
             header = {}
         for key in header:
             if key not in ("name", "version", "extends", "description"):
-                problems.add(f"protocol.{key}", "unknown key; expected name, version, extends")
+                problems.add(f"protocol.{str(key)[:MAX_NAME_CHARS]}",
+                             "unknown key; expected name, version, extends, description")
         if not isinstance(header.get("name"), str) or not header.get("name") \
                 or len(header["name"]) > MAX_NAME_CHARS:
             problems.add("protocol.name", f"expected the protocol's name (text of at most "
@@ -218,61 +194,8 @@ def load_protocol(ref: str | Path = DEFAULT) -> Protocol:
         if not isinstance(table, dict):
             problems.add("rules", "expected tables [rules.RULE-ID]")
             table = {}
-        for rule_id, settings in table.items():
-            path = f"rules.{rule_id[:MAX_NAME_CHARS]}"
-            if not _RULE_ID.match(rule_id):
-                problems.add(path, "expected a rule id of capital letters, digits and dashes "
-                                   f"such as KAP-INT-001 (at most {MAX_NAME_CHARS} characters)")
-                continue
-            if not isinstance(settings, dict):
-                problems.add(path, "expected a table of severity, enabled and parameters")
-                continue
-            if not root and rule_id not in rules:
-                problems.add(path, f"unknown rule; {layers[0].label} declares "
-                                   f"{', '.join(rules)}")
-                continue
-            current = rules.setdefault(rule_id, {"severity": Severity.ERROR, "enabled": True,
-                                                 "parameters": {}})
-            where = provenance.setdefault(rule_id, {})
-            for key, value in settings.items():
-                kpath = f"{path}.{key}"
-                if key == "severity":
-                    try:
-                        current["severity"] = Severity(value)
-                        where["severity"] = layer.label
-                    except (ValueError, TypeError):
-                        problems.add(kpath, f'expected "error" or "warning", got {shown(value)}')
-                elif key == "enabled":
-                    if isinstance(value, bool):
-                        current["enabled"] = value
-                        where["enabled"] = layer.label
-                    else:
-                        problems.add(kpath, f"expected true or false, got {shown(value)}")
-                elif root:
-                    current["parameters"][key] = value
-                    where[key] = layer.label
-                    _check_value(problems, kpath, value)
-                elif key not in current["parameters"]:
-                    known = ", ".join(list(_RULE_KEYS) + list(current["parameters"]))
-                    problems.add(kpath, f"unknown parameter of {rule_id}; expected one of {known}")
-                else:
-                    base = current["parameters"][key]
-                    if not _same_type(base, value):
-                        problems.add(kpath, f"expected {_type_name(base)}, got {shown(value)}")
-                    elif isinstance(base, dict):
-                        merged = dict(base)
-                        for sub, subvalue in value.items():
-                            if sub in base and not _same_type(base[sub], subvalue):
-                                problems.add(f"{kpath}.{sub}",
-                                             f"expected {_type_name(base[sub])}, got {shown(subvalue)}")
-                            merged[sub] = subvalue
-                        current["parameters"][key] = merged
-                        where[key] = layer.label
-                    else:
-                        _check_value(problems, kpath, value)
-                        current["parameters"][key] = value
-                        where[key] = layer.label
-        _check_roles(problems, rules, provenance, layer.label)
+        for rule_id, entry in table.items():
+            _read_rule(problems, rules, rule_id, entry, layer.label)
         table = data.get("diagnoses", {})
         if not isinstance(table, dict):
             problems.add("diagnoses", "expected a table of ICD-10-CM prefix = [modalities]")
@@ -296,21 +219,172 @@ def load_protocol(ref: str | Path = DEFAULT) -> Protocol:
             diagnoses[entry.key] = entry
             diagnosis_provenance[entry.key] = layer.label
         all_problems.extend(problems.items)
+    settings = []
+    for rule_id, draft in rules.items():
+        built = _finish_rule(rule_id, draft, all_problems)
+        if built is not None:
+            settings.append(built)
     if all_problems:
         raise ProtocolError(all_problems)
     return Protocol(
         name=name,
         version=version,
-        rules=tuple(
-            RuleSettings(rule_id, s["severity"], s["enabled"],
-                         MappingProxyType(_freeze(s["parameters"])),
-                         MappingProxyType(provenance.get(rule_id, {})))
-            for rule_id, s in rules.items()
-        ),
+        rules=tuple(settings),
         diagnoses=DiagnosisMap(tuple(diagnoses.values())),
         files=tuple(layer.label for layer in layers),
         diagnosis_provenance=MappingProxyType(diagnosis_provenance),
     )
+
+
+class _Draft:
+    """One rule as the layers of an extends chain build it up."""
+
+    def __init__(self, template: TemplateSpec, label: str) -> None:
+        self.template = template
+        self.defined_in = label
+        self.severity = Severity.ERROR
+        self.enabled = True
+        self.values: dict[str, Any] = {}
+        self.texts: dict[str, str] = {}
+        self.provenance: dict[str, str] = {}
+
+
+def _read_rule(problems: Problems, rules: dict[str, _Draft], rule_id: Any, entry: Any,
+               label: str) -> None:
+    """One ``[rules.ID]`` table of one layer: a new rule (it names its template) or
+    changes to an inherited one. Every problem is recorded; nothing is raised."""
+    path = f"rules.{str(rule_id)[:MAX_NAME_CHARS]}"
+    if not _RULE_ID.match(rule_id) or len(rule_id) > MAX_NAME_CHARS:
+        problems.add(path, "expected a rule id of capital letters, digits and dashes such as "
+                           f"KAP-INT-001 (at most {MAX_NAME_CHARS} characters)")
+        return
+    if not isinstance(entry, dict):
+        problems.add(path, "expected a table of template, severity, enabled, texts and "
+                           "parameters")
+        return
+    draft = rules.get(rule_id)
+    named = entry.get("template")
+    if named is not None and (not isinstance(named, str) or named not in TEMPLATES):
+        problems.add(f"{path}.template", f"unknown template {shown(named)}; expected one of "
+                                         f"{', '.join(TEMPLATES)}")
+        return
+    if draft is None:
+        if named is None:
+            problems.add(path, "unknown rule: a new rule names its template "
+                               f"(template = one of {', '.join(TEMPLATES)})"
+                         + (f"; the protocol has {', '.join(rules)}" if rules else ""))
+            return
+        draft = rules[rule_id] = _Draft(TEMPLATES[named], label)
+    elif named is not None and named != draft.template.name:
+        problems.add(f"{path}.template", f"{rule_id} is a {draft.template.name} rule "
+                                         f"({draft.defined_in}); a protocol that extends it "
+                                         "cannot change its template")
+        return
+    spec = draft.template
+    aliases = {p.alias: name for name, p in spec.params.items() if p.alias}
+    for key, value in entry.items():
+        kpath = f"{path}.{str(key)[:MAX_NAME_CHARS]}"
+        if key == "template":
+            continue
+        if key == "severity":
+            try:
+                draft.severity = Severity(value)
+                draft.provenance["severity"] = label
+            except (ValueError, TypeError):
+                problems.add(kpath, f'expected "error" or "warning", got {shown(value)}')
+        elif key == "enabled":
+            if isinstance(value, bool):
+                draft.enabled = value
+                draft.provenance["enabled"] = label
+            else:
+                problems.add(kpath, f"expected true or false, got {shown(value)}")
+        elif key in TEXT_KEYS:
+            if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT_CHARS:
+                problems.add(kpath, f"expected text of at most {MAX_TEXT_CHARS} characters")
+            else:
+                draft.texts[key] = value.strip()
+                draft.provenance[key] = label
+        elif key in spec.params or key in aliases:
+            canonical = aliases.get(key, key)
+            other = spec.params[canonical].alias if key == canonical else canonical
+            if other in entry:
+                problems.add(kpath, f"give {canonical} or {other}, not both")
+                continue
+            unit = spec.params[canonical].unit
+            if unit == "roles" and isinstance(value, dict):
+                bad = [(kind, why) for kind, roles in value.items()
+                       if (why := params.roles_entry_problem(kind, roles)) is not None]
+                for kind, why in bad:
+                    problems.add(f"{kpath}.{str(kind)[:MAX_NAME_CHARS]}", why)
+                if bad:
+                    continue
+                if isinstance(draft.values.get(key), Mapping):
+                    value = {**draft.values[key], **value}  # a layer changes the kinds it names
+            if (why := params.problem(unit, value)) is not None:
+                problems.add(kpath, why)
+                continue
+            draft.values.pop(other, None)
+            draft.values[key] = value
+            draft.provenance[key] = label
+        else:
+            known = [*RULE_KEYS, *spec.params, *aliases]
+            problems.add(kpath, f"unknown parameter of {rule_id} (a {spec.name} rule); "
+                                f"expected one of {', '.join(known)}")
+
+
+def _finish_rule(rule_id: str, draft: _Draft, problems: list[Problem]) -> RuleSettings | None:
+    """The rule with its defaults, once every layer is read; None (with problems) if a
+    required parameter or text is missing or a text names an unknown placeholder."""
+    spec = draft.template
+    before = len(problems)
+    values: dict[str, Any] = {}
+    for name, p in spec.params.items():
+        given = name if name in draft.values else p.alias if p.alias in draft.values else None
+        if given is not None:
+            values[given] = draft.values[given]
+        elif p.default is REQUIRED:
+            problems.append(Problem(draft.defined_in, f"rules.{rule_id}.{name}",
+                                    f"is required by the {spec.name} template"))
+        elif p.default is not None:
+            values[name] = p.default
+    if "title" not in draft.texts:
+        problems.append(Problem(draft.defined_in, f"rules.{rule_id}.title",
+                                "is required: a short name for the rule"))
+    names = set(values) | set(spec.params) | {p.alias for p in spec.params.values() if p.alias}
+    for key in ("requirement", "message", "suggestion"):
+        text = draft.texts.get(key)
+        if text is None:
+            continue
+        allowed = names if key == "requirement" else names | set(spec.fields)
+        where = draft.provenance.get(key, draft.defined_in)
+        if key != "requirement" and not spec.fields:
+            problems.append(Problem(where, f"rules.{rule_id}.{key}",
+                                    f"the {spec.name} template writes its own {key}s"))
+            continue
+        for field_name in _placeholders(text, where, f"rules.{rule_id}.{key}", problems):
+            if field_name not in allowed:
+                problems.append(Problem(where, f"rules.{rule_id}.{key}",
+                                        f"unknown placeholder {{{field_name}}}; expected one "
+                                        f"of {', '.join('{' + n + '}' for n in sorted(allowed))}"))
+    if len(problems) > before:
+        return None
+    return RuleSettings(
+        id=rule_id, severity=draft.severity, enabled=draft.enabled,
+        parameters=MappingProxyType(_freeze(values)),
+        provenance=MappingProxyType(dict(draft.provenance)),
+        template=spec.name, title=draft.texts["title"],
+        requirement=draft.texts.get("requirement", spec.requirement),
+        rationale=draft.texts.get("rationale", ""), source=draft.texts.get("source", ""),
+        message=draft.texts.get("message"), suggestion=draft.texts.get("suggestion"),
+    )
+
+
+def _placeholders(text: str, file: str, path: str, problems: list[Problem]) -> list[str]:
+    try:
+        return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as exc:
+        problems.append(Problem(file, path, f"is not a valid text with {{placeholders}}: {exc}"))
+        return []
 
 
 def _freeze(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -324,23 +398,3 @@ def _freeze(params: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
-
-
-def _check_roles(problems: Problems, rules: Mapping[str, Mapping[str, Any]],
-                 provenance: Mapping[str, Mapping[str, str]], label: str) -> None:
-    """Tables keyed by session kind and listing clinician roles (KAP-ROLE-001's ``roles``)."""
-    for rule_id, settings in rules.items():
-        for key, value in settings["parameters"].items():
-            if key != "roles" or not isinstance(value, dict):
-                continue
-            if provenance.get(rule_id, {}).get(key) != label:
-                continue
-            for kind, roles in value.items():
-                path = f"rules.{rule_id}.{key}.{kind}"
-                if kind not in {k.value for k in Kind}:
-                    problems.add(path, f"unknown session kind; expected one of "
-                                       f"{', '.join(k.value for k in Kind)}")
-                if not isinstance(roles, list) or any(
-                        not isinstance(r, str) or r not in {x.value for x in Role} for r in roles):
-                    problems.add(path, f"expected a list of roles from "
-                                       f"{', '.join(r.value for r in Role)}, got {shown(roles)}")

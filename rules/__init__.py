@@ -1,23 +1,20 @@
-"""kapcheck's rules: one module per rule, the durable_rules engine that runs them,
-and ``validate``."""
+"""kapcheck's rules: the templates (one module each) that protocol rules instantiate,
+the durable_rules engine that runs them, and ``validate``."""
 
-from .base import Hit, Partition, Rule, View
-from .catalog import BY_ID, MODULES, RULES, WAIVER_RULE
+from .base import Hit, Partition, View
 from .engine import EngineError
-from .report import Finding, Report
+from .report import WAIVER_RULE, Finding, Report
+from .templates import MODULES as TEMPLATE_MODULES
 from .validate import check_protocol, validate
 
 __all__ = [
-    "BY_ID",
-    "MODULES",
-    "RULES",
+    "TEMPLATE_MODULES",
     "WAIVER_RULE",
     "EngineError",
     "Finding",
     "Hit",
     "Partition",
     "Report",
-    "Rule",
     "View",
     "check_protocol",
     "validate",

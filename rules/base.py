@@ -1,33 +1,45 @@
-"""What every rule module shares: its metadata, the view of one partition, hits.
+"""What every template module shares: the view of one partition, hits, texts, joins.
 
-A rule module holds ``RULE`` (its metadata, declared once) and three functions:
+A template module (``rules/templates/``) implements one template of
+``kapcheck.protocol.templates``: ``PARTS``, its durable_rules rulesets, each a
+``Part(name, define, facts)``, and ``verdict``:
 
-* ``facts(view, params)``: the facts its ruleset reads, one dict each, every one of
-  them handled by a condition of the ruleset (durable_rules refuses a whole batch
+* ``facts(view, params)``: the facts a part's ruleset reads, one dict each, every one
+  of them handled by a condition of the ruleset (durable_rules refuses a whole batch
   that holds an unhandled fact);
 * ``define(name, mark)``: the durable_rules ruleset, whose actions only call
-  ``mark(...)``. It does not depend on the protocol: parameters reach it as fact
-  attributes (a dose's ``due`` time, a ``policy`` fact, ``permit`` facts), so that every
-  ruleset is compiled once, before any fact is asserted (a ruleset registered after
-  others had run was seen to crash durable_rules);
-* ``verdict(view, params, marks)``: the anchors whose findings the marks imply, as
-  Hits with a message and a concrete suggestion.
+  ``mark(...)``. It knows no rule, kind or parameter: they reach it as fact attributes
+  (an anchor's window, a ``row`` of a dose table), so that every ruleset is compiled
+  once, before any fact is asserted (a ruleset registered after others had run was
+  seen to crash durable_rules);
+* ``verdict(view, rule, marks)``: the anchors whose findings the marks imply, as Hits
+  whose message and suggestion are the rule's own wording (its protocol file) or the
+  template's.
 
-Findings are built from the hits by one helper in the engine, from the rule's own
-metadata and the protocol's settings, so no rule restates its ID or severity.
+A template never knows a rule ID: the engine builds findings from the protocol's
+settings, so no template restates an ID, a severity or a title.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from attrs import Factory, field, frozen
 from durable.lang import c, m
 
-from kapcheck.protocol import Clinician, DiagnosisMap, Kind, Patient, Schedule, Session, Severity
+from kapcheck.protocol import (
+    Clinician,
+    DiagnosisMap,
+    Kind,
+    Patient,
+    RuleSettings,
+    Schedule,
+    Session,
+)
+from kapcheck.protocol.model import shown_parameters
 from kapcheck.protocol.times import human_span, local_text
 
 Params = Mapping[str, Any]
@@ -36,41 +48,33 @@ Mark = Callable[[Any], None]
 T = TypeVar("T")
 
 
+def texts(rule: RuleSettings, message: str, suggestion: str,
+          fields: Mapping[str, Any]) -> tuple[str, str]:
+    """A finding's message and suggestion: the rule's wording if its protocol gives one,
+    else the template's, with the placeholders filled in."""
+    values = shown_parameters(rule)
+    values.update(fields)
+    return ((rule.message or message).format_map(values),
+            (rule.suggestion or suggestion).format_map(values))
+
+
+def a(noun: str) -> str:
+    """The indefinite article for a noun: "an integration", "a dose"."""
+    return "an" if noun[:1] in "aeiou" else "a"
+
+
+def noun(kind: str, plural: bool = False) -> str:
+    """How messages name sessions of a kind: a dosing session is "a dose"."""
+    if kind == Kind.DOSING.value:
+        return "doses" if plural else "dose"
+    return f"{kind} sessions" if plural else f"{kind} session"
+
+
 class Partition(str, enum.Enum):
     """Whose sessions one engine state holds."""
 
     PATIENT = "patient"
     CLINICIAN = "clinician"
-
-
-@frozen
-class Rule:
-    id: str
-    title: str
-    severity: Severity
-    requirement: str
-    rationale: str
-    source: str
-    parameters: Mapping[str, Any]
-    reads: frozenset[str]
-    anchor: str
-    partition: Partition = Partition.PATIENT
-    #: Each parameter's unit (protocol/params.py): what values it may hold.
-    units: Mapping[str, str] = field(factory=dict)
-
-    def requirement_text(self, params: Params) -> str:
-        """The requirement sentence with the protocol's parameter values."""
-        return self.requirement.format(**{k: _show(v) for k, v in params.items()})
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, Mapping):
-        return "; ".join(f"{k}: {' or '.join(v) if v else 'anyone'}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return str(value)
 
 
 @frozen
@@ -124,6 +128,15 @@ def session_fact(view: View, session: Session, **extra: Any) -> Fact:
     # Kind is a str enum: orjson writes its value.
     return {"id": session.id, "type": "session", "kind": session.kind,
             "start": session.start_s - origin, "end": session.end_s - origin, **extra}
+
+
+@frozen
+class Part:
+    """One durable_rules ruleset of a template and the facts it reads."""
+
+    name: str
+    define: Callable[[str, Mark], None]
+    facts: Callable[[View, Params], Sequence[Fact]]
 
 
 @frozen

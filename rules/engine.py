@@ -1,6 +1,7 @@
-"""The durable_rules runner: one ruleset per rule, compiled once per process; each
-partition's facts (only those the rule reads) asserted into the ruleset's one state in
-a single batch and retracted after, so the state is empty between partitions.
+"""The durable_rules runner: the rulesets of every template, compiled once per process;
+each partition's facts (only those the rule reads) asserted into a ruleset's one state
+in a single batch and retracted after, so the state is empty between partitions and
+rules of one template take turns on its rulesets.
 
 durable_rules 2.0.28 is fast and treacherous (see DEVELOPERS.md): it crashed when two
 threads drove it, dropped a batch holding an unhandled fact, and changed verdicts
@@ -27,9 +28,9 @@ from typing import Any, NoReturn, TypeVar
 
 import orjson
 
-from kapcheck.protocol import KapcheckError
+from kapcheck.protocol import KapcheckError, RuleSettings
 
-from .base import Hit, Params, View
+from .base import Fact, Hit, View
 
 T = TypeVar("T")
 
@@ -73,7 +74,8 @@ class _Engine:
         self.broken: str | None = None
 
     def start(self) -> None:
-        """Define every rule's ruleset and create them all, before any fact is asserted."""
+        """Define every template's rulesets and create them all, before any fact is
+        asserted."""
         if self.broken is not None:
             raise EngineError(f"the rules engine failed earlier ({self.broken}); restart")
         if self.handles:
@@ -81,12 +83,13 @@ class _Engine:
         import durable_rules_engine as dre
         from durable import lang
 
-        from .catalog import MODULES
+        from .templates import MODULES
 
-        for module in MODULES:
-            sink: list[Any] = []
-            module.define(module.RULE.id, sink.append)
-            self.sinks[module.RULE.id] = sink
+        for module in MODULES.values():
+            for part in module.PARTS:
+                sink: list[Any] = []
+                part.define(part.name, sink.append)
+                self.sinks[part.name] = sink
         definitions = dict(rs.define() for rs in lang._rulesets.values())
         lang._rulesets.clear()  # defined here, created below, registered with no host
         for name, definition in definitions.items():
@@ -116,35 +119,41 @@ class _Engine:
                     self._fail(f"{where}: action {rule} raised {exc!r}")
             pending = dre.complete_and_start_action(handle, state)
 
-    def run(self, module: ModuleType, params: Params, views: Sequence[View]) -> list[Hit]:
+    def run(self, module: ModuleType, rule: RuleSettings, views: Sequence[View]) -> list[Hit]:
+        self.start()
+        hits: list[Hit] = []
+        params = rule.parameters
+        for view in views:
+            marks: set[Any] = set()
+            for part in module.PARTS:
+                facts = part.facts(view, params)
+                if facts:
+                    marks |= self._marks(part.name, facts, f"{rule.id} for {view.key}")
+            hits.extend(module.verdict(view, rule, marks))
+        return hits
+
+    def _marks(self, name: str, facts: Sequence[Fact], where: str) -> set[Any]:
+        """Assert one partition's facts into the ruleset's state, run the actions their
+        matches queue, retract them; the marks the actions made."""
         import durable_rules_engine as dre
 
-        self.start()
-        name = module.RULE.id
         sink = self.sinks[name]
         handle = self.handles[name]
-        hits: list[Hit] = []
-        for view in views:
-            facts = module.facts(view, params)
-            marks: set[Any] = set()
-            if facts:
-                where = f"{name} for {view.key}"
-                batch = orjson.dumps([dict(fact, sid=STATE) for fact in facts]).decode()
-                sink.clear()
-                try:
-                    self._assert(name, batch, where)
-                    marks = set(sink)
-                    code, _ = dre.retract_facts(handle, batch)
-                    if code != 0 or dre.get_facts(handle, STATE) != "[]":
-                        self._fail(f"{where}: facts were left in the state after retraction")
-                except EngineError:
-                    raise
-                except Exception as exc:  # any engine failure is a failed run, never a pass
-                    self._fail(f"{where}: {exc!r}")
-                finally:
-                    sink.clear()
-            hits.extend(module.verdict(view, params, marks))
-        return hits
+        batch = orjson.dumps([dict(fact, sid=STATE) for fact in facts]).decode()
+        sink.clear()
+        try:
+            self._assert(name, batch, where)
+            marks = set(sink)
+            code, _ = dre.retract_facts(handle, batch)
+            if code != 0 or dre.get_facts(handle, STATE) != "[]":
+                self._fail(f"{where}: facts were left in the state after retraction")
+        except EngineError:
+            raise
+        except Exception as exc:  # any engine failure is a failed run, never a pass
+            self._fail(f"{where}: {exc!r}")
+        finally:
+            sink.clear()
+        return marks
 
 
 _engine = _Engine()
@@ -173,8 +182,8 @@ def _fresh_after_fork() -> None:
 os.register_at_fork(after_in_child=_fresh_after_fork)
 
 
-def run_rule(module: ModuleType, params: Params, views: Sequence[View]) -> list[Hit]:
+def run_rule(module: ModuleType, rule: RuleSettings, views: Sequence[View]) -> list[Hit]:
     """The hits of one rule over the partitions, computed on the engine thread."""
-    return _on_engine_thread(_engine.run, module, params, views)
+    return _on_engine_thread(_engine.run, module, rule, views)
 
 

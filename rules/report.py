@@ -10,7 +10,8 @@ from attrs import evolve, frozen
 
 from kapcheck.protocol import Schedule, Severity, Waiver
 
-from .catalog import WAIVER_RULE
+#: Findings about the schedule's waivers rather than its sessions.
+WAIVER_RULE = "WAIVER-001"
 
 _BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)
 

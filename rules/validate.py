@@ -18,39 +18,44 @@ from kapcheck.protocol import (
     params,
 )
 from kapcheck.protocol.checks import ensure_valid
+from kapcheck.protocol.templates import REQUIRED, TEMPLATES
 
 from . import engine
 from .base import Hit, Partition, View
-from .catalog import BY_ID, RULES
 from .report import Finding, Report, apply_waivers, sort_findings
+from .templates import MODULES
 
 
 def check_protocol(protocol: Protocol) -> None:
-    """Every rule of the protocol is one kapcheck knows, with the parameters it reads."""
+    """Every rule of the protocol names a template kapcheck implements.
+
+    ``load_protocol`` checks each rule against its template's schema; this guards
+    protocols built or changed in code (``attrs.evolve``) with the same checks of
+    parameter values.
+    """
     problems = []
     for settings in protocol.rules:
         where = settings.provenance.get("severity") or (protocol.files[-1] if protocol.files
                                                           else protocol.name)
-        rule = RULES.get(settings.id)
-        if rule is None:
-            problems.append(Problem(where, f"rules.{settings.id}",
-                                    f"kapcheck has no rule {settings.id}; it knows "
-                                    f"{', '.join(RULES)}"))
+        spec = TEMPLATES.get(settings.template)
+        if spec is None or settings.template not in MODULES:
+            problems.append(Problem(where, f"rules.{settings.id}.template",
+                                    f"kapcheck has no template {settings.template!r}; it has "
+                                    f"{', '.join(MODULES)}"))
             continue
-        for name in rule.parameters:
-            value = settings.parameters.get(name)
-            path = f"rules.{settings.id}.{name}"
+        for name, value in settings.parameters.items():
+            canonical = next((n for n, p in spec.params.items() if name in (n, p.alias)), None)
             file = settings.provenance.get(name, where)
-            if value is None:
-                problems.append(Problem(file, path, "is required"))
-            elif (why := params.problem(rule.units[name], value)) is not None:
+            path = f"rules.{settings.id}.{name}"
+            if canonical is None:
+                problems.append(Problem(file, path, f"the {spec.name} template has no "
+                                                    f"parameter {name!r}"))
+            elif (why := params.problem(spec.params[canonical].unit, value)) is not None:
                 problems.append(Problem(file, path, why))
-        for name in settings.parameters:
-            if name not in rule.parameters:
-                problems.append(Problem(settings.provenance.get(name, where),
-                                        f"rules.{settings.id}.{name}",
-                                        f"{settings.id} has no parameter {name!r}; it has "
-                                        f"{', '.join(rule.parameters) or 'none'}"))
+        for name, p in spec.params.items():
+            if p.default is REQUIRED and name not in settings.parameters and (
+                    p.alias is None or p.alias not in settings.parameters):
+                problems.append(Problem(where, f"rules.{settings.id}.{name}", "is required"))
     if problems:
         raise ProtocolError(problems)
 
@@ -129,9 +134,10 @@ def _run(protocol: Protocol, views: dict[Partition, list[View]]) -> list[tuple[s
     out = []
     for settings in protocol.rules:
         if settings.enabled:
-            module = BY_ID[settings.id]
-            out.append((settings.id, engine.run_rule(module, settings.parameters,
-                                                     views[module.RULE.partition])))
+            part = (Partition.CLINICIAN if TEMPLATES[settings.template].by_clinician
+                    else Partition.PATIENT)
+            out.append((settings.id, engine.run_rule(MODULES[settings.template], settings,
+                                                     views[part])))
     return out
 
 

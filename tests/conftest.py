@@ -14,7 +14,9 @@ settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 def pytest_configure(config) -> None:  # type: ignore[no-untyped-def]
     """Feature tags are rule IDs: register them as markers (``-m KAP-INT-001`` selects)."""
-    from kapcheck.rules import RULES, WAIVER_RULE
+    from kapcheck.protocol import load_protocol, shipped_protocols
+    from kapcheck.rules import WAIVER_RULE
 
-    for rule_id in [*RULES, WAIVER_RULE]:
+    ids = {r.id for name in shipped_protocols() for r in load_protocol(name).rules}
+    for rule_id in [*sorted(ids), WAIVER_RULE]:
         config.addinivalue_line("markers", f"{rule_id}: scenarios that specify {rule_id}")

@@ -21,8 +21,10 @@ from kapcheck.protocol import (
     Patient,
     Protocol,
     Role,
+    RuleSettings,
     Schedule,
     Session,
+    Severity,
     load_protocol,
 )
 
@@ -43,9 +45,69 @@ H, M, S, D = timedelta(hours=1), timedelta(minutes=1), timedelta(seconds=1), tim
 NUDGES = [timedelta(0), S, -S, M, -M]
 SPANS = [0 * H, 1 * H, 2 * H, 24 * H, 47 * H, 48 * H, 72 * H, 3 * D, 7 * D, 14 * D, 21 * D,
          30 * D, 35 * D]
-LENGTHS = [50 * M, 60 * M, 90 * M, 119 * M, 120 * M, 2 * H + S, 121 * M, 3 * H]
+LENGTHS = [30 * M, 50 * M, 60 * M, 90 * M, 90 * M + 30 * S, 100 * M, 119 * M, 120 * M, 2 * H + S,
+           121 * M, 3 * H, 4 * H, 4 * H - S]
 CODES = ["F33.2", "F332", "F32.1", "F43.10", "F431", "F41.1", "F90.0", "F10.20", "F43.2"]
 MODALITIES = ["CBT", "cbt", "PDT", "PE", "CPT", "EMDR", "DBT"]
+
+
+KINDS = [k.value for k in Kind]
+#: Dose tables: sorted rows, a first row above zero, fractions of a mg.
+DOSE_TABLES = [None, ((0, 60), (5, 120), (10, 240)), ((10, 90),), ((0.5, 30), (2.25, 100)),
+               ((0, 119), (2.5, 121))]
+DOSES = [None, 0, 0.5, 2.5, 5, 9.999, 10, 25]
+
+
+def template_rule(pick: Pick[Any], template: str, rule_id: str = "GEN-001") -> RuleSettings:
+    """A rule of that template with parameters drawn from its whole space, boundaries
+    included (they line up with the generator's spans and nudges)."""
+    params: dict[str, Any]
+    if template == "before-first":
+        params = {"anchor": pick(["dosing", "dosing", *KINDS]), "kind": pick(KINDS),
+                  "min_sessions": pick([0, 1, 1, 2, 3]),
+                  "min_hours_before": pick([0, 0, 1, 24, 0.5]),
+                  "max_days_before": pick([1, 7, 14, 30, 3.5])}
+    elif template == "after-each":
+        params = {"anchor": pick(["dosing", "dosing", *KINDS]),
+                  "kind": pick(["integration", "integration", *KINDS]),
+                  "min_sessions": pick([1, 1, 1, 2, 3]),
+                  "min_hours_after": pick([0, 0, 0, 1, 24, 47]),
+                  "window_hours": pick([48, 72, 36.5, 168, 720])}
+    elif template == "spacing":
+        low = pick([0, 24, 48, 72])
+        params = {"kind": pick(["dosing", "dosing", *KINDS]), "min_hours": low}
+        high = pick([None, None, 48, 72, 96, 168])
+        if high is not None and high >= low:
+            params["max_hours"] = high
+    elif template == "count-in-span":
+        params = {"kind": pick(["dosing", "dosing", *KINDS]),
+                  "max_sessions": pick([0, 1, 2, 3, 6]), "span_days": pick([1, 7, 14, 21, 3.5])}
+    elif template == "min-duration":
+        params = {"kind": pick(["dosing", "dosing", *KINDS]),
+                  "min_minutes": pick([50, 60, 120, 150, 90.5])}
+        table = pick(DOSE_TABLES)
+        if table is not None:
+            params["by_dose_mg"] = table
+    elif template == "roles":
+        params = {"roles": pick([
+            {"dosing": ("prescriber", "nurse"), "preparation": ("therapist",),
+             "integration": ("therapist",), "psychotherapy": ("therapist",)},
+            {"dosing": ("prescriber",), "assessment": ("prescriber", "nurse")},
+            {"assessment": ()}])}
+    else:
+        params = {}
+    return RuleSettings(id=rule_id, severity=pick([Severity.ERROR, Severity.WARNING]),
+                        enabled=True, parameters=params, template=template,
+                        title="generated", requirement="generated")
+
+
+def template_protocol(pick: Pick[Any], template: str) -> Protocol:
+    """The kap protocol's diagnosis map with one or two generated rules of a template."""
+    base = load_protocol("kap")
+    rules = [template_rule(pick, template, "GEN-001")]
+    if pick([False, True]):
+        rules.append(template_rule(pick, template, "GEN-002"))
+    return attrs.evolve(base, rules=tuple(rules))
 
 
 def protocol_variant(pick: Pick[Any]) -> Protocol:
@@ -57,7 +119,7 @@ def protocol_variant(pick: Pick[Any]) -> Protocol:
         "KAP-PREP-001": {"min_sessions": pick([0, 1, 2, 3]), "max_days_before": pick([7, 14, 30])},
         "KAP-INT-001": {"window_hours": pick([24, 48, 72, 36.5])},
         "KAP-DOSE-001": {"min_hours": pick([24, 48, 72])},
-        "KAP-DOSE-002": {"max_sessions": pick([1, 2, 3, 6]), "days": pick([7, 14, 21])},
+        "KAP-DOSE-002": {"max_sessions": pick([0, 1, 2, 3, 6]), "days": pick([7, 14, 21])},
         "KAP-MON-001": {"min_minutes": pick([60, 120, 150])},
         "KAP-ASMT-001": {"max_days_before": pick([7, 14, 30])},
         "KAP-ROLE-001": {"roles": pick([
@@ -102,7 +164,8 @@ def build(pick: Pick[Any], max_sessions: int = 12) -> Schedule:
                 start = origin + k * step
                 dose = Session(id=f"D{serial:03d}", patient=pid, kind=Kind.DOSING, start=start,
                                end=start + pick([120 * M, 119 * M, 3 * H]),
-                               clinician=pick(clinicians).id, zone=zone_name)
+                               clinician=pick(clinicians).id, zone=zone_name,
+                               dose_mg=pick(DOSES))
                 mine.append(dose)
                 if pick([True, True, False]):
                     serial += 1
@@ -131,7 +194,8 @@ def build(pick: Pick[Any], max_sessions: int = 12) -> Schedule:
             modality = pick(MODALITIES) if kind in (Kind.PSYCHOTHERAPY, Kind.INTEGRATION) \
                 else None
             s = Session(id=sid, patient=pid, kind=kind, start=start, end=start + length,
-                        clinician=pick(clinicians).id, modality=modality, zone=zone_name)
+                        clinician=pick(clinicians).id, modality=modality, zone=zone_name,
+                        dose_mg=pick(DOSES) if kind is Kind.DOSING else None)
             mine.append(s)
         sessions.extend(mine)
     return Schedule(clinicians=tuple(clinicians), patients=tuple(patients),

@@ -1,24 +1,26 @@
-"""A plain-Python reference evaluator of the kap protocol, written from SPEC section 3
-without the engine's code: the differential tests demand that durable_rules agree
-with it, finding for finding.
+"""A plain-Python reference evaluator of kapcheck's rule templates, written from the
+contract (SPEC §3 and §9) without the engine's code: the differential tests demand that
+durable_rules agree with it, finding for finding, for every template over its whole
+parameter space.
 
-It works on the model's UTC datetimes directly (no relative seconds, no ranks), reads
-parameters from the protocol, and returns (rule, severity, patient, session) tuples.
+It works on the model's UTC datetimes directly (no relative seconds, no ranks, no
+facts), reads each rule's template and parameters from the protocol, and returns
+(rule, severity, patient, session) tuples.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
 from kapcheck.protocol import Kind, Protocol, Schedule, Session
 
 Key = tuple[str, str, str | None, str | None]
 
 
-def _first_dose(sessions: list[Session]) -> Session | None:
-    doses = [s for s in sessions if s.kind is Kind.DOSING]
-    return min(doses, key=lambda s: (s.start, s.id)) if doses else None
+def _order(s: Session) -> tuple[Any, str]:
+    return (s.start, s.id)
 
 
 def _covered(code: str, prefix: str) -> bool:
@@ -29,11 +31,23 @@ def _overlap_anchors(sessions: list[Session]) -> set[str]:
     """Sessions that start before an earlier-ordered one ends (sweep by start, then id)."""
     anchors = set()
     latest_end = None
-    for s in sorted(sessions, key=lambda s: (s.start, s.id)):
+    for s in sorted(sessions, key=_order):
         if latest_end is not None and s.start < latest_end:
             anchors.add(s.id)
         latest_end = s.end if latest_end is None else max(latest_end, s.end)
     return anchors
+
+
+def _minimum(p: dict[str, Any], s: Session) -> timedelta | None:
+    """min-duration: the least length of the session; None when a dose is needed and
+    missing (always a finding)."""
+    table = p.get("by_dose_mg")
+    if not table:
+        return timedelta(minutes=p["min_minutes"])
+    if s.dose_mg is None:
+        return None
+    rows = [minutes for dose, minutes in table if dose <= s.dose_mg]
+    return timedelta(minutes=rows[-1] if rows else p["min_minutes"])
 
 
 def evaluate(schedule: Schedule, protocol: Protocol) -> set[Key]:
@@ -49,71 +63,82 @@ def evaluate(schedule: Schedule, protocol: Protocol) -> set[Key]:
     for rule in protocol.rules:
         if not rule.enabled:
             continue
-        p = rule.parameters
-        sev = rule.severity.value
+        p = dict(rule.parameters)
+        if "days" in p:
+            p["span_days"] = p["days"]
+        t = rule.template
 
         def add(patient: str | None, session: str | None, rid: str = rule.id,
-                sev: str = sev) -> None:
+                sev: str = rule.severity.value) -> None:
             out.add((rid, sev, patient, session))
 
+        if t == "clinician-overlap":
+            for sessions in by_clinician.values():
+                for sid in _overlap_anchors(sessions):
+                    add(schedule.session_by_id[sid].patient, sid)
+            continue
         for patient in schedule.patients:
-            sessions = by_patient.get(patient.id, [])
-            first = _first_dose(sessions)
-            doses = sorted((s for s in sessions if s.kind is Kind.DOSING),
-                           key=lambda s: (s.start, s.id))
-            if rule.id == "KAP-PREP-001" and first is not None:
-                lo = first.start - timedelta(days=p["max_days_before"])
-                n = sum(1 for s in sessions if s.kind is Kind.PREPARATION
-                        and s.end <= first.start and s.start >= lo)
-                if n < p["min_sessions"]:
-                    add(patient.id, first.id)
-            elif rule.id == "KAP-ASMT-001" and first is not None:
-                lo = first.start - timedelta(days=p["max_days_before"])
-                if not any(s.kind is Kind.ASSESSMENT and s.end <= first.start and s.start >= lo
-                           for s in sessions):
-                    add(patient.id, first.id)
-            elif rule.id == "KAP-INT-001":
-                w = timedelta(hours=p["window_hours"])
-                for d in doses:
-                    if not any(s.kind is Kind.INTEGRATION and d.end <= s.start <= d.end + w
-                               for s in sessions):
+            sessions = sorted(by_patient.get(patient.id, []), key=_order)
+
+            def of(kind: str, sessions: list[Session] = sessions) -> list[Session]:
+                return [s for s in sessions if s.kind.value == kind]
+
+            if t == "before-first":
+                anchors = of(p["anchor"])
+                if anchors:
+                    first = anchors[0]
+                    lo = first.start - timedelta(days=p["max_days_before"])
+                    hi = first.start - timedelta(hours=p["min_hours_before"])
+                    n = sum(1 for s in of(p["kind"]) if s.end <= hi and s.start >= lo)
+                    if n < p["min_sessions"]:
+                        add(patient.id, first.id)
+            elif t == "after-each":
+                for a in of(p["anchor"]):
+                    lo = a.end + timedelta(hours=p["min_hours_after"])
+                    hi = a.end + timedelta(hours=p["window_hours"])
+                    n = sum(1 for s in of(p["kind"]) if lo <= s.start <= hi)
+                    if n < p["min_sessions"]:
+                        add(patient.id, a.id)
+            elif t == "spacing":
+                ordered = of(p["kind"])
+                for prev, cur in zip(ordered, ordered[1:], strict=False):
+                    gap = cur.start - prev.start
+                    if gap < timedelta(hours=p["min_hours"]) or (
+                            p.get("max_hours") is not None
+                            and gap > timedelta(hours=p["max_hours"])):
+                        add(patient.id, cur.id)
+            elif t == "count-in-span":
+                ordered = of(p["kind"])
+                span = timedelta(days=p["span_days"])
+                for d in ordered:
+                    n = sum(1 for e in ordered if d.start - span < e.start <= d.start)
+                    if n > p["max_sessions"]:
                         add(patient.id, d.id)
-            elif rule.id == "KAP-MOD-001":
+            elif t == "min-duration":
+                for s in of(p["kind"]):
+                    least = _minimum(p, s)
+                    if least is None or s.end - s.start < least:
+                        add(patient.id, s.id)
+            elif t == "modality-map":
                 allowed = {m for code in patient.diagnoses for prefix, mods in dmap.items()
                            if _covered(code, prefix) for m in mods}
                 for s in sessions:
                     if s.kind in (Kind.PSYCHOTHERAPY, Kind.INTEGRATION) and \
                             (s.modality or "").upper() not in allowed:
                         add(patient.id, s.id)
-            elif rule.id == "KAP-DX-001" and first is not None:
-                if not any(_covered(code, prefix) for code in patient.diagnoses
-                           for prefix in dmap):
-                    add(patient.id, first.id)
-            elif rule.id == "KAP-DOSE-001":
-                gap = timedelta(hours=p["min_hours"])
-                for prev, cur in zip(doses, doses[1:], strict=False):
-                    if cur.start - prev.start < gap:
-                        add(patient.id, cur.id)
-            elif rule.id == "KAP-DOSE-002":
-                span = timedelta(days=p["days"])
-                for d in doses:
-                    n = sum(1 for e in doses if d.start - span < e.start <= d.start)
-                    if n > p["max_sessions"]:
-                        add(patient.id, d.id)
-            elif rule.id == "KAP-MON-001":
-                for d in doses:
-                    if d.end - d.start < timedelta(minutes=p["min_minutes"]):
-                        add(patient.id, d.id)
-            elif rule.id == "KAP-OVL-001":
+            elif t == "diagnosis-covered":
+                doses = of("dosing")
+                if doses and not any(_covered(code, prefix) for code in patient.diagnoses
+                                     for prefix in dmap):
+                    add(patient.id, doses[0].id)
+            elif t == "patient-overlap":
                 for sid in _overlap_anchors(sessions):
                     add(patient.id, sid)
-            elif rule.id == "KAP-ROLE-001":
+            elif t == "roles":
                 table = p["roles"]
                 for s in sessions:
                     if s.kind.value in table and not (roster[s.clinician] & set(table[s.kind.value])):
                         add(patient.id, s.id)
-        if rule.id == "KAP-CLIN-001":
-            for sessions in by_clinician.values():
-                for sid in _overlap_anchors(sessions):
-                    add(schedule.session_by_id[sid].patient, sid)
+            else:
+                raise AssertionError(f"the reference knows no template {t!r}")
     return out

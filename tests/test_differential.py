@@ -1,8 +1,9 @@
 """The engine (durable_rules) against the plain-Python reference, finding for finding.
 
-These tests are part of the engine: run them on every change to any rule, including a
-rename of a binding. Each rule gets at least 500 generated schedules of its own, and
-the whole protocol 500 more with random parameters.
+These tests are part of the engine: run them on every change to any template, including
+a rename of a binding. Each template gets 500 generated schedules (`make test-long`)
+with random rules of it drawn from its whole parameter space, the kap protocol 500 more
+with random parameters, and every shipped protocol its share.
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ import os
 import random
 from collections import Counter
 
-import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kapcheck.protocol import Protocol, Schedule, load_protocol
-from kapcheck.rules import RULES, validate
+from kapcheck.protocol import Protocol, Schedule, load_protocol, shipped_protocols
+from kapcheck.protocol.templates import TEMPLATES
+from kapcheck.rules import check_protocol, validate
 
-from .generate import build, protocol_variant
+from .generate import build, protocol_variant, template_protocol
 from .reference import evaluate
 
 #: 500 under `make test-long`; fewer in `make test`, which runs on every commit.
@@ -31,22 +32,20 @@ def engine_keys(schedule: Schedule, protocol: Protocol) -> set[tuple[str, str, s
     return {(f.rule, f.severity.value, f.patient, f.session) for f in report.findings}
 
 
-def only(protocol: Protocol, rule_id: str) -> Protocol:
-    return attrs.evolve(protocol, rules=tuple(attrs.evolve(r, enabled=r.id == rule_id)
-                                              for r in protocol.rules))
-
-
 def _picker(data: st.DataObject):
     return lambda options: data.draw(st.sampled_from(list(options)))
 
 
-@pytest.mark.parametrize("rule_id", list(RULES))
+@pytest.mark.parametrize("template", list(TEMPLATES))
 @settings(max_examples=EXAMPLES_PER_RULE)
 @given(data=st.data())
-def test_engine_agrees_with_reference_for_each_rule(rule_id: str, data: st.DataObject) -> None:
+def test_engine_agrees_with_reference_for_each_template(template: str,
+                                                         data: st.DataObject) -> None:
+    """Each template over its whole parameter space (random rules of it)."""
     pick = _picker(data)
     schedule = build(pick)
-    protocol = only(protocol_variant(pick), rule_id)
+    protocol = template_protocol(pick, template)
+    check_protocol(protocol)
     assert engine_keys(schedule, protocol) == evaluate(schedule, protocol)
 
 
@@ -59,23 +58,31 @@ def test_engine_agrees_with_reference_on_the_whole_protocol(data: st.DataObject)
     assert engine_keys(schedule, protocol) == evaluate(schedule, protocol)
 
 
-def test_generated_schedules_exercise_both_outcomes_of_every_rule() -> None:
-    """The generator is not vacuous: every rule both flags and passes anchors."""
+@pytest.mark.parametrize("name", shipped_protocols())
+@settings(max_examples=max(20, EXAMPLES_PER_RULE // 4))
+@given(data=st.data())
+def test_engine_agrees_with_reference_on_every_shipped_protocol(name: str,
+                                                               data: st.DataObject) -> None:
+    schedule = build(_picker(data))
+    protocol = load_protocol(name)
+    assert engine_keys(schedule, protocol) == evaluate(schedule, protocol)
+
+
+def test_generated_schedules_exercise_both_outcomes_of_every_template() -> None:
+    """The generators are not vacuous: every template both flags and passes anchors."""
     rng = random.Random(20261129)
     flagged: Counter[str] = Counter()
     kept: Counter[str] = Counter()
-    default = load_protocol("kap")
-    for n in range(400):
+    for n in range(60 * len(TEMPLATES)):
+        template = list(TEMPLATES)[n % len(TEMPLATES)]
         schedule = build(rng.choice)
-        protocol = default if n % 2 else protocol_variant(rng.choice)
+        protocol = template_protocol(rng.choice, template)
         expected = evaluate(schedule, protocol)
         assert engine_keys(schedule, protocol) == expected
-        rules_hit = Counter(key[0] for key in expected)
-        for rule_id in RULES:
-            if rules_hit[rule_id]:
-                flagged[rule_id] += 1
-            else:
-                kept[rule_id] += 1
-    for rule_id in RULES:
-        assert flagged[rule_id] >= 10, f"{rule_id} rarely flagged: {flagged[rule_id]}"
-        assert kept[rule_id] >= 10, f"{rule_id} rarely kept: {kept[rule_id]}"
+        if expected:
+            flagged[template] += 1
+        else:
+            kept[template] += 1
+    for template in TEMPLATES:
+        assert flagged[template] >= 5, f"{template} rarely flagged: {flagged[template]}"
+        assert kept[template] >= 5, f"{template} rarely kept: {kept[template]}"

@@ -1,4 +1,4 @@
-"""Every rule of the catalog is specified for auditors: at least one scenario that
+"""Every rule of every shipped protocol is specified for auditors: at least one scenario that
 keeps it and one that breaks it, tagged with its ID; and every tag names a rule."""
 
 from __future__ import annotations
@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 
 from kapcheck.cli.specs import Scenario, parse, scenarios
-from kapcheck.rules import RULES, WAIVER_RULE
+from kapcheck.protocol import load_protocol, shipped_protocols
+from kapcheck.rules import WAIVER_RULE
 
+#: Every rule of every shipped protocol, and the waiver rule.
+RULES = sorted({r.id for name in shipped_protocols() for r in load_protocol(name).rules})
 KNOWN = set(RULES) | {WAIVER_RULE}
 
 

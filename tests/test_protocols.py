@@ -18,7 +18,7 @@ from kapcheck.protocol import (
     load_schedule,
     shipped_protocols,
 )
-from kapcheck.rules import RULES, check_protocol, validate
+from kapcheck.rules import check_protocol, validate
 
 from .helpers import compliant_course, document, write
 
@@ -52,19 +52,37 @@ def protocol_problems(tmp_path: Path, text: str) -> list[str]:
     return [f"{p.file}|{p.path}|{p.message}" for p in info.value.problems]
 
 
-def test_the_shipped_default_declares_every_rule_with_the_modules_defaults() -> None:
+#: The kap protocol as the contract (SPEC §3) states it: ID, template, severity, defaults.
+CONTRACT = [
+    ("KAP-PREP-001", "before-first", "error", {"min_sessions": 1, "max_days_before": 30}),
+    ("KAP-INT-001", "after-each", "error", {"window_hours": 72}),
+    ("KAP-MOD-001", "modality-map", "error", {}),
+    ("KAP-DX-001", "diagnosis-covered", "error", {}),
+    ("KAP-DOSE-001", "spacing", "error", {"min_hours": 48}),
+    ("KAP-DOSE-002", "count-in-span", "warning", {"max_sessions": 6, "days": 21}),
+    ("KAP-MON-001", "min-duration", "error", {"min_minutes": 120}),
+    ("KAP-OVL-001", "patient-overlap", "error", {}),
+    ("KAP-CLIN-001", "clinician-overlap", "error", {}),
+    ("KAP-ROLE-001", "roles", "error", {"roles": {
+        "dosing": ("prescriber", "nurse"), "preparation": ("therapist",),
+        "integration": ("therapist",), "psychotherapy": ("therapist",)}}),
+    ("KAP-ASMT-001", "before-first", "warning", {"max_days_before": 14}),
+]
+
+
+def test_the_shipped_default_is_the_contracts_eleven_rules_as_template_instances() -> None:
     kap = load_protocol("kap")
-    assert [r.id for r in kap.rules] == list(RULES)
-    for settings in kap.rules:
-        rule = RULES[settings.id]
-        assert settings.severity is rule.severity, settings.id
-        assert dict(settings.parameters).keys() == dict(rule.parameters).keys(), settings.id
-        for key, default in rule.parameters.items():
-            value = settings.parameters[key]
-            if isinstance(default, dict):
-                assert {k: tuple(v) for k, v in value.items()} == default
-            else:
-                assert value == default, (settings.id, key)
+    assert [r.id for r in kap.rules] == [row[0] for row in CONTRACT]
+    for (rule_id, template, severity, defaults), settings in zip(CONTRACT, kap.rules,
+                                                                 strict=True):
+        assert (settings.template, settings.severity.value, settings.enabled) == \
+            (template, severity, True), rule_id
+        for key, value in defaults.items():
+            got = settings.parameters[key]
+            got = {k: tuple(v) for k, v in got.items()} if hasattr(got, "items") else got
+            assert got == value, (rule_id, key)
+        assert settings.title and settings.rationale and settings.source, rule_id
+        assert "shared/" not in settings.source, "users have no shared/ folder"
 
 
 def test_every_shipped_protocol_loads_and_runs() -> None:

@@ -1,4 +1,4 @@
-"""KAP-DX-001: a dosed patient has a diagnosis the map covers.
+"""diagnosis-covered: a dosed patient has a diagnosis the map covers.
 
 The first dosing session is joined with the diagnosis map's prefixes (``indication``
 facts) and the prefixes of the patient's codes (``code`` facts); the patient is
@@ -12,26 +12,10 @@ from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
 
-from kapcheck.protocol import Kind, Severity
+from kapcheck.protocol import RuleSettings
 
-from .base import Fact, Hit, Mark, Params, Rule, View, listing, session_fact, within
-from .kap_mod_001 import code_facts
-
-RULE = Rule(
-    id="KAP-DX-001",
-    title="An indication for ketamine",
-    severity=Severity.ERROR,
-    requirement="A patient with a dosing session has at least one diagnosis that the "
-                "diagnosis map covers.",
-    rationale="Ketamine-assisted psychotherapy is offered for the conditions it has evidence "
-              "for; dosing a patient without such a diagnosis falls outside the protocol.",
-    source="Seed article (shared/seeds/000_e7d065e461f7bc8f.txt): depression, anxiety and "
-           "PTSD; Wilkinson et al., Psychother Psychosom 2017;86:162; Shiroma et al., J Clin "
-           "Psychiatry 2020.",
-    parameters={},
-    reads=frozenset({Kind.DOSING.value, "indication", "code"}),
-    anchor="the patient's first dosing session",
-)
+from ..base import Fact, Hit, Mark, Params, Part, View, listing, session_fact, within
+from .modality_map import code_facts
 
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
@@ -54,7 +38,7 @@ def define(name: str, mark: Mark) -> None:
             mark(c.session.id)
 
 
-def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
+def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     first = view.first_dose
     if first is None or first.id in marks:
         return
@@ -70,3 +54,6 @@ def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
         suggestion=f"Record the diagnosis that indicates ketamine (an ICD-10-CM code under "
                    f"{listing(covered)}) or take {first.patient} off the dosing schedule.",
     )
+
+
+PARTS = (Part("diagnosis-covered", define, facts),)

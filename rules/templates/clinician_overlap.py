@@ -1,4 +1,4 @@
-"""KAP-CLIN-001: a clinician's sessions do not overlap (across patients).
+"""clinician-overlap: a clinician's sessions do not overlap (across patients).
 
 Partitioned by clinician, not by patient: one engine state holds all of a
 clinician's sessions in the run.
@@ -11,26 +11,10 @@ from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
-from kapcheck.protocol import Kind, Schedule, Severity
+from kapcheck.protocol import RuleSettings, Schedule
 
-from . import overlap
-from .base import Fact, Hit, Mark, Params, Partition, Rule, View, listing, per_schedule
-
-RULE = Rule(
-    id="KAP-CLIN-001",
-    title="No double-booked clinicians",
-    severity=Severity.ERROR,
-    requirement="A clinician's sessions do not overlap.",
-    rationale="A prescriber must be on site through administration and monitoring, and a "
-              "therapist cannot hold two sessions at once; a double booking leaves a patient "
-              "without the clinician the protocol requires.",
-    source="Spravato REMS (NDA 211243): a prescriber on site during administration and "
-           "monitoring; scheduling integrity.",
-    parameters={},
-    reads=frozenset(k.value for k in Kind),
-    anchor="the later-starting session (ties: the greater id, compared as strings)",
-    partition=Partition.CLINICIAN,
-)
+from .. import overlap
+from ..base import Fact, Hit, Mark, Params, Part, View, listing, per_schedule
 
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
@@ -61,7 +45,7 @@ def _free(view: View, s: Any) -> list[str]:
     return [c.id for c in view.schedule.clinicians if c.id not in busy and c.roles & roles]
 
 
-def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
+def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     for s, earlier in overlap.pairs(view, marks):
         latest_end = max(o.end for o in earlier)
         others = [f"session {o.id} of patient {o.patient} (until {view.when(o.end, o)})"
@@ -83,3 +67,6 @@ def _suggest(view: View, s: Any) -> str:
     if not free:
         return f"another clinician (no other {roles or 'clinician'} of the roster is free then)"
     return f"another {roles or 'clinician'} free then: " + ", ".join(free[:3])
+
+
+PARTS = (Part("clinician-overlap", define, facts),)

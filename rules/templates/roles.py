@@ -1,4 +1,4 @@
-"""KAP-ROLE-001: each kind of session is run by a clinician with a fitting role.
+"""roles: each kind of session is run by a clinician with a fitting role.
 
 The protocol's ``roles`` table enters the ruleset as ``permit`` facts (kind, role),
 the roster as ``role`` facts (clinician, role), and the patient's sessions as ``duty``
@@ -14,37 +14,18 @@ from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
 
-from kapcheck.protocol import Schedule, Severity
+from kapcheck.protocol import RuleSettings, Schedule
 
-from .base import (
+from ..base import (
     Fact,
     Hit,
     Mark,
     Params,
-    Rule,
+    Part,
     View,
     listing,
     per_schedule,
     within,
-)
-
-RULE = Rule(
-    id="KAP-ROLE-001",
-    title="The right clinician for each session",
-    severity=Severity.ERROR,
-    requirement="Each session is run by a clinician with a role its kind requires ({roles}); "
-                "a kind not listed may be run by any clinician of the roster.",
-    rationale="Administration and monitoring need a clinician who can prescribe or "
-              "administer and respond to adverse effects; the psychotherapy that makes the "
-              "treatment work needs a therapist.",
-    source="FDA-approved REMS for esketamine (Spravato, NDA 211243): a prescriber on site "
-           "during administration and monitoring; seed article "
-           "(shared/seeds/000_e7d065e461f7bc8f.txt): psychotherapy with ketamine.",
-    parameters={"roles": {"dosing": ("prescriber", "nurse"), "preparation": ("therapist",),
-                          "integration": ("therapist",), "psychotherapy": ("therapist",)}},
-    units={"roles": "roles"},
-    reads=frozenset({"duty", "permit", "role"}),
-    anchor="the session",
 )
 
 
@@ -95,7 +76,8 @@ def _qualified(schedule: Schedule, roles: tuple[str, ...]) -> list[str]:
     return [c.id for c in schedule.clinicians if {r.value for r in c.roles} & set(roles)]
 
 
-def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
+def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
+    params = rule.parameters
     table = params["roles"]
     roster = view.schedule.clinician_by_id
     for s in _candidates(view, params):
@@ -116,3 +98,6 @@ def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
                     f"{s.kind.value} sessions need a {listing(needed)}.",
             suggestion=fix,
         )
+
+
+PARTS = (Part("roles", define, facts),)

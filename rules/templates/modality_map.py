@@ -1,4 +1,4 @@
-"""KAP-MOD-001: psychotherapy and integration use a modality fit for the diagnosis.
+"""modality-map: psychotherapy and integration use a modality that fits the diagnosis.
 
 The diagnosis map enters the ruleset as facts: an ``indication`` per map prefix and
 modality, a ``code`` per prefix of each of the patient's diagnoses, and a ``use`` per
@@ -14,26 +14,9 @@ from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
 
-from kapcheck.protocol import Kind, Severity, icd_key
+from kapcheck.protocol import Kind, RuleSettings, icd_key
 
-from .base import Fact, Hit, Mark, Params, Rule, View, listing, within
-
-RULE = Rule(
-    id="KAP-MOD-001",
-    title="A modality that fits the diagnosis",
-    severity=Severity.ERROR,
-    requirement="Every psychotherapy and integration session uses a modality that the "
-                "diagnosis map allows for at least one of the patient's diagnoses.",
-    rationale="The evidence pairs ketamine with specific therapies: CBT or psychodynamic "
-              "therapy for depression, prolonged exposure for PTSD. A modality without "
-              "evidence for the patient's condition does not keep the protocol.",
-    source="Seed article (shared/seeds/000_e7d065e461f7bc8f.txt); Wilkinson et al., "
-           "Psychother Psychosom 2017;86:162 and 2021;90:318 (CBT for depression); Shiroma "
-           "et al., J Clin Psychiatry 2020 (prolonged exposure for PTSD).",
-    parameters={},
-    reads=frozenset({"use", "indication", "code"}),
-    anchor="the session",
-)
+from ..base import Fact, Hit, Mark, Params, Part, View, listing, within
 
 
 def code_facts(view: View) -> list[Fact]:
@@ -74,7 +57,7 @@ def define(name: str, mark: Mark) -> None:
             mark(c.session.modality)
 
 
-def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
+def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     codes = view.patient.diagnoses if view.patient else ()
     allowed = sorted(view.diagnoses.modalities_for(codes))
     for s in _candidates(view):
@@ -98,3 +81,6 @@ def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
                     f"({view.when(s.start, s)}) uses {s.modality}, {why}.",
             suggestion=fix,
         )
+
+
+PARTS = (Part("modality-map", define, facts),)

@@ -1,29 +1,14 @@
-"""KAP-OVL-001: a patient's sessions do not overlap."""
+"""patient-overlap: a patient's sessions do not overlap."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from kapcheck.protocol import Kind, Severity
+from kapcheck.protocol import RuleSettings
 
-from . import overlap
-from .base import Fact, Hit, Mark, Params, Rule, View, listing
-
-RULE = Rule(
-    id="KAP-OVL-001",
-    title="No overlapping sessions for a patient",
-    severity=Severity.ERROR,
-    requirement="A patient's sessions do not overlap.",
-    rationale="A patient cannot attend two sessions at once; an overlap means one of them "
-              "will not happen as scheduled, often the monitoring or integration that the "
-              "protocol depends on.",
-    source="Scheduling integrity; Spravato REMS (NDA 211243): the patient stays under "
-           "observation for the whole monitoring period.",
-    parameters={},
-    reads=frozenset(k.value for k in Kind),
-    anchor="the later-starting session (ties: the greater id, compared as strings)",
-)
+from .. import overlap
+from ..base import Fact, Hit, Mark, Params, Part, View, listing
 
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
@@ -34,7 +19,7 @@ def define(name: str, mark: Mark) -> None:
     overlap.overlap_ruleset(name, mark)
 
 
-def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
+def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     for s, earlier in overlap.pairs(view, marks):
         latest_end = max(o.end for o in earlier)
         others = [f"{o.kind.value} session {o.id} (until {view.when(o.end, o)})"
@@ -48,3 +33,6 @@ def verdict(view: View, params: Params, marks: set[Any]) -> Iterator[Hit]:
                        f"reschedule the session it overlaps.",
             related=tuple(o.id for o in earlier),
         )
+
+
+PARTS = (Part("patient-overlap", define, facts),)

@@ -1,0 +1,150 @@
+"""Rule templates as a protocol file sees them: their parameters and their texts.
+
+A protocol rule names a template and gives its parameters; kapcheck's own rules are
+instances of the same templates. This module is the schema of a rule entry (which
+parameters a template takes, their units and defaults, the placeholders its texts may
+use); the rulesets and verdicts that implement each template live in
+``kapcheck.rules.templates``, one module each.
+
+The parameter names follow the vocabulary of clinical scheduling (CDISC USDM timing,
+visit windows): the ``anchor`` session a window is counted from, the ``kind`` of session
+required, and the window's bounds (``min_hours_after`` .. ``window_hours`` after the
+anchor ends; ``min_hours_before`` and ``max_days_before`` before it starts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from attrs import frozen
+
+#: A parameter the rule must give.
+REQUIRED: Any = object()
+
+
+@frozen
+class ParamSpec:
+    unit: str
+    default: Any = REQUIRED
+    #: Another name the parameter may be given under (``days`` for ``span_days``, as the
+    #: kap protocol's KAP-DOSE-002 has always called it).
+    alias: str | None = None
+
+    @property
+    def optional(self) -> bool:
+        """No value needed: the template treats an absent one as "none"."""
+        return self.default is None
+
+
+@frozen
+class TemplateSpec:
+    name: str
+    params: Mapping[str, ParamSpec]
+    #: The requirement sentence when a rule gives none; {parameter} placeholders.
+    requirement: str
+    #: What a finding is attached to, for `kapcheck explain`; {parameter} placeholders.
+    anchor: str
+    #: Placeholders a rule's ``message`` and ``suggestion`` may use (besides parameters).
+    fields: tuple[str, ...] = ()
+    #: Whether the partition is a clinician's sessions (else a patient's).
+    by_clinician: bool = False
+
+
+_SESSION = ("session", "start", "end", "kind", "anchor_kind")
+
+TEMPLATES: dict[str, TemplateSpec] = {t.name: t for t in (
+    TemplateSpec(
+        "before-first",
+        {"anchor": ParamSpec("kind"), "kind": ParamSpec("kind"),
+         "min_sessions": ParamSpec("count", 1), "min_hours_before": ParamSpec("hours", 0),
+         "max_days_before": ParamSpec("days")},
+        "The first {anchor} session is preceded by at least {min_sessions} {kind} "
+        "session(s), each ending at least {min_hours_before} hours before it starts and "
+        "starting no earlier than {max_days_before} days before it.",
+        "the patient's first {anchor} session",
+        (*_SESSION, "found", "needed", "missing", "outside", "earliest", "latest"),
+    ),
+    TemplateSpec(
+        "after-each",
+        {"anchor": ParamSpec("kind"), "kind": ParamSpec("kind"),
+         "min_sessions": ParamSpec("count", 1), "min_hours_after": ParamSpec("hours", 0),
+         "window_hours": ParamSpec("hours")},
+        "Every {anchor} session is followed by at least {min_sessions} {kind} session(s) "
+        "starting between {min_hours_after} and {window_hours} hours after it ends.",
+        "the {anchor} session",
+        (*_SESSION, "found", "needed", "missing", "earliest", "latest"),
+    ),
+    TemplateSpec(
+        "spacing",
+        {"kind": ParamSpec("kind"), "min_hours": ParamSpec("hours"),
+         "max_hours": ParamSpec("hours", None)},
+        "Consecutive {kind} sessions of a patient start at least {min_hours} hours apart.",
+        "the later {kind} session",
+        (*_SESSION, "previous", "gap", "earliest", "latest"),
+    ),
+    TemplateSpec(
+        "count-in-span",
+        {"kind": ParamSpec("kind"), "max_sessions": ParamSpec("count"),
+         "span_days": ParamSpec("days", alias="days")},
+        "No more than {max_sessions} {kind} sessions start in any {span_days}-day span.",
+        "each {kind} session whose count exceeds max_sessions",
+        (*_SESSION, "count", "earliest"),
+    ),
+    TemplateSpec(
+        "min-duration",
+        {"kind": ParamSpec("kind"), "min_minutes": ParamSpec("minutes"),
+         "by_dose_mg": ParamSpec("dose_table", None)},
+        "A {kind} session lasts at least {min_minutes} minutes.",
+        "the {kind} session",
+        (*_SESSION, "length", "needed", "dose_mg", "latest"),
+    ),
+    TemplateSpec(
+        "modality-map", {},
+        "Every psychotherapy and integration session uses a modality that the diagnosis "
+        "map allows for at least one of the patient's diagnoses.",
+        "the session",
+    ),
+    TemplateSpec(
+        "diagnosis-covered", {},
+        "A patient with a dosing session has at least one diagnosis that the diagnosis map "
+        "covers.",
+        "the patient's first dosing session",
+    ),
+    TemplateSpec(
+        "patient-overlap", {},
+        "A patient's sessions do not overlap.",
+        "the later-starting session (ties: the greater id, compared as strings)",
+    ),
+    TemplateSpec(
+        "clinician-overlap", {},
+        "A clinician's sessions do not overlap.",
+        "the later-starting session (ties: the greater id, compared as strings)",
+        by_clinician=True,
+    ),
+    TemplateSpec(
+        "roles", {"roles": ParamSpec("roles")},
+        "Each session is run by a clinician with a role its kind requires ({roles}); a kind "
+        "not listed may be run by any clinician of the roster.",
+        "the session",
+    ),
+)}
+
+#: The keys of a rule entry that are not parameters.
+TEXT_KEYS = ("title", "requirement", "rationale", "source", "message", "suggestion")
+RULE_KEYS = ("template", "severity", "enabled", *TEXT_KEYS)
+
+
+def show(value: Any) -> str:
+    """A parameter value as rule texts print it: 72, 36.5, "prescriber or nurse"."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if value is None:
+        return "none"
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}: {' or '.join(v) if v else 'anyone'}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(row, (list, tuple)) for row in value):
+            return ", ".join(f"{show(d)} mg: {show(m)} min" for d, m in value)
+        return ", ".join(str(v) for v in value)
+    return str(value)

@@ -1,0 +1,32 @@
+"""The rule templates, one module each: its durable_rules rulesets, its verdict, its
+texts. ``MODULES`` maps a template's name (protocol/templates.py) to its module."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from . import (
+    after_each,
+    before_first,
+    clinician_overlap,
+    count_in_span,
+    diagnosis_covered,
+    min_duration,
+    modality_map,
+    patient_overlap,
+    roles,
+    spacing,
+)
+
+MODULES: dict[str, ModuleType] = {
+    "before-first": before_first,
+    "after-each": after_each,
+    "spacing": spacing,
+    "count-in-span": count_in_span,
+    "min-duration": min_duration,
+    "modality-map": modality_map,
+    "diagnosis-covered": diagnosis_covered,
+    "patient-overlap": patient_overlap,
+    "clinician-overlap": clinician_overlap,
+    "roles": roles,
+}

@@ -1,0 +1,76 @@
+"""before-first: sessions of a kind before the patient's first session of the anchor kind.
+
+The first anchor session carries its window (``earliest`` start, ``latest`` end); the
+ruleset marks every session of the kind inside it (a witness join), and the verdict
+counts the witnesses against ``min_sessions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from typing import Any
+
+from durable.lang import c, m, ruleset, when_all
+
+from kapcheck.protocol import RuleSettings
+
+from ..base import DAY, HOUR, Fact, Hit, Mark, Params, Part, View, seconds, texts, within
+
+
+def first(view: View, params: Params) -> Any:
+    return next((s for s in view.sessions if s.kind == params["anchor"]), None)
+
+
+def facts(view: View, params: Params) -> Sequence[Fact]:
+    anchor = first(view, params)
+    if anchor is None:
+        return []
+    start = anchor.start_s - view.origin_s
+    return [{"id": f"a:{anchor.id}", "type": "anchor",
+             "latest": start - seconds(params["min_hours_before"], HOUR),
+             "earliest": start - seconds(params["max_days_before"], DAY)}] + [
+        {"id": s.id, "type": "target", "start": s.start_s - view.origin_s,
+         "end": s.end_s - view.origin_s} for s in view.sessions if s.kind == params["kind"]]
+
+
+def define(name: str, mark: Mark) -> None:
+    with ruleset(name):
+        @when_all(c.anchor << (m.type == "anchor"),
+                  c.later << within("anchor", (m.type == "target")
+                                    & (m.end <= c.anchor.latest)
+                                    & (m.start >= c.anchor.earliest)))
+        def in_window(c: Any) -> None:
+            mark(c.later.id)
+
+
+PARTS = (Part("before-first", define, facts),)
+
+
+def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
+    params = rule.parameters
+    anchor = first(view, params)
+    needed = int(params["min_sessions"])
+    if anchor is None or len(marks) >= needed:
+        return
+    kind, anchor_kind = params["kind"], params["anchor"]
+    earliest = anchor.start - timedelta(seconds=seconds(params["max_days_before"], DAY))
+    latest = anchor.start - timedelta(seconds=seconds(params["min_hours_before"], HOUR))
+    others = [s.id for s in view.sessions if s.kind == kind and s.id not in marks
+              and s.id != anchor.id]
+    before = (", each ending at least {min_hours_before} hours before it"
+              if params["min_hours_before"] else "")
+    message, suggestion = texts(
+        rule,
+        f"First {anchor_kind} session {{session}} ({{start}}) has {{found}} of the {{needed}} "
+        f"{kind} session(s) required in the {{max_days_before}} days before it{before}"
+        "{outside}.",
+        f"Book {{missing}} more {kind} session(s) that start no earlier than {{earliest}} "
+        "and end by {latest}.",
+        {"session": anchor.id, "start": view.when(anchor.start, anchor),
+         "end": view.when(anchor.end, anchor), "kind": kind, "anchor_kind": anchor_kind,
+         "found": len(marks), "needed": needed, "missing": needed - len(marks),
+         "outside": f" ({', '.join(others)} fall outside that window)" if others else "",
+         "earliest": view.when(earliest, anchor), "latest": view.when(latest, anchor)})
+    yield Hit(session=anchor, patient=anchor.patient, message=message, suggestion=suggestion,
+              related=tuple(sorted(marks)))

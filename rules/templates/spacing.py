@@ -1,0 +1,106 @@
+"""spacing: consecutive sessions of a kind start at least ``min_hours`` (and, if set, at
+most ``max_hours``) apart; the finding is on the later one.
+
+Sessions carry their rank among the patient's sessions of the kind (by start, ties by
+id). The first ruleset marks every pair in which a later-ranked session starts less
+than ``min_hours`` after an earlier one (a violation join): a session is in such a pair
+exactly when it is too close to its immediate predecessor, which starts no earlier
+than any other session before it. The second marks every session that some
+later-ranked session starts within ``max_hours`` of (a witness join): a session's
+immediate successor starts first among the later-ranked ones, so an unmarked session
+is followed too late. Two rulesets, not two rules in one: durable_rules was seen to
+lose matches of several temporal rules in one ruleset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from typing import Any
+
+from durable.lang import c, m, ruleset, when_all
+
+from kapcheck.protocol import RuleSettings
+
+from ..base import HOUR, Fact, Hit, Mark, Params, Part, View, seconds, span, texts, within
+from ..base import noun as noun_of
+
+
+def _of_kind(view: View, params: Params) -> list[Any]:
+    return [s for s in view.sessions if s.kind == params["kind"]]
+
+
+def min_facts(view: View, params: Params) -> Sequence[Fact]:
+    gap = seconds(params["min_hours"], HOUR)
+    return [{"id": s.id, "type": "s", "rank": i, "start": s.start_s - view.origin_s,
+             "clear": s.start_s - view.origin_s + gap}
+            for i, s in enumerate(_of_kind(view, params))]
+
+
+def max_facts(view: View, params: Params) -> Sequence[Fact]:
+    if params.get("max_hours") is None:
+        return []
+    gap = seconds(params["max_hours"], HOUR)
+    return [{"id": s.id, "type": "s", "rank": i, "start": s.start_s - view.origin_s,
+             "reach": s.start_s - view.origin_s + gap}
+            for i, s in enumerate(_of_kind(view, params))]
+
+
+def define_min(name: str, mark: Mark) -> None:
+    with ruleset(name):
+        @when_all(c.first << (m.type == "s"),
+                  c.later << within("first", (m.type == "s")
+                                    & (m.rank > c.first.rank)
+                                    & (m.start < c.first.clear)))
+        def too_soon(c: Any) -> None:
+            mark(("soon", c.later.id, c.first.id))
+
+
+def define_max(name: str, mark: Mark) -> None:
+    with ruleset(name):
+        @when_all(c.first << (m.type == "s"),
+                  c.later << within("first", (m.type == "s")
+                                    & (m.rank > c.first.rank)
+                                    & (m.start <= c.first.reach)))
+        def followed_in_time(c: Any) -> None:
+            mark(("reached", c.first.id))
+
+
+PARTS = (Part("spacing", define_min, min_facts), Part("spacing-max", define_max, max_facts))
+
+
+def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
+    params = rule.parameters
+    kind = params["kind"]
+    ordered = _of_kind(view, params)
+    rank = {s.id: i for i, s in enumerate(ordered)}
+    previous: dict[str, str] = {}
+    for mark in marks:
+        if mark[0] == "soon":
+            _, later, earlier = mark
+            if later not in previous or rank[earlier] > rank[previous[later]]:
+                previous[later] = earlier
+    reached = {mark[1] for mark in marks if mark[0] == "reached"}
+    too_far = params.get("max_hours") is not None
+    head = f"{kind.capitalize()} session {{session}} ({{start}}) starts {{gap}} after the " \
+           f"previous {noun_of(kind)} {{previous}}; {noun_of(kind, True)} must start"
+    for i, s in enumerate(ordered):
+        if s.id in previous:
+            before = view.session(previous[s.id])
+            message = head + " at least {min_hours} hours apart."
+            suggestion = "Move {session} to start at or after {earliest}."
+        elif too_far and i > 0 and ordered[i - 1].id not in reached:
+            before = ordered[i - 1]
+            message = head + " at most {max_hours} hours apart."
+            suggestion = "Move {session} to start at or before {latest}."
+        else:
+            continue
+        earliest = before.start + timedelta(seconds=seconds(params["min_hours"], HOUR))
+        latest = before.start + timedelta(seconds=seconds(params.get("max_hours") or 0, HOUR))
+        msg, fix = texts(rule, message, suggestion, {
+            "session": s.id, "start": view.when(s.start, s), "end": view.when(s.end, s),
+            "kind": kind, "anchor_kind": kind, "previous": before.id,
+            "gap": span(s.start - before.start), "earliest": view.when(earliest, s),
+            "latest": view.when(latest, s)})
+        yield Hit(session=s, patient=s.patient, message=msg, suggestion=fix,
+                  related=(before.id,))
