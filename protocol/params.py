@@ -5,7 +5,7 @@ zero or more, at most ten years, that come to a whole number of seconds: kapchec
 times to the second, so ``min_minutes = 120.005`` (7,200.3 s) cannot be honoured
 exactly and is refused rather than rounded. ``count`` is a whole number. ``kind`` is a
 session kind, ``roles`` a table of session kind to clinician roles, ``dose_table`` a
-list of ``[dose_mg, minutes]`` rows with doses ascending.
+list of ``[dose_mg, minutes]`` rows with doses ascending, ``flag`` true or false.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .model import Kind, Role
 
 #: Seconds in one unit of each time unit.
 SECONDS = {"hours": 3600, "days": 86400, "minutes": 60}
-UNITS = (*SECONDS, "count", "kind", "roles", "dose_table")
+UNITS = (*SECONDS, "count", "kind", "roles", "dose_table", "flag")
 KINDS = tuple(k.value for k in Kind)
 ROLES = tuple(r.value for r in Role)
 #: The heaviest dose a dose table may name, in mg.
@@ -58,6 +58,10 @@ def problem(unit: str, value: Any) -> str | None:
             return f"expected a whole number, got {shown(value)}"
         if not 0 <= value <= MAX_PARAMETER_COUNT:
             return f"expected a whole number from 0 to {MAX_PARAMETER_COUNT}, got {shown(value)}"
+        return None
+    if unit == "flag":
+        if not isinstance(value, bool):
+            return f"expected true or false, got {shown(value)}"
         return None
     if unit == "kind":
         if not isinstance(value, str) or value not in KINDS:

@@ -247,6 +247,9 @@ class _Draft:
         self.values: dict[str, Any] = {}
         self.texts: dict[str, str] = {}
         self.provenance: dict[str, str] = {}
+        #: Parameters given with a value that was refused (reported once, not again as
+        #: missing).
+        self.refused: set[str] = set()
 
 
 def _read_rule(problems: Problems, rules: dict[str, _Draft], rule_id: Any, entry: Any,
@@ -317,11 +320,13 @@ def _read_rule(problems: Problems, rules: dict[str, _Draft], rule_id: Any, entry
                 for kind, why in bad:
                     problems.add(f"{kpath}.{str(kind)[:MAX_NAME_CHARS]}", why)
                 if bad:
+                    draft.refused.add(canonical)
                     continue
                 if isinstance(draft.values.get(key), Mapping):
                     value = {**draft.values[key], **value}  # a layer changes the kinds it names
             if (why := params.problem(unit, value)) is not None:
                 problems.add(kpath, why)
+                draft.refused.add(canonical)
                 continue
             draft.values.pop(other, None)
             draft.values[key] = value
@@ -342,11 +347,16 @@ def _finish_rule(rule_id: str, draft: _Draft, problems: list[Problem]) -> RuleSe
         given = name if name in draft.values else p.alias if p.alias in draft.values else None
         if given is not None:
             values[given] = draft.values[given]
-        elif p.default is REQUIRED:
+        elif p.default is REQUIRED and name not in draft.refused:
             problems.append(Problem(draft.defined_in, f"rules.{rule_id}.{name}",
                                     f"is required by the {spec.name} template"))
         elif p.default is not None:
             values[name] = p.default
+    if values.get("max_hours") is not None and values.get("min_hours") is not None \
+            and values["max_hours"] < values["min_hours"]:
+        problems.append(Problem(draft.provenance.get("max_hours", draft.defined_in),
+                                f"rules.{rule_id}.max_hours",
+                                "is less than min_hours: no spacing could keep both"))
     if "title" not in draft.texts:
         problems.append(Problem(draft.defined_in, f"rules.{rule_id}.title",
                                 "is required: a short name for the rule"))
@@ -366,7 +376,7 @@ def _finish_rule(rule_id: str, draft: _Draft, problems: list[Problem]) -> RuleSe
                 problems.append(Problem(where, f"rules.{rule_id}.{key}",
                                         f"unknown placeholder {{{field_name}}}; expected one "
                                         f"of {', '.join('{' + n + '}' for n in sorted(allowed))}"))
-    if len(problems) > before:
+    if len(problems) > before or draft.refused:
         return None
     return RuleSettings(
         id=rule_id, severity=draft.severity, enabled=draft.enabled,

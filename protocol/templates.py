@@ -69,7 +69,7 @@ TEMPLATES: dict[str, TemplateSpec] = {t.name: t for t in (
         "after-each",
         {"anchor": ParamSpec("kind"), "kind": ParamSpec("kind"),
          "min_sessions": ParamSpec("count", 1), "min_hours_after": ParamSpec("hours", 0),
-         "window_hours": ParamSpec("hours")},
+         "window_hours": ParamSpec("hours"), "only_first": ParamSpec("flag", False)},
         "Every {anchor} session is followed by at least {min_sessions} {kind} session(s) "
         "starting between {min_hours_after} and {window_hours} hours after it ends.",
         "the {anchor} session",

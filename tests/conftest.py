@@ -18,5 +18,9 @@ def pytest_configure(config) -> None:  # type: ignore[no-untyped-def]
     from kapcheck.rules import WAIVER_RULE
 
     ids = {r.id for name in shipped_protocols() for r in load_protocol(name).rules}
+    from kapcheck.protocol.templates import TEMPLATES
+
+    for name in TEMPLATES:
+        config.addinivalue_line("markers", f"template-{name}: scenarios of a rule of {name}")
     for rule_id in [*sorted(ids), WAIVER_RULE]:
         config.addinivalue_line("markers", f"{rule_id}: scenarios that specify {rule_id}")

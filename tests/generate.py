@@ -72,7 +72,8 @@ def template_rule(pick: Pick[Any], template: str, rule_id: str = "GEN-001") -> R
                   "kind": pick(["integration", "integration", *KINDS]),
                   "min_sessions": pick([1, 1, 1, 2, 3]),
                   "min_hours_after": pick([0, 0, 0, 1, 24, 47]),
-                  "window_hours": pick([48, 72, 36.5, 168, 720])}
+                  "window_hours": pick([48, 72, 36.5, 168, 720]),
+                  "only_first": pick([False, False, True])}
     elif template == "spacing":
         low = pick([0, 24, 48, 72])
         params = {"kind": pick(["dosing", "dosing", *KINDS]), "min_hours": low}

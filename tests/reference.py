@@ -93,7 +93,8 @@ def evaluate(schedule: Schedule, protocol: Protocol) -> set[Key]:
                     if n < p["min_sessions"]:
                         add(patient.id, first.id)
             elif t == "after-each":
-                for a in of(p["anchor"]):
+                anchors = of(p["anchor"])
+                for a in anchors[:1] if p.get("only_first") else anchors:
                     lo = a.end + timedelta(hours=p["min_hours_after"])
                     hi = a.end + timedelta(hours=p["window_hours"])
                     n = sum(1 for s in of(p["kind"]) if lo <= s.start <= hi)

@@ -7,11 +7,13 @@ import re
 
 from kapcheck.cli.specs import Scenario, parse, scenarios
 from kapcheck.protocol import load_protocol, shipped_protocols
+from kapcheck.protocol.templates import TEMPLATES
 from kapcheck.rules import WAIVER_RULE
 
 #: Every rule of every shipped protocol, and the waiver rule.
 RULES = sorted({r.id for name in shipped_protocols() for r in load_protocol(name).rules})
-KNOWN = set(RULES) | {WAIVER_RULE}
+#: Scenarios of rules a scenario's own protocol defines are tagged with the template.
+KNOWN = set(RULES) | {WAIVER_RULE} | {f"template-{t}" for t in TEMPLATES}
 
 
 def _shows(s: Scenario, rule: str, verdict: str) -> bool:

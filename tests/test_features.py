@@ -106,13 +106,14 @@ SESSION = (r"an? (?P<kind>preparation|dosing|integration|psychotherapy|assessmen
            r"(?P<sid>\S+)(?: for (?P<patient>\S+))? on (?P<day>\d{4}-\d{2}-\d{2}) "
            r"(?:from (?P<start>\d{2}:\d{2}) to (?P<end>\d{2}:\d{2})"
            r"|at (?P<at>\d{2}:\d{2}) for (?P<minutes>\d+) minutes)"
+           r"(?: of (?P<dose>[\d.]+) mg(?: of psilocybin)?)?"
            r"(?: using (?P<modality>\S+))?(?: with (?P<clinician>\S+))?")
 
 
 @given(parsers.re(SESSION))
 def session(clinic: Clinic, kind: str, sid: str, patient: str | None, day: str,
             start: str | None, end: str | None, at: str | None, minutes: str | None,
-            modality: str | None, clinician: str | None) -> None:
+            dose: str | None, modality: str | None, clinician: str | None) -> None:
     fields: dict[str, Any] = {"id": sid, "kind": kind}
     if patient:
         fields["patient"] = patient
@@ -122,6 +123,8 @@ def session(clinic: Clinic, kind: str, sid: str, patient: str | None, day: str,
         fields.update(start=f"{day}T{at}", duration=f"{minutes}m")
     if kind == "dosing":
         fields["route"] = "IV"
+    if dose:
+        fields["dose_mg"] = dose
     if modality:
         fields["modality"] = modality
     if clinician:
@@ -179,6 +182,17 @@ def own_protocol(clinic: Clinic, datatable: list[list[str]]) -> None:
     clinic.protocol = str(path)
 
 
+@given(parsers.parse("the clinic's own protocol, which extends kap and adds the rule {rule_id}"))
+def own_rule(clinic: Clinic, rule_id: str, datatable: list[list[str]]) -> None:
+    _, *rows = datatable
+    lines = ['[protocol]', 'name = "clinic"', 'version = "test"', 'extends = "kap"', "",
+             f"[rules.{rule_id}]"]
+    lines += [f"{key} = {_toml(_setting_value(value))}" for key, value in rows]
+    path = clinic.folder / "clinic-protocol.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    clinic.protocol = str(path)
+
+
 @given(parsers.parse("the clinic uses the shipped protocol {name}"))
 def shipped_protocol(clinic: Clinic, name: str) -> None:
     clinic.protocol = name
@@ -209,7 +223,7 @@ def validated_on(clinic: Clinic, day: str) -> None:
 
 # --- Then ---------------------------------------------------------------------------
 
-RULE = r"(?P<rule>KAP-[A-Z]+-\d{3}|WAIVER-\d{3})"
+RULE = r"(?P<rule>[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d{3})"
 
 
 @then(parsers.re(RULE + r" is (?P<verdict>violated|waived) for (?P<sid>\S+)"))

@@ -3,7 +3,9 @@
 Each anchor session carries its window (``lo`` = its end + ``min_hours_after``, ``hi`` =
 its end + ``window_hours``, both inclusive); the ruleset pairs it with every session of
 the kind that starts inside (a witness join), and the verdict counts each anchor's
-witnesses against ``min_sessions``. One session may serve several anchors.
+witnesses against ``min_sessions``. One session may serve several anchors. With
+``only_first`` the patient's first anchor session alone is an anchor ("two integration
+sessions after the first dose").
 """
 
 from __future__ import annotations
@@ -20,13 +22,18 @@ from kapcheck.protocol import RuleSettings
 from ..base import HOUR, Fact, Hit, Mark, Params, Part, View, a, seconds, texts, within
 
 
+def anchor_sessions(view: View, params: Params) -> list[Any]:
+    """Every session of the anchor kind, or (``only_first``) the first of them."""
+    anchors = [s for s in view.sessions if s.kind == params["anchor"]]
+    return anchors[:1] if params.get("only_first") else anchors
+
+
 def facts(view: View, params: Params) -> Sequence[Fact]:
     origin = view.origin_s
     lo = seconds(params["min_hours_after"], HOUR)
     hi = seconds(params["window_hours"], HOUR)
     anchors = [{"id": f"a:{s.id}", "type": "anchor", "lo": s.end_s - origin + lo,
-                "hi": s.end_s - origin + hi}
-               for s in view.sessions if s.kind == params["anchor"]]
+                "hi": s.end_s - origin + hi} for s in anchor_sessions(view, params)]
     if not anchors:
         return []
     return anchors + [{"id": s.id, "type": "target", "start": s.start_s - origin}
@@ -61,8 +68,8 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     else:
         message = (f"{anchor_kind.capitalize()} session {{session}} ends {{end}} and "
                    f"{{found}} of the {{needed}} {kind} sessions required start {window}.")
-    for s in view.sessions:
-        if s.kind != anchor_kind or found[s.id] >= needed:
+    for s in anchor_sessions(view, params):
+        if found[s.id] >= needed:
             continue
         missing = needed - found[s.id]
         book = (f"Book {a(kind)} {kind} session" if missing == 1
