@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+import orjson
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
@@ -53,7 +54,8 @@ def report_json(report: Report) -> str:
                     "waived": report.waived},
         "findings": [finding_json(f) for f in report.findings],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    # orjson writes the same bytes as json.dumps(indent=2, ensure_ascii=False), faster.
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
@@ -105,31 +105,39 @@ def check_schedule(schedule: Schedule, place: Place | None = None,
     if len(schedule.sessions) > MAX_SESSIONS:
         add("sessions", MAX_SESSIONS, "", f"a run holds at most {MAX_SESSIONS:,} sessions")
     seen: set[str] = set()
-    per_patient: Counter[str] = Counter()
-    per_clinician_day: Counter[tuple[str, int]] = Counter()
+    per_patient: dict[str, int] = defaultdict(int)
+    per_clinician_day: dict[tuple[str, int], int] = defaultdict(int)
+    longest = MAX_SESSION_LENGTH
     for i, s in enumerate(schedule.sessions):
-        _check_session(s, i, add)
-        if s.id in seen:
-            add("sessions", i, "id", f"duplicate session id {shown(s.id)}")
-        seen.add(s.id)
-        if s.patient not in patients:
-            add("sessions", i, "patient", f"no patient with id {shown(s.patient)} in the run")
+        sid, pid, cid, start, end = s.id, s.patient, s.clinician, s.start, s.end
+        # The common case in one test; anything unusual is looked at closely.
+        if not (type(sid) is str and type(pid) is str and type(cid) is str
+                and 0 < len(sid) <= MAX_ID_CHARS and 0 < len(pid) <= MAX_ID_CHARS
+                and 0 < len(cid) <= MAX_ID_CHARS and EARLIEST <= start and end < LATEST
+                and end - start <= longest and s.route is None and s.dose_mg is None
+                and (s.modality is None and s.kind not in MODALITY_KINDS
+                     or type(s.modality) is str and 0 < len(s.modality) <= MAX_NAME_CHARS)):
+            _check_session(s, i, add)
+        if sid in seen:
+            add("sessions", i, "id", f"duplicate session id {shown(sid)}")
+        seen.add(sid)
+        if pid not in patients:
+            add("sessions", i, "patient", f"no patient with id {shown(pid)} in the run")
         else:
-            per_patient[s.patient] += 1
-            if per_patient[s.patient] == MAX_SESSIONS_PER_PATIENT + 1:
+            count = per_patient[pid] = per_patient[pid] + 1
+            if count == MAX_SESSIONS_PER_PATIENT + 1:
                 add("sessions", i, "patient",
-                    f"patient {shown(s.patient)} has more than {MAX_SESSIONS_PER_PATIENT} "
+                    f"patient {shown(pid)} has more than {MAX_SESSIONS_PER_PATIENT} "
                     "sessions in the run")
-        if s.clinician not in clinicians:
-            add("sessions", i, "clinician",
-                f"no clinician with id {shown(s.clinician)} in the run")
+        if cid not in clinicians:
+            add("sessions", i, "clinician", f"no clinician with id {shown(cid)} in the run")
         else:
-            key = (s.clinician, s.start_s // 86400)
-            per_clinician_day[key] += 1
-            if per_clinician_day[key] == MAX_SESSIONS_PER_CLINICIAN_DAY + 1:
+            key = (cid, s.start_s // 86400)
+            count = per_clinician_day[key] = per_clinician_day[key] + 1
+            if count == MAX_SESSIONS_PER_CLINICIAN_DAY + 1:
                 add("sessions", i, "start",
-                    f"clinician {shown(s.clinician)} starts more than "
-                    f"{MAX_SESSIONS_PER_CLINICIAN_DAY} sessions on {s.start.date()} (UTC)")
+                    f"clinician {shown(cid)} starts more than "
+                    f"{MAX_SESSIONS_PER_CLINICIAN_DAY} sessions on {start.date()} (UTC)")
 
     for i, w in enumerate(schedule.waivers):
         if w.session is not None and w.session not in seen and w.session not in broken_sessions:

@@ -46,6 +46,18 @@ class ProtocolError(InputError):
     """A protocol file is unusable."""
 
 
+def join_path(path: str, key: str) -> str:
+    """``sessions[3]`` + ``kind`` is ``sessions[3].kind``; a CSV row's is ``line 4, column kind``."""
+    if path.startswith("line "):
+        return f"{path}, column {key}"
+    return f"{path}.{key}" if path else key
+
+
+#: A path, or (path, key) to be joined only if a problem is reported there: a loader
+#: names the place of every field it reads, and nearly all of them are fine.
+Where = str | tuple[str, str]
+
+
 class Problems:
     """Collects problems of one document, then raises them all at once."""
 
@@ -53,7 +65,9 @@ class Problems:
         self.file = file
         self.items: list[Problem] = []
 
-    def add(self, path: str, message: str) -> None:
+    def add(self, path: Where, message: str) -> None:
+        if isinstance(path, tuple):
+            path = join_path(*path)
         self.items.append(Problem(self.file, path, message))
 
     def __bool__(self) -> bool:

@@ -20,9 +20,10 @@ from zoneinfo import ZoneInfo
 import attrs
 from attrs import define, field
 
+from . import gcpause
 from .checks import ICD_CODE, check_schedule
 from .documents import STDIN, parse_structured, read_bytes, sniff_format
-from .errors import Problem, Problems, ScheduleError
+from .errors import Problem, Problems, ScheduleError, Where, join_path
 from .limits import ECHO_CHARS, MAX_SESSION_LENGTH, MAX_TEXT_CHARS, shown
 from .model import (
     MODALITY_KINDS,
@@ -100,11 +101,11 @@ class _Reader:
             return None
         for key in value:
             if key not in keys:
-                self.problems.add(_join(path, str(key)[:ECHO_CHARS]),
+                self.problems.add(join_path(path, str(key)[:ECHO_CHARS]),
                                   f"unknown key; expected one of {', '.join(keys)}")
         for key in required:
             if value.get(key) is None:
-                self.problems.add(_join(path, key), "is required")
+                self.problems.add(join_path(path, key), "is required")
         return value
 
     def sequence(self, value: Any, path: str, what: str) -> list[Any]:
@@ -115,7 +116,7 @@ class _Reader:
             return []
         return value
 
-    def ident(self, value: Any, path: str) -> str | None:
+    def ident(self, value: Any, path: Where) -> str | None:
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             if value is not None:
                 self.problems.add(path, f"expected an id (text), got {_kind(value)}")
@@ -126,7 +127,7 @@ class _Reader:
             return None
         return text
 
-    def text(self, value: Any, path: str, what: str = "text") -> str | None:
+    def text(self, value: Any, path: Where, what: str = "text") -> str | None:
         if value is None:
             return None
         if not isinstance(value, str) or not value.strip():
@@ -137,16 +138,15 @@ class _Reader:
             return None
         return value.strip()
 
-    def enum(self, value: Any, path: str, enum: Any) -> Any:
+    def enum(self, value: Any, path: Where, enum: Any) -> Any:
         if value is None:
             return None
-        try:
-            return enum(value)
-        except ValueError:
+        member = _MEMBERS[enum].get(value) if isinstance(value, str) else None
+        if member is None:
             self.problems.add(path, f"expected one of {_choices(enum)}, got {shown(value)}")
-            return None
+        return member
 
-    def instant(self, value: Any, path: str, tz: ZoneInfo | None) -> datetime | None:
+    def instant(self, value: Any, path: Where, tz: ZoneInfo | None) -> datetime | None:
         if value is None:
             return None
         try:
@@ -154,6 +154,10 @@ class _Reader:
         except ValueError as exc:  # NaiveTimeError too
             self.problems.add(path, str(exc))
         return None
+
+
+#: Enum members by value: a dict look-up, not Enum's slow call, for every session.
+_MEMBERS: dict[Any, dict[str, Any]] = {e: {m.value: m for m in e} for e in (Kind, Route, Role)}
 
 
 def _kind(value: Any) -> str:
@@ -164,12 +168,6 @@ def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return shown(value)
-
-
-def _join(path: str, key: str) -> str:
-    if path.startswith("line "):  # a CSV row
-        return f"{path}, column {key}"
-    return f"{path}.{key}" if path else key
 
 
 def _sessions_zone(raw: Any, problems: Problems, fallback: str | None) -> ZoneInfo | None:
@@ -229,9 +227,9 @@ def _clinician(r: _Reader, item: Any, path: str) -> Clinician | None:
     m = r.mapping(item, path, CLINICIAN_KEYS, required=("id",))
     if m is None:
         return None
-    cid = r.ident(m.get("id"), _join(path, "id"))
+    cid = r.ident(m.get("id"), join_path(path, "id"))
     roles = []
-    for j, role in enumerate(r.sequence(m.get("roles"), _join(path, "roles"), "roles")):
+    for j, role in enumerate(r.sequence(m.get("roles"), join_path(path, "roles"), "roles")):
         value = r.enum(role, f"{path}.roles[{j}]", Role)
         if value is not None:
             roles.append(value)
@@ -249,9 +247,9 @@ def _patient(r: _Reader, item: Any, path: str) -> Patient | None:
     m = r.mapping(item, path, PATIENT_KEYS, required=("id",))
     if m is None:
         return None
-    pid = r.ident(m.get("id"), _join(path, "id"))
+    pid = r.ident(m.get("id"), join_path(path, "id"))
     codes = []
-    for j, code in enumerate(r.sequence(m.get("diagnoses"), _join(path, "diagnoses"),
+    for j, code in enumerate(r.sequence(m.get("diagnoses"), join_path(path, "diagnoses"),
                                         "ICD-10-CM codes")):
         value = _diagnosis(r, code, f"{path}.diagnoses[{j}]")
         if value is not None:
@@ -264,43 +262,43 @@ def _session(r: _Reader, item: Any, path: str, tz: ZoneInfo | None) -> dict[str,
                   required=("id", "patient", "kind", "start", "clinician"))
     if m is None:
         return None
-    sid = r.ident(m.get("id"), _join(path, "id"))
-    patient = r.ident(m.get("patient"), _join(path, "patient"))
-    clinician = r.ident(m.get("clinician"), _join(path, "clinician"))
-    kind = r.enum(m.get("kind"), _join(path, "kind"), Kind)
-    start = r.instant(m.get("start"), _join(path, "start"), tz)
+    sid = r.ident(m.get("id"), (path, "id"))
+    patient = r.ident(m.get("patient"), (path, "patient"))
+    clinician = r.ident(m.get("clinician"), (path, "clinician"))
+    kind = r.enum(m.get("kind"), (path, "kind"), Kind)
+    start = r.instant(m.get("start"), (path, "start"), tz)
     end = None
     has_end, has_duration = m.get("end") is not None, m.get("duration") is not None
     if has_end and has_duration:
         r.problems.add(path, "give either end or duration, not both")
     elif not has_end and not has_duration:
-        r.problems.add(_join(path, "end"), f"is required (or duration: {DURATION_FORMS})")
+        r.problems.add((path, "end"), f"is required (or duration: {DURATION_FORMS})")
     elif has_end:
-        end = r.instant(m.get("end"), _join(path, "end"), tz)
+        end = r.instant(m.get("end"), (path, "end"), tz)
     else:
         try:
             length = parse_duration(m.get("duration"))
         except ValueError as exc:
-            r.problems.add(_join(path, "duration"), str(exc))
+            r.problems.add((path, "duration"), str(exc))
         else:
             if length.total_seconds() <= 0:
-                r.problems.add(_join(path, "duration"), "expected a duration longer than zero")
+                r.problems.add((path, "duration"), "expected a duration longer than zero")
             elif length > MAX_SESSION_LENGTH:
-                r.problems.add(_join(path, "duration"), "a session lasts at most "
+                r.problems.add((path, "duration"), "a session lasts at most "
                                f"{MAX_SESSION_LENGTH.total_seconds() / 3600:g} hours")
             elif start is not None:
                 end = start + length
     if start is not None and end is not None and end <= start:
-        r.problems.add(_join(path, "end"), "a session ends after it starts; this one ends "
+        r.problems.add((path, "end"), "a session ends after it starts; this one ends "
                                             "at or before its start")
-    modality = r.text(m.get("modality"), _join(path, "modality"), "a modality such as CBT")
+    modality = r.text(m.get("modality"), (path, "modality"), "a modality such as CBT")
     if modality is None and kind in MODALITY_KINDS and m.get("modality") is None:
-        r.problems.add(_join(path, "modality"), f"is required for {kind} sessions "
+        r.problems.add((path, "modality"), f"is required for {kind} sessions "
                                                  "(a modality such as CBT, PDT or PE)")
-    route = r.enum(m.get("route"), _join(path, "route"), Route)
+    route = r.enum(m.get("route"), (path, "route"), Route)
     if m.get("route") is not None and kind is not None and kind is not Kind.DOSING:
-        r.problems.add(_join(path, "route"), f"applies to dosing sessions only, not {kind}")
-    dose = _dose(r, m.get("dose_mg"), _join(path, "dose_mg"))
+        r.problems.add((path, "route"), f"applies to dosing sessions only, not {kind}")
+    dose = _dose(r, m.get("dose_mg"), (path, "dose_mg"))
     return {"id": sid, "patient": patient, "clinician": clinician, "kind": kind,
             "start": start, "end": end, "modality": modality, "route": route,
             "dose_mg": dose, "zone": tz.key if tz else None}
@@ -309,7 +307,7 @@ def _session(r: _Reader, item: Any, path: str, tz: ZoneInfo | None) -> dict[str,
 _DECIMAL = re.compile(r"^\d{1,9}(?:\.\d{1,9})?$")
 
 
-def _dose(r: _Reader, value: Any, path: str) -> float | None:
+def _dose(r: _Reader, value: Any, path: Where) -> float | None:
     """A dose in mg: a number (JSON) or its text (YAML, CSV); range checked with the model."""
     if value is None:
         return None
@@ -341,19 +339,19 @@ def _waiver(r: _Reader, item: Any, path: str, zone_name: str | None,
     if m is None:
         return None
     before = len(r.problems.items)
-    rule = r.text(m.get("rule"), _join(path, "rule"), "a rule id such as KAP-INT-001")
-    session = r.ident(m.get("session"), _join(path, "session"))
-    patient = r.ident(m.get("patient"), _join(path, "patient"))
+    rule = r.text(m.get("rule"), join_path(path, "rule"), "a rule id such as KAP-INT-001")
+    session = r.ident(m.get("session"), join_path(path, "session"))
+    patient = r.ident(m.get("patient"), join_path(path, "patient"))
     if (session is None) == (patient is None) and len(r.problems.items) == before:
         r.problems.add(path, "name exactly one of session or patient")
-    reason = r.text(m.get("reason"), _join(path, "reason"), "the reason for the exception")
-    approved_by = r.ident(m.get("approved_by"), _join(path, "approved_by"))
+    reason = r.text(m.get("reason"), join_path(path, "reason"), "the reason for the exception")
+    approved_by = r.ident(m.get("approved_by"), join_path(path, "approved_by"))
     expires = None
     if m.get("expires") is not None:
         try:
             expires = parse_date(m.get("expires"))
         except ValueError as exc:
-            r.problems.add(_join(path, "expires"), str(exc))
+            r.problems.add(join_path(path, "expires"), str(exc))
     if len(r.problems.items) > before or rule is None or reason is None or approved_by is None:
         return None
     return Waiver(rule=rule, reason=reason, approved_by=approved_by, session=session,
@@ -462,6 +460,12 @@ def load_schedule(*sources: Source | Sequence[Source], timezone: str | None = No
     files = _flatten(sources)
     if not files:
         raise ScheduleError([Problem("", "", "no schedule file given")])
+    with gcpause.paused():
+        return _load(files, timezone, waivers, patients, clinicians, stdin)
+
+
+def _load(files: list[Source], timezone: str | None, waivers: Source | None,
+          patients: Source | None, clinicians: Source | None, stdin: Any) -> Schedule:
     all_problems: list[Problems] = []
     raws: list[tuple[str, _Raw]] = []
     cli_zone_problems = Problems("--timezone")

@@ -79,7 +79,11 @@ def _utc(value: datetime) -> datetime:
 
 
 def _optional_route(value: object) -> Route | None:
-    return None if value is None else Route(value)
+    return value if value is None or type(value) is Route else Route(value)
+
+
+def _kind(value: object) -> Kind:
+    return value if type(value) is Kind else Kind(value)
 
 
 def _roles(values: Iterable[object]) -> frozenset[Role]:
@@ -102,7 +106,7 @@ class Patient:
 class Session:
     id: str
     patient: str
-    kind: Kind = field(converter=Kind)
+    kind: Kind = field(converter=_kind)
     start: datetime = field(converter=_utc)
     end: datetime = field(converter=_utc)
     clinician: str

@@ -47,8 +47,9 @@ class TemplateSpec:
     anchor: str
     #: Placeholders a rule's ``message`` and ``suggestion`` may use (besides parameters).
     fields: tuple[str, ...] = ()
-    #: Whether the partition is a clinician's sessions (else a patient's).
-    by_clinician: bool = False
+    #: What one engine assertion holds: a patient's sessions, a clinician's day, or the
+    #: whole run (for a verdict that depends on nothing patient-specific).
+    partition: str = "patient"
 
 
 _SESSION = ("session", "start", "end", "kind", "anchor_kind")
@@ -120,13 +121,14 @@ TEMPLATES: dict[str, TemplateSpec] = {t.name: t for t in (
         "clinician-overlap", {},
         "A clinician's sessions do not overlap.",
         "the later-starting session (ties: the greater id, compared as strings)",
-        by_clinician=True,
+        partition="clinician",
     ),
     TemplateSpec(
         "roles", {"roles": ParamSpec("roles")},
         "Each session is run by a clinician with a role its kind requires ({roles}); a kind "
         "not listed may be run by any clinician of the roster.",
         "the session",
+        partition="run",
     ),
 )}
 

@@ -51,6 +51,22 @@ def _duration(text: str) -> timedelta:
 
 
 def parse_instant(text: object, tz: ZoneInfo | None) -> datetime:
+    """An ISO 8601 date and time as an aware UTC datetime (see ``_instant``).
+
+    A schedule repeats its times (a clinic's slots start on the hour): each distinct
+    text is read once per timezone, and equal times share one datetime object.
+    """
+    if isinstance(text, str) and len(text) <= 64:
+        return _cached_instant(text, tz)
+    return _instant(text, tz)
+
+
+@functools.lru_cache(maxsize=65536)
+def _cached_instant(text: str, tz: ZoneInfo | None) -> datetime:
+    return _instant(text, tz)
+
+
+def _instant(text: object, tz: ZoneInfo | None) -> datetime:
     """An ISO 8601 date and time as an aware UTC datetime.
 
     A time with an offset (``Z``, ``+02:00``) stands for itself. A time without one

@@ -75,6 +75,8 @@ class Partition(str, enum.Enum):
 
     PATIENT = "patient"
     CLINICIAN = "clinician"
+    #: The whole run at once: the duties (clinician, kind) of every session.
+    RUN = "run"
 
 
 @frozen

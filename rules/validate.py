@@ -15,6 +15,7 @@ from kapcheck.protocol import (
     RuleSettings,
     Schedule,
     Session,
+    gcpause,
     params,
 )
 from kapcheck.protocol.checks import ensure_valid
@@ -61,25 +62,47 @@ def check_protocol(protocol: Protocol) -> None:
 
 
 def _views(schedule: Schedule, protocol: Protocol) -> dict[Partition, list[View]]:
-    by_patient: dict[str, list[Any]] = defaultdict(list)
-    by_clinician: dict[str, list[Any]] = defaultdict(list)
-    for s in schedule.sessions:
-        by_patient[s.patient].append(s)
-        by_clinician[s.clinician].append(s)
-    views: dict[Partition, list[View]] = {Partition.PATIENT: [], Partition.CLINICIAN: []}
-    for patient in sorted(schedule.patients, key=lambda p: p.id):
-        sessions = tuple(sorted(by_patient.get(patient.id, ()), key=lambda s: s.order))
-        if sessions:
-            views[Partition.PATIENT].append(View(
-                key=f"patient {patient.id}", sessions=sessions, schedule=schedule,
-                diagnoses=protocol.diagnoses, origin=sessions[0].start, patient=patient))
-    for cid in sorted(by_clinician):
-        for day, sessions, carried in _days(sorted(by_clinician[cid], key=lambda s: s.order)):
-            views[Partition.CLINICIAN].append(View(
-                key=f"clinician {cid} on {day}", sessions=sessions, schedule=schedule,
-                diagnoses=protocol.diagnoses, origin=sessions[0].start,
-                clinician=schedule.clinician_by_id.get(cid), carried=carried))
+    """The partitions the protocol's enabled rules read, each a list of views.
+
+    A clinician's day with a single session (and none carried into it) is left out: no
+    overlap can lie in it, so its assertion would hold no fact.
+    """
+    needed = {Partition(TEMPLATES[r.template].partition) for r in protocol.rules if r.enabled}
+    views: dict[Partition, list[View]] = {part: [] for part in Partition}
+    order = _order
+    if Partition.PATIENT in needed:
+        by_patient: dict[str, list[Any]] = defaultdict(list)
+        for s in schedule.sessions:
+            by_patient[s.patient].append(s)
+        for patient in sorted(schedule.patients, key=lambda p: p.id):
+            mine = by_patient.get(patient.id)
+            if mine:
+                mine.sort(key=order)
+                views[Partition.PATIENT].append(View(
+                    key=f"patient {patient.id}", sessions=tuple(mine), schedule=schedule,
+                    diagnoses=protocol.diagnoses, origin=mine[0].start, patient=patient))
+    if Partition.CLINICIAN in needed:
+        by_clinician: dict[str, list[Any]] = defaultdict(list)
+        for s in schedule.sessions:
+            by_clinician[s.clinician].append(s)
+        for cid in sorted(by_clinician):
+            clinician = schedule.clinician_by_id.get(cid)
+            for day, sessions, carried in _days(sorted(by_clinician[cid], key=order)):
+                if len(sessions) > 1:
+                    views[Partition.CLINICIAN].append(View(
+                        key=f"clinician {cid} on {day}", sessions=sessions, schedule=schedule,
+                        diagnoses=protocol.diagnoses, origin=sessions[0].start,
+                        clinician=clinician, carried=carried))
+    if Partition.RUN in needed and schedule.sessions:
+        views[Partition.RUN].append(View(
+            key="the run", sessions=schedule.sessions, schedule=schedule,
+            diagnoses=protocol.diagnoses, origin=schedule.sessions[0].start))
     return views
+
+
+def _order(s: Session) -> tuple[int, str]:
+    """By start, ties by id compared as strings."""
+    return (s.start_s, s.id)
 
 
 def _days(ordered: list[Session]) -> Iterator[tuple[date, tuple[Session, ...], frozenset[str]]]:
@@ -134,8 +157,7 @@ def _run(protocol: Protocol, views: dict[Partition, list[View]]) -> list[tuple[s
     out = []
     for settings in protocol.rules:
         if settings.enabled:
-            part = (Partition.CLINICIAN if TEMPLATES[settings.template].by_clinician
-                    else Partition.PATIENT)
+            part = Partition(TEMPLATES[settings.template].partition)
             out.append((settings.id, engine.run_rule(MODULES[settings.template], settings,
                                                      views[part])))
     return out
@@ -182,7 +204,12 @@ def validate(schedule: Schedule, protocol: Protocol, *, as_of: date | None = Non
     if the rules engine fails; never prints.
     """
     check_protocol(protocol)
-    ensure_valid(schedule)
+    with gcpause.paused():
+        ensure_valid(schedule)
+        return _validate(schedule, protocol, as_of, jobs)
+
+
+def _validate(schedule: Schedule, protocol: Protocol, as_of: date | None, jobs: int) -> Report:
     views = _views(schedule, protocol)
     if jobs > 1 and len(schedule.sessions) >= PARALLEL_MIN_SESSIONS and _can_fork():
         results = _run_parallel(protocol, views, jobs)

@@ -1,14 +1,19 @@
 """count-in-span: no more than ``max_sessions`` sessions of a kind start in any
 ``span_days``-day span.
 
-For each session of the kind, the ruleset pairs it with every other that starts in the
-``span_days`` days up to and including its start (one exactly ``span_days`` days
-earlier is outside); the verdict counts the pairs plus the session itself.
+A session's count is the number of sessions of the kind that start in the ``span_days``
+days up to and including its start (one exactly ``span_days`` days earlier is outside;
+sessions starting at the same instant count each other). Sessions carry their rank
+(by start, ties by id); a session's tie group ends at rank ``top``, so its count
+exceeds ``max_sessions`` exactly when the session ranked ``top - max_sessions`` starts
+inside its span. Each session with such a rank sends a ``probe`` fact (that rank and
+the span's opening); the ruleset joins probes with the session of that rank and marks
+those that start after the opening (a violation join: one match per finding, not one
+per pair of sessions).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -26,20 +31,33 @@ def span_days(params: Params) -> Any:
 
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
+    ordered = [s for s in view.sessions if s.kind == params["kind"]]
+    if not ordered:
+        return []
     window = seconds(span_days(params), DAY)
-    return [{"id": s.id, "type": "s", "start": s.start_s - view.origin_s,
-             "until": s.start_s - view.origin_s + window}
-            for s in view.sessions if s.kind == params["kind"]]
+    cap = int(params["max_sessions"])
+    origin = view.origin_s
+    out: list[Fact] = [{"id": s.id, "type": "s", "rank": i, "start": s.start_s - origin}
+                       for i, s in enumerate(ordered)]
+    top = len(ordered) - 1
+    for i in range(len(ordered) - 1, -1, -1):  # the last rank of each tie group
+        if i < len(ordered) - 1 and ordered[i + 1].start_s != ordered[i].start_s:
+            top = i
+        if top - cap >= 0:
+            s = ordered[i]
+            out.append({"id": f"p:{s.id}", "type": "probe", "rank": top - cap,
+                        "since": s.start_s - origin - window, "of": s.id})
+    return out
 
 
 def define(name: str, mark: Mark) -> None:
     with ruleset(name):
-        @when_all(c.first << (m.type == "s"),
-                  c.later << within("first", (m.type == "s")
-                                    & (m.start >= c.first.start)
-                                    & (m.start < c.first.until)))
-        def in_span(c: Any) -> None:
-            mark((c.later.id, c.first.id))
+        @when_all(c.probe << (m.type == "probe"),
+                  c.later << within("probe", (m.type == "s")
+                                    & (m.rank == c.probe.rank)
+                                    & (m.start > c.probe.since)))
+        def over(c: Any) -> None:
+            mark(c.probe.of)
 
 
 PARTS = (Part("count-in-span", define, facts),)
@@ -48,19 +66,15 @@ PARTS = (Part("count-in-span", define, facts),)
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     params = rule.parameters
     kind = params["kind"]
-    counted: dict[str, list[str]] = defaultdict(list)
-    for anchor, other in marks:
-        counted[anchor].append(other)
     cap = int(params["max_sessions"])
     window = timedelta(seconds=seconds(span_days(params), DAY))
+    ordered = [s for s in view.sessions if s.kind == kind]
     one = noun_of(kind)
-    for s in view.sessions:
-        if s.kind != kind:
+    for s in ordered:
+        if s.id not in marks:
             continue
-        others = counted.get(s.id, [])
-        count = len(others) + 1
-        if count <= cap:
-            continue
+        # What the message tells: the other sessions in the span the engine found full.
+        others = [o for o in ordered if o is not s and s.start - window < o.start <= s.start]
         if cap == 0:
             suggestion = (f"The protocol allows no {kind} sessions in any {{span_days}}-day "
                           "span; remove {session} or review the protocol.")
@@ -69,13 +83,14 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
             suggestion = ("Review the course: for {session} to count at most {max_sessions}, "
                           "start it at or after {earliest} ({span_days} days after the "
                           f"earliest {one} in its span), or drop {a(one)} {one} from the span.")
-            earliest = view.when(min(view.session(o).start for o in others) + window, s)
+            earliest = view.when(min(o.start for o in others) + window, s)
         msg, fix = texts(
             rule,
             f"{kind.capitalize()} session {{session}} ({{start}}) is {one} {{count}} to start "
             "in the {span_days} days up to it; the protocol allows at most {max_sessions}.",
             suggestion,
             {"session": s.id, "start": view.when(s.start, s), "end": view.when(s.end, s),
-             "kind": kind, "anchor_kind": kind, "count": count, "earliest": earliest})
+             "kind": kind, "anchor_kind": kind, "count": len(others) + 1,
+             "earliest": earliest})
         yield Hit(session=s, patient=s.patient, message=msg, suggestion=fix,
-                  related=tuple(sorted(others)))
+                  related=tuple(sorted(o.id for o in others)))
