@@ -109,7 +109,8 @@ AsOfOpt = Annotated[Optional[str], typer.Option(
 TimezoneOpt = Annotated[Optional[str], typer.Option(
     help="IANA timezone for naive times in documents that name none.")]
 JobsOpt = Annotated[Optional[int], typer.Option(
-    help="Worker processes (default: the number of cores).", min=1)]
+    help="Worker processes (default: one, or for very large runs the cores that are free).",
+    min=1)]
 PatientsOpt = Annotated[Optional[str], typer.Option(
     help="CSV roster of patients (id, diagnoses) for CSV sessions.")]
 CliniciansOpt = Annotated[Optional[str], typer.Option(
@@ -137,7 +138,7 @@ def _run(files: list[str], protocol: str, waivers: Optional[str], as_of: Optiona
     try:
         schedule = load_schedule(files, timezone=timezone, waivers=waivers,
                                  patients=patients, clinicians=clinicians)
-        report = validate(schedule, proto, as_of=day, jobs=jobs or os.cpu_count() or 1)
+        report = validate(schedule, proto, as_of=day, jobs=jobs)
     except InputError as exc:
         _input_error(exc)
     except EngineError as exc:

@@ -105,12 +105,14 @@ TEMPLATES: dict[str, TemplateSpec] = {t.name: t for t in (
         "Every psychotherapy and integration session uses a modality that the diagnosis "
         "map allows for at least one of the patient's diagnoses.",
         "the session",
+        partition="run",
     ),
     TemplateSpec(
         "diagnosis-covered", {},
         "A patient with a dosing session has at least one diagnosis that the diagnosis map "
         "covers.",
         "the patient's first dosing session",
+        partition="run",
     ),
     TemplateSpec(
         "patient-overlap", {},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
@@ -136,6 +137,25 @@ def _finding(settings: RuleSettings, hit: Hit) -> Finding:
 
 #: Below this many sessions a run stays in one process: forking costs more than it saves.
 PARALLEL_MIN_SESSIONS = 5000
+#: Below this many sessions the default is one process: measured on two cores, two
+#: workers were no faster at 100,000 sessions (bench/README.md).
+AUTO_PARALLEL_SESSIONS = 400_000
+
+
+def default_jobs(sessions: int) -> int:
+    """Worker processes for a run of that size: the cores this process may use that are
+    not already busy (by the load average), one for runs under AUTO_PARALLEL_SESSIONS."""
+    if sessions < AUTO_PARALLEL_SESSIONS:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(1, min(4, int(cores - busy + 0.5)))
 
 # What forked workers read: set by the parent just before it forks, inherited by the
 # children (copy on write), so that no schedule is pickled to them.
@@ -192,12 +212,13 @@ def _run_parallel(protocol: Protocol, views: dict[Partition, list[View]],
 
 
 def validate(schedule: Schedule, protocol: Protocol, *, as_of: date | None = None,
-             jobs: int = 1) -> Report:
+             jobs: int | None = 1) -> Report:
     """Check every enabled rule of the protocol against the schedule.
 
     ``as_of`` is the day waivers are judged on (default: today in each waiver's
-    document timezone). ``jobs`` > 1 partitions patients (and, for KAP-CLIN-001,
-    clinicians) across that many forked worker processes; the findings are the same.
+    document timezone). ``jobs`` > 1 partitions patients (and clinicians' days) across
+    that many forked worker processes; the findings are the same. ``jobs=None`` chooses
+    from the run's size and the cores free (``default_jobs``).
     Raises ScheduleError listing every problem of a schedule that breaks the
     invariants every loaded schedule keeps (a hand-built or ``attrs.evolve``-d one is
     checked here), ProtocolError for a protocol kapcheck cannot run, and EngineError
@@ -209,7 +230,10 @@ def validate(schedule: Schedule, protocol: Protocol, *, as_of: date | None = Non
         return _validate(schedule, protocol, as_of, jobs)
 
 
-def _validate(schedule: Schedule, protocol: Protocol, as_of: date | None, jobs: int) -> Report:
+def _validate(schedule: Schedule, protocol: Protocol, as_of: date | None,
+              jobs: int | None) -> Report:
+    if jobs is None:
+        jobs = default_jobs(len(schedule.sessions))
     views = _views(schedule, protocol)
     if jobs > 1 and len(schedule.sessions) >= PARALLEL_MIN_SESSIONS and _can_fork():
         results = _run_parallel(protocol, views, jobs)

@@ -1,8 +1,10 @@
 """diagnosis-covered: a dosed patient has a diagnosis the map covers.
 
-The first dosing session is joined with the diagnosis map's prefixes (``indication``
-facts) and the prefixes of the patient's codes (``code`` facts); the patient is
-flagged, at the first dose, when no code meets an indication.
+Judged once for the whole run over the distinct diagnosis sets of dosed patients: each
+set enters the ruleset as a ``dosed`` fact and ``code`` facts (every prefix of its
+codes), the diagnosis map as ``indication`` facts (its prefixes); a witness join marks
+every set with a code that meets an indication. A patient is flagged, at their first
+dosing session, when their set is unmarked.
 """
 
 from __future__ import annotations
@@ -12,48 +14,66 @@ from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
 
-from kapcheck.protocol import RuleSettings
+from kapcheck.protocol import Kind, RuleSettings, Session, icd_key
 
-from ..base import Fact, Hit, Mark, Params, Part, View, listing, session_fact, within
-from .modality_map import code_facts
+from ..base import Fact, Hit, Mark, Params, Part, View, listing, within
+from .modality_map import code_facts, diagnosis_sets
+
+
+def first_doses(view: View) -> dict[str, Session]:
+    """Each dosed patient's first dosing session (by start, ties by id)."""
+    first: dict[str, Session] = {}
+    for s in view.sessions:
+        if s.kind is Kind.DOSING:
+            seen = first.get(s.patient)
+            if seen is None or (s.start_s, s.id) < (seen.start_s, seen.id):
+                first[s.patient] = s
+    return first
 
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
-    first = view.first_dose
-    if first is None:
+    dosed = first_doses(view)
+    if not dosed:
         return []
+    numbers = diagnosis_sets(view.schedule)
+    patients = view.schedule.patient_by_id
+    sets = {tuple(sorted({icd_key(c) for c in patients[pid].diagnoses})): numbers[pid]
+            for pid in dosed}
     keys = sorted({e.key for e in view.diagnoses.entries})
-    return ([session_fact(view, first)]
+    return ([{"id": f"dosed:{n}", "type": "dosed", "set": n} for n in sorted(sets.values())]
             + [{"id": f"ind:{key}", "type": "indication", "key": key} for key in keys]
-            + code_facts(view))
+            + code_facts(sets))
 
 
 def define(name: str, mark: Mark) -> None:
     with ruleset(name):
-        @when_all(c.session << (m.type == "session"),
+        @when_all(c.session << (m.type == "dosed"),
                   c.permit << within("session", m.type == "indication"),
                   c.later << within("session", (m.type == "code")
+                                    & (m.set == c.session.set)
                                     & (m.prefix == c.permit.key)))
         def indicated(c: Any) -> None:
-            mark(c.session.id)
-
-
-def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
-    first = view.first_dose
-    if first is None or first.id in marks:
-        return
-    codes = view.patient.diagnoses if view.patient else ()
-    covered = sorted(e.prefix for e in view.diagnoses.entries)
-    has = f"diagnoses {listing(codes, 'and')}" if codes else "no diagnosis"
-    yield Hit(
-        session=first,
-        patient=first.patient,
-        message=f"Patient {first.patient} is scheduled for dosing (first: {first.id}, "
-                f"{view.when(first.start, first)}) but has {has}; the diagnosis map covers "
-                f"{listing(covered)}.",
-        suggestion=f"Record the diagnosis that indicates ketamine (an ICD-10-CM code under "
-                   f"{listing(covered)}) or take {first.patient} off the dosing schedule.",
-    )
+            mark(c.session.set)
 
 
 PARTS = (Part("diagnosis-covered", define, facts),)
+
+
+def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
+    numbers = diagnosis_sets(view.schedule)
+    patients = view.schedule.patient_by_id
+    covered = sorted(e.prefix for e in view.diagnoses.entries)
+    for pid, first in first_doses(view).items():
+        if numbers[pid] in marks:
+            continue
+        codes = patients[pid].diagnoses
+        has = f"diagnoses {listing(codes, 'and')}" if codes else "no diagnosis"
+        yield Hit(
+            session=first,
+            patient=pid,
+            message=f"Patient {pid} is scheduled for dosing (first: {first.id}, "
+                    f"{view.when(first.start, first)}) but has {has}; the diagnosis map "
+                    f"covers {listing(covered)}.",
+            suggestion=f"Record the diagnosis that indicates ketamine (an ICD-10-CM code under "
+                       f"{listing(covered)}) or take {pid} off the dosing schedule.",
+        )

@@ -1,10 +1,13 @@
 """modality-map: psychotherapy and integration use a modality that fits the diagnosis.
 
-The diagnosis map enters the ruleset as facts: an ``indication`` per map prefix and
-modality, a ``code`` per prefix of each of the patient's diagnoses, and a ``use`` per
-modality the patient's psychotherapy and integration sessions use. A three-way witness
-join marks every used modality that an indication allows for one of the patient's
-codes; the verdict reports the sessions whose modality is unmarked.
+Judged once for the whole run: a patient's verdict depends only on the set of their
+diagnoses and the modality used, so the engine sees each distinct pair once. The
+diagnosis map enters the ruleset as ``indication`` facts (map prefix, modality); each
+distinct diagnosis set as ``code`` facts (every prefix of each of its codes, tagged
+with the set); each distinct (set, modality) that a psychotherapy or integration
+session uses as a ``use`` fact. A three-way witness join marks every use that an
+indication allows for a code of its set; the verdict reports the sessions whose use is
+unmarked.
 """
 
 from __future__ import annotations
@@ -14,20 +17,32 @@ from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
 
-from kapcheck.protocol import Kind, RuleSettings, icd_key
+from kapcheck.protocol import Kind, RuleSettings, Schedule, icd_key
 
 from ..base import Fact, Hit, Mark, Params, Part, View, listing, within
 
-
-def code_facts(view: View) -> list[Fact]:
-    """One fact per distinct prefix of the patient's diagnosis codes."""
-    codes = view.patient.diagnoses if view.patient else ()
-    prefixes = sorted({icd_key(code)[:n] for code in codes for n in range(1, len(icd_key(code)) + 1)})
-    return [{"id": f"code:{p}", "type": "code", "prefix": p} for p in prefixes]
+_KINDS = (Kind.PSYCHOTHERAPY, Kind.INTEGRATION)
 
 
-def _candidates(view: View) -> list[Any]:
-    return view.of_kind(Kind.PSYCHOTHERAPY, Kind.INTEGRATION)
+def diagnosis_sets(schedule: Schedule) -> dict[str, int]:
+    """Patient id -> the number of their distinct (sorted, normalised) diagnosis set."""
+    numbers: dict[tuple[str, ...], int] = {}
+    return {p.id: numbers.setdefault(tuple(sorted({icd_key(c) for c in p.diagnoses})),
+                                     len(numbers))
+            for p in schedule.patients}
+
+
+def code_facts(sets: dict[tuple[str, ...], int]) -> list[Fact]:
+    """One fact per distinct prefix of each diagnosis set's codes."""
+    return [{"id": f"code:{n}:{p}", "type": "code", "set": n, "prefix": p}
+            for codes, n in sets.items()
+            for p in sorted({code[:k] for code in codes for k in range(1, len(code) + 1)})]
+
+
+def _sets_used(view: View, numbers: dict[str, int]) -> dict[tuple[str, ...], int]:
+    patients = view.schedule.patient_by_id
+    return {tuple(sorted({icd_key(c) for c in patients[pid].diagnoses})): n
+            for pid, n in numbers.items()}
 
 
 def _modality(session: Any) -> str:
@@ -35,15 +50,18 @@ def _modality(session: Any) -> str:
 
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
-    used = sorted({_modality(s) for s in _candidates(view)})
+    numbers = diagnosis_sets(view.schedule)
+    used = sorted({(numbers[s.patient], _modality(s)) for s in view.sessions if s.kind in _KINDS})
     if not used:
         return []
+    wanted = {n for n, _ in used}
     indications = sorted({(e.key, mod.upper()) for e in view.diagnoses.entries
                           for mod in e.modalities})
-    return ([{"id": f"use:{mod}", "type": "use", "modality": mod} for mod in used]
+    return ([{"id": f"use:{n}:{mod}", "type": "use", "set": n, "modality": mod}
+             for n, mod in used]
             + [{"id": f"ind:{key}:{mod}", "type": "indication", "key": key, "modality": mod}
                for key, mod in indications]
-            + code_facts(view))
+            + [f for f in code_facts(_sets_used(view, numbers)) if f["set"] in wanted])
 
 
 def define(name: str, mark: Mark) -> None:
@@ -52,17 +70,23 @@ def define(name: str, mark: Mark) -> None:
                   c.permit << within("session", (m.type == "indication")
                                      & (m.modality == c.session.modality)),
                   c.later << within("session", (m.type == "code")
+                                    & (m.set == c.session.set)
                                     & (m.prefix == c.permit.key)))
         def indicated(c: Any) -> None:
-            mark(c.session.modality)
+            mark((c.session.set, c.session.modality))
+
+
+PARTS = (Part("modality-map", define, facts),)
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
-    codes = view.patient.diagnoses if view.patient else ()
-    allowed = sorted(view.diagnoses.modalities_for(codes))
-    for s in _candidates(view):
-        if _modality(s) in marks:
+    numbers = diagnosis_sets(view.schedule)
+    patients = view.schedule.patient_by_id
+    for s in view.sessions:
+        if s.kind not in _KINDS or (numbers[s.patient], _modality(s)) in marks:
             continue
+        codes = patients[s.patient].diagnoses
+        allowed = sorted(view.diagnoses.modalities_for(codes))
         if allowed:
             why = (f"which the diagnosis map does not allow for {listing(codes, 'or')} "
                    f"(allowed: {', '.join(allowed)})")
@@ -81,6 +105,3 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
                     f"({view.when(s.start, s)}) uses {s.modality}, {why}.",
             suggestion=fix,
         )
-
-
-PARTS = (Part("modality-map", define, facts),)
