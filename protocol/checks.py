@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -70,11 +70,13 @@ def _instant_problem(value: Any) -> str | None:
 
 
 def check_schedule(schedule: Schedule, place: Place | None = None,
-                   broken_sessions: Collection[str] = ()) -> list[Problem]:
+                   broken_sessions: Collection[str] = (), roster: bool = True) -> list[Problem]:
     """Every problem of the model, each named by its file and path.
 
     ``broken_sessions`` are ids of sessions a loader left out for problems of their
-    own: a waiver naming one is not also reported as naming nothing.
+    own: a waiver naming one is not also reported as naming nothing. ``roster=False``
+    trusts the clinicians and patients (a proposal's sessions, checked against the
+    booked schedule's checked roster).
     """
     where = place or _default_place(schedule)
     problems: list[Problem] = []
@@ -83,6 +85,9 @@ def check_schedule(schedule: Schedule, place: Place | None = None,
         file, path = where(collection, index)
         problems.append(Problem(file, f"{path}.{key}" if key else path, message))
 
+    if not roster:
+        _check_sessions(schedule, add, schedule.patient_by_id, schedule.clinician_by_id, set())
+        return problems
     clinicians: dict[str, Any] = {}
     for i, c in enumerate(schedule.clinicians):
         if (p := _ident_problem(c.id)) is not None:
@@ -102,11 +107,27 @@ def check_schedule(schedule: Schedule, place: Place | None = None,
                 add("patients", i, f"diagnoses[{j}]",
                     f"expected an ICD-10-CM code such as F33.2, got {shown(code)}")
 
+    seen = _check_sessions(schedule, add, patients, clinicians, set(broken_sessions))
+    for i, w in enumerate(schedule.waivers):
+        if w.session is not None and w.session not in seen:
+            add("waivers", i, "session", f"no session with id {shown(w.session)} in the run")
+        elif w.patient is not None and w.patient not in patients:
+            add("waivers", i, "patient", f"no patient with id {shown(w.patient)} in the run")
+        if len(w.reason) > MAX_TEXT_CHARS:
+            add("waivers", i, "reason", f"at most {MAX_TEXT_CHARS} characters")
+    return problems
+
+
+def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None],
+                    patients: Mapping[str, Any], clinicians: Mapping[str, Any],
+                    seen: set[str]) -> set[str]:
+    """The sessions' own invariants, ids unique, references resolvable, partitions
+    bounded; the ids seen (with ``seen``, ids known to exist elsewhere)."""
     if len(schedule.sessions) > MAX_SESSIONS:
         add("sessions", MAX_SESSIONS, "", f"a run holds at most {MAX_SESSIONS:,} sessions")
-    seen: set[str] = set()
     per_patient: dict[str, int] = defaultdict(int)
     per_clinician_day: dict[tuple[str, int], int] = defaultdict(int)
+    ids: set[str] = set()
     longest = MAX_SESSION_LENGTH
     for i, s in enumerate(schedule.sessions):
         sid, pid, cid, start, end = s.id, s.patient, s.clinician, s.start, s.end
@@ -118,9 +139,9 @@ def check_schedule(schedule: Schedule, place: Place | None = None,
                 and (s.modality is None and s.kind not in MODALITY_KINDS
                      or type(s.modality) is str and 0 < len(s.modality) <= MAX_NAME_CHARS)):
             _check_session(s, i, add)
-        if sid in seen:
+        if sid in ids:
             add("sessions", i, "id", f"duplicate session id {shown(sid)}")
-        seen.add(sid)
+        ids.add(sid)
         if pid not in patients:
             add("sessions", i, "patient", f"no patient with id {shown(pid)} in the run")
         else:
@@ -138,15 +159,7 @@ def check_schedule(schedule: Schedule, place: Place | None = None,
                 add("sessions", i, "start",
                     f"clinician {shown(cid)} starts more than "
                     f"{MAX_SESSIONS_PER_CLINICIAN_DAY} sessions on {start.date()} (UTC)")
-
-    for i, w in enumerate(schedule.waivers):
-        if w.session is not None and w.session not in seen and w.session not in broken_sessions:
-            add("waivers", i, "session", f"no session with id {shown(w.session)} in the run")
-        elif w.patient is not None and w.patient not in patients:
-            add("waivers", i, "patient", f"no patient with id {shown(w.patient)} in the run")
-        if len(w.reason) > MAX_TEXT_CHARS:
-            add("waivers", i, "reason", f"at most {MAX_TEXT_CHARS} characters")
-    return problems
+    return ids | seen
 
 
 def _check_session(s: Session, i: int, add: Callable[[str, int, str, str], None]) -> None:

@@ -169,17 +169,18 @@ class Schedule:
     timezone: str | None = None
     #: The files (or "<stdin>") the schedule was read from.
     sources: tuple[str, ...] = ()
+    # Derived, never given: ``attrs.evolve`` builds them anew from the new collections.
     clinician_by_id: Mapping[str, Clinician] = field(
         default=Factory(lambda self: _index(self.clinicians), takes_self=True),
-        eq=False, repr=False,
+        eq=False, repr=False, init=False,
     )
     patient_by_id: Mapping[str, Patient] = field(
         default=Factory(lambda self: _index(self.patients), takes_self=True),
-        eq=False, repr=False,
+        eq=False, repr=False, init=False,
     )
     session_by_id: Mapping[str, Session] = field(
         default=Factory(lambda self: _index(self.sessions), takes_self=True),
-        eq=False, repr=False,
+        eq=False, repr=False, init=False,
     )
     #: Set once the schedule's invariants were checked (protocol/checks.py); a copy
     #: made with ``attrs.evolve`` starts unchecked.

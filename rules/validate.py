@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
-from typing import Any
 
 from kapcheck.protocol import (
     Problem,
@@ -63,41 +62,58 @@ def check_protocol(protocol: Protocol) -> None:
 
 
 def _views(schedule: Schedule, protocol: Protocol) -> dict[Partition, list[View]]:
-    """The partitions the protocol's enabled rules read, each a list of views.
+    """The partitions the protocol's enabled rules read, each a list of views."""
+    by_patient, by_clinician = group(schedule.sessions)
+    return views_of(schedule, protocol, by_patient, by_clinician)
+
+
+def group(sessions: Iterable[Session]) -> tuple[dict[str, list[Session]], dict[str, list[Session]]]:
+    """Sessions by patient and by clinician, each list in order (by start, ties by id)."""
+    by_patient: dict[str, list[Session]] = defaultdict(list)
+    by_clinician: dict[str, list[Session]] = defaultdict(list)
+    for s in sessions:
+        by_patient[s.patient].append(s)
+        by_clinician[s.clinician].append(s)
+    for items in (*by_patient.values(), *by_clinician.values()):
+        items.sort(key=_order)
+    return by_patient, by_clinician
+
+
+def views_of(schedule: Schedule, protocol: Protocol, by_patient: Mapping[str, list[Session]],
+             by_clinician: Mapping[str, list[Session]],
+             days: Callable[[str, int], bool] | None = None) -> dict[Partition, list[View]]:
+    """Views of the patients and clinicians given (all of a run, or those a proposal
+    touches, with ``days`` choosing which clinician days). The run-wide partition holds
+    the sessions of the patients given: its verdicts depend on a patient's own sessions.
 
     A clinician's day with a single session (and none carried into it) is left out: no
     overlap can lie in it, so its assertion would hold no fact.
     """
     needed = {Partition(TEMPLATES[r.template].partition) for r in protocol.rules if r.enabled}
     views: dict[Partition, list[View]] = {part: [] for part in Partition}
-    order = _order
     if Partition.PATIENT in needed:
-        by_patient: dict[str, list[Any]] = defaultdict(list)
-        for s in schedule.sessions:
-            by_patient[s.patient].append(s)
-        for patient in sorted(schedule.patients, key=lambda p: p.id):
-            mine = by_patient.get(patient.id)
-            if mine:
-                mine.sort(key=order)
+        for pid in sorted(by_patient):
+            mine = by_patient[pid]
+            patient = schedule.patient_by_id.get(pid)
+            if mine and patient is not None:
                 views[Partition.PATIENT].append(View(
-                    key=f"patient {patient.id}", sessions=tuple(mine), schedule=schedule,
+                    key=f"patient {pid}", sessions=tuple(mine), schedule=schedule,
                     diagnoses=protocol.diagnoses, origin=mine[0].start, patient=patient))
     if Partition.CLINICIAN in needed:
-        by_clinician: dict[str, list[Any]] = defaultdict(list)
-        for s in schedule.sessions:
-            by_clinician[s.clinician].append(s)
         for cid in sorted(by_clinician):
             clinician = schedule.clinician_by_id.get(cid)
-            for day, sessions, carried in _days(sorted(by_clinician[cid], key=order)):
-                if len(sessions) > 1:
+            for day, sessions, carried in _days(by_clinician[cid]):
+                if len(sessions) > 1 and (days is None or days(cid, sessions[-1].start_s // 86400)):
                     views[Partition.CLINICIAN].append(View(
                         key=f"clinician {cid} on {day}", sessions=sessions, schedule=schedule,
                         diagnoses=protocol.diagnoses, origin=sessions[0].start,
                         clinician=clinician, carried=carried))
-    if Partition.RUN in needed and schedule.sessions:
-        views[Partition.RUN].append(View(
-            key="the run", sessions=schedule.sessions, schedule=schedule,
-            diagnoses=protocol.diagnoses, origin=schedule.sessions[0].start))
+    if Partition.RUN in needed:
+        sessions = tuple(s for pid in sorted(by_patient) for s in by_patient[pid])
+        if sessions:
+            views[Partition.RUN].append(View(
+                key="the run", sessions=sessions, schedule=schedule,
+                diagnoses=protocol.diagnoses, origin=sessions[0].start))
     return views
 
 

@@ -6,15 +6,14 @@ clinician's sessions in the run.
 
 from __future__ import annotations
 
-import bisect
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
 from typing import Any
 
-from kapcheck.protocol import RuleSettings, Schedule
+from kapcheck.protocol import RuleSettings
 
 from .. import overlap
-from ..base import Fact, Hit, Mark, Params, Part, View, listing, per_schedule
+from ..base import Fact, Hit, Mark, Params, Part, View, listing
 
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
@@ -25,21 +24,46 @@ def define(name: str, mark: Mark) -> None:
     overlap.overlap_ruleset(name, mark)
 
 
-@per_schedule
-def _timeline(schedule: Schedule) -> tuple[list[Any], list[Any], timedelta]:
-    """The schedule's sessions by start, their starts, and the longest session."""
-    ordered = sorted(schedule.sessions, key=lambda o: o.start)
-    longest = max((o.duration for o in ordered), default=timedelta(0))
-    return ordered, [o.start for o in ordered], longest
+def running_on(schedule: Any, day: int) -> list[Any]:
+    """The sessions running on a UTC day (day number since the epoch).
+
+    A proposal's schedule answers from its checker's index (``running_on``); any other
+    schedule from an index built once per schedule.
+    """
+    lookup = getattr(schedule, "running_on", None)
+    if lookup is not None:
+        return list(lookup(day))
+    return day_index(schedule.sessions).get(day, [])
+
+
+def days_of(s: Any) -> range:
+    """The UTC days a session runs on (start day to end day)."""
+    return range(s.start_s // 86400, (s.end_s - 1) // 86400 + 1)
+
+
+def day_index(sessions: Any) -> dict[int, list[Any]]:
+    """UTC day number -> the sessions running that day, kept for the last sessions
+    tuple asked about (one tuple, read and replaced whole: safe across threads)."""
+    global _INDEX
+    cached = _INDEX
+    if cached is not None and cached[0] is sessions:
+        return cached[1]
+    index: dict[int, list[Any]] = defaultdict(list)
+    for o in sessions:
+        for d in days_of(o):
+            index[d].append(o)
+    _INDEX = (sessions, index)
+    return index
+
+
+_INDEX: tuple[Any, dict[int, list[Any]]] | None = None
 
 
 def _free(view: View, s: Any) -> list[str]:
     """Clinicians of the roster who share a role with ``s``'s clinician and have no
     session overlapping ``s``."""
-    ordered, starts, longest = _timeline(view.schedule)
-    lo = bisect.bisect_right(starts, s.start - longest)
-    hi = bisect.bisect_left(starts, s.end)
-    busy = {o.clinician for o in ordered[lo:hi] if s.start < o.end}
+    busy = {o.clinician for d in days_of(s) for o in running_on(view.schedule, d)
+            if o.start < s.end and s.start < o.end}
     roster = view.schedule.clinician_by_id
     roles = roster[s.clinician].roles
     return [c.id for c in view.schedule.clinicians if c.id not in busy and c.roles & roles]

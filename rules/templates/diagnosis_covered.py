@@ -14,10 +14,10 @@ from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
 
-from kapcheck.protocol import Kind, RuleSettings, Session, icd_key
+from kapcheck.protocol import Kind, RuleSettings, Session
 
 from ..base import Fact, Hit, Mark, Params, Part, View, listing, within
-from .modality_map import code_facts, diagnosis_sets
+from .modality_map import code_facts, diagnosis_sets, set_codes
 
 
 def first_doses(view: View) -> dict[str, Session]:
@@ -36,13 +36,12 @@ def facts(view: View, params: Params) -> Sequence[Fact]:
     if not dosed:
         return []
     numbers = diagnosis_sets(view.schedule)
-    patients = view.schedule.patient_by_id
-    sets = {tuple(sorted({icd_key(c) for c in patients[pid].diagnoses})): numbers[pid]
-            for pid in dosed}
+    codes = set_codes(view.schedule)
+    wanted = sorted({numbers[pid] for pid in dosed})
     keys = sorted({e.key for e in view.diagnoses.entries})
-    return ([{"id": f"dosed:{n}", "type": "dosed", "set": n} for n in sorted(sets.values())]
+    return ([{"id": f"dosed:{n}", "type": "dosed", "set": n} for n in wanted]
             + [{"id": f"ind:{key}", "type": "indication", "key": key} for key in keys]
-            + code_facts(sets))
+            + code_facts((codes[n], n) for n in wanted))
 
 
 def define(name: str, mark: Mark) -> None:

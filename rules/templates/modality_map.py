@@ -12,7 +12,7 @@ unmarked.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
@@ -26,23 +26,39 @@ _KINDS = (Kind.PSYCHOTHERAPY, Kind.INTEGRATION)
 
 def diagnosis_sets(schedule: Schedule) -> dict[str, int]:
     """Patient id -> the number of their distinct (sorted, normalised) diagnosis set."""
+    return _numbered(schedule)[0]
+
+
+def set_codes(schedule: Schedule) -> dict[int, tuple[str, ...]]:
+    """A diagnosis set's number -> its codes."""
+    return _numbered(schedule)[1]
+
+
+def _numbered(schedule: Schedule) -> tuple[dict[str, int], dict[int, tuple[str, ...]]]:
+    # Kept for the roster it was computed from (a proposal's schedule shares its booked
+    # roster), so that checking a proposal does not number every patient again. One
+    # tuple, read and replaced whole: safe when threads validate different rosters.
+    global _CACHE
+    cached = _CACHE
+    if cached is not None and cached[0] is schedule.patients:
+        return cached[1], cached[2]
     numbers: dict[tuple[str, ...], int] = {}
-    return {p.id: numbers.setdefault(tuple(sorted({icd_key(c) for c in p.diagnoses})),
+    sets = {p.id: numbers.setdefault(tuple(sorted({icd_key(c) for c in p.diagnoses})),
                                      len(numbers))
             for p in schedule.patients}
+    codes = {n: key for key, n in numbers.items()}
+    _CACHE = (schedule.patients, sets, codes)
+    return sets, codes
 
 
-def code_facts(sets: dict[tuple[str, ...], int]) -> list[Fact]:
+_CACHE: tuple[Any, dict[str, int], dict[int, tuple[str, ...]]] | None = None
+
+
+def code_facts(sets: Iterable[tuple[tuple[str, ...], int]]) -> list[Fact]:
     """One fact per distinct prefix of each diagnosis set's codes."""
     return [{"id": f"code:{n}:{p}", "type": "code", "set": n, "prefix": p}
-            for codes, n in sets.items()
+            for codes, n in sets
             for p in sorted({code[:k] for code in codes for k in range(1, len(code) + 1)})]
-
-
-def _sets_used(view: View, numbers: dict[str, int]) -> dict[tuple[str, ...], int]:
-    patients = view.schedule.patient_by_id
-    return {tuple(sorted({icd_key(c) for c in patients[pid].diagnoses})): n
-            for pid, n in numbers.items()}
 
 
 def _modality(session: Any) -> str:
@@ -57,11 +73,12 @@ def facts(view: View, params: Params) -> Sequence[Fact]:
     wanted = {n for n, _ in used}
     indications = sorted({(e.key, mod.upper()) for e in view.diagnoses.entries
                           for mod in e.modalities})
+    codes = set_codes(view.schedule)
     return ([{"id": f"use:{n}:{mod}", "type": "use", "set": n, "modality": mod}
              for n, mod in used]
             + [{"id": f"ind:{key}:{mod}", "type": "indication", "key": key, "modality": mod}
                for key, mod in indications]
-            + [f for f in code_facts(_sets_used(view, numbers)) if f["set"] in wanted])
+            + code_facts((codes[n], n) for n in sorted(wanted)))
 
 
 def define(name: str, mark: Mark) -> None:

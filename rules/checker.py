@@ -1,0 +1,329 @@
+"""``Checker``: a validated schedule that answers "what does this change break?".
+
+It validates the booked schedule once and keeps its findings grouped by the partition
+that produced them: a patient (rules read one patient's sessions, or judge each
+session by its patient and clinician alone) or a clinician's day (double bookings).
+A proposal re-evaluates only what it can affect: the patients of every session it
+adds, moves (before and after) or cancels, and the clinician-days those sessions start
+or end on. Every other finding is the booked one, unchanged. ``propose`` changes
+nothing; ``commit`` makes a proposal's schedule the booked one.
+
+A finding's identity is (rule, patient, session, related sessions): ``introduced`` are
+the proposed schedule's findings whose identity the booked report lacks, ``resolved``
+the booked report's findings the proposed one lacks.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+import attrs
+
+from kapcheck.protocol import Problem, Protocol, Schedule, ScheduleError, Session, Severity
+from kapcheck.protocol.checks import ensure_valid
+from kapcheck.protocol.limits import (
+    MAX_SESSIONS_PER_CLINICIAN_DAY,
+    MAX_SESSIONS_PER_PATIENT,
+    shown,
+)
+from kapcheck.protocol.proposals import Proposal, proposal_from
+from kapcheck.protocol.templates import TEMPLATES
+
+from . import validate as v
+from .base import Partition, View
+from .report import Finding, Report, apply_waivers, sort_findings
+from .templates.clinician_overlap import day_index, days_of
+
+#: Where a finding came from: ("patient", id) or ("clinician", id, UTC day number).
+Scope = tuple[Any, ...]
+Identity = tuple[str, str | None, str | None, tuple[str, ...]]
+
+
+def identity(f: Finding) -> Identity:
+    return (f.rule, f.patient, f.session, tuple(sorted(f.related)))
+
+
+class Change:
+    """What a proposal does to the booked schedule: ``introduced`` and ``resolved``
+    findings, the ``report`` and the ``schedule`` as the proposal leaves them."""
+
+    def __init__(self, introduced: tuple[Finding, ...], resolved: tuple[Finding, ...],
+                 report: Report, booked: Schedule, proposal: Proposal,
+                 raw: dict[Scope, list[Finding]],
+                 groups: tuple[dict[str, list[Session]], dict[str, list[Session]]],
+                 base: Report) -> None:
+        self.introduced = introduced
+        self.resolved = resolved
+        self.report = report
+        self.proposal = proposal
+        self._booked = booked
+        self._raw = raw
+        self._groups = groups
+        #: The booked report it was proposed on: only that checker state may commit it.
+        self._base = base
+        self._schedule: Schedule | None = None
+
+    @property
+    def schedule(self) -> Schedule:
+        """The booked schedule as the proposal leaves it (built on first use)."""
+        if self._schedule is None:
+            self._schedule = self.proposal.apply(self._booked)
+        return self._schedule
+
+    def fails(self, fail_on: Severity = Severity.ERROR) -> bool:
+        """Whether the change introduces an unwaived finding at or above ``fail_on``."""
+        return any(f.severity.rank >= fail_on.rank and not f.waived for f in self.introduced)
+
+    def __repr__(self) -> str:
+        return (f"Change(introduced={len(self.introduced)}, resolved={len(self.resolved)}, "
+                f"findings={len(self.report.findings)})")
+
+
+class _Sessions(Mapping[str, Session]):
+    """Sessions by id as a proposal leaves them: its new versions first, its removed
+    ones gone, the booked rest."""
+
+    def __init__(self, proposal: Proposal, booked: Mapping[str, Session]) -> None:
+        self._new = {s.id: s for s in proposal.added}
+        self._gone = proposal.removed - set(self._new)
+        self._booked = booked
+
+    def __getitem__(self, sid: str) -> Session:
+        if sid in self._new:
+            return self._new[sid]
+        if sid in self._gone:
+            raise KeyError(sid)
+        return self._booked[sid]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._new
+        yield from (sid for sid in self._booked if sid not in self._gone and sid not in self._new)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _Proposed:
+    """The booked schedule as a proposal leaves it, as the touched views read it: the
+    roster and waivers as booked, sessions looked up among the new ones first, the
+    sessions running on a day from the booked index with the proposal's changes."""
+
+    def __init__(self, booked: Schedule, proposal: Proposal,
+                 on_day: Mapping[int, list[Session]]) -> None:
+        self._booked = booked
+        self._proposal = proposal
+        self._on_day = on_day
+        self.session_by_id = _Sessions(proposal, booked.session_by_id)
+        for name in ("clinicians", "patients", "clinician_by_id", "patient_by_id", "waivers",
+                     "timezone", "clinic", "sources"):
+            setattr(self, name, getattr(booked, name))
+
+    def running_on(self, day: int) -> list[Session]:
+        gone = self._proposal.removed
+        return ([s for s in self._on_day.get(day, ()) if s.id not in gone]
+                + [s for s in self._proposal.added if day in _days_of(s)])
+
+    @property
+    def sessions(self) -> tuple[Session, ...]:
+        return self._proposal.apply(self._booked).sessions
+
+
+def changes(before: Report, after: Report) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
+    """(introduced, resolved): findings of ``after`` not in ``before``, and the reverse."""
+    return changes_among(before.findings, after.findings)
+
+
+def changes_among(before: Sequence[Finding],
+                  after: Sequence[Finding]) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
+    old = {identity(f) for f in before}
+    new = {identity(f) for f in after}
+    return (tuple(f for f in after if identity(f) not in old),
+            tuple(f for f in before if identity(f) not in new))
+
+
+class Checker:
+    """A booked schedule, validated once, that answers proposals incrementally."""
+
+    def __init__(self, schedule: Schedule, protocol: Protocol, *,
+                 as_of: date | None = None) -> None:
+        v.check_protocol(protocol)
+        ensure_valid(schedule)
+        self.protocol = protocol
+        self.as_of = as_of
+        self._rule_ids = {r.id for r in protocol.rules}
+        self._partition = {r.id: Partition(TEMPLATES[r.template].partition)
+                           for r in protocol.rules}
+        self.schedule = schedule
+        self._by_patient, by_clinician = v.group(schedule.sessions)
+        #: UTC day number -> the sessions running that day.
+        self._on_day: Mapping[int, list[Session]] = day_index(schedule.sessions)
+        self._patient_ids = tuple(sorted(p.id for p in schedule.patients))
+        raw = self._evaluate(schedule, self._by_patient, None, by_clinician)
+        self._raw: dict[Scope, list[Finding]] = raw
+        self.report = self._report(schedule, raw, len(schedule.sessions))
+
+    def propose(self, add: Iterable[Any] | Proposal = (), move: Iterable[Any] = (),
+                cancel: Iterable[str] = ()) -> Change:
+        """The change the proposal makes; the checker itself is left as it was.
+
+        Sessions are dicts shaped like a schedule document's, or Session objects; a move
+        gives an id and the fields that change. Raises ScheduleError listing every
+        problem of the proposal.
+        """
+        proposal = add if isinstance(add, Proposal) else proposal_from(
+            list(add), list(move), list(cancel), self.schedule)
+        booked = self.schedule
+        removed = [booked.session_by_id[sid] for sid in sorted(proposal.removed)]
+        touched = removed + list(proposal.added)
+        patients = {s.patient for s in touched}
+        # A session running from the day before can overlap a touched one (none lasts
+        # over 24 hours), and a double booking's suggestion names the clinicians free at
+        # its time: every clinician's windows on these days are looked at again.
+        day_numbers = {d for s in touched
+                       for d in range(s.start_s // 86400 - 1, (s.end_s - 1) // 86400 + 1)}
+        gone = proposal.removed
+        by_patient = {pid: _merged(self._by_patient.get(pid, ()), gone,
+                                   [s for s in proposal.added if s.patient == pid])
+                      for pid in patients}
+        proposed: Any = _Proposed(booked, proposal, self._on_day)
+        # The windows that can change: the touched clinicians' own, and those that held
+        # a double booking already (its overlaps stay, its suggestion may not).
+        wanted = {(s.clinician, d) for s in touched for d in _days_of(s)}
+        wanted |= {(key[1], key[2]) for key in self._raw
+                   if key[0] == "clinician" and key[2] in day_numbers}
+        windows = {d: _windows(proposed, d, {cid for cid, day in wanted if day == d})
+                   for d in sorted(day_numbers)}
+        _check_partitions(by_patient, windows)
+        fresh = self._evaluate(proposed, by_patient, windows)
+        raw = dict(self._raw)
+        for pid in patients:
+            raw.pop(("patient", pid), None)
+        for cid, day in wanted:
+            raw.pop(("clinician", cid, day), None)
+        raw.update(fresh)
+        sessions = len(booked.sessions) + len(proposal.add) - len(proposal.cancel)
+        if booked.waivers:
+            # A waiver can match, or stop matching, findings anywhere: judge them all.
+            report = self._report(proposed, raw, sessions)
+            introduced, resolved = changes(self.report, report)
+        else:
+            # Every finding outside the touched partitions is the booked one, in order:
+            # only those inside are compared and merged into place.
+            def inside(f: Finding) -> bool:
+                if self._partition.get(f.rule) is Partition.CLINICIAN and f.session:
+                    anchor = booked.session_by_id[f.session]
+                    return (anchor.clinician, anchor.start_s // 86400) in wanted
+                return f.patient in patients
+
+            kept, dropped = [], []
+            for f in self.report.findings:
+                (dropped if inside(f) else kept).append(f)
+            new = sort_findings(f for found in fresh.values() for f in found)
+            findings = tuple(heapq.merge(kept, new, key=lambda f: f.sort_key))
+            report = attrs.evolve(self.report, findings=findings, sessions=sessions)
+            introduced, resolved = changes_among(dropped, new)
+        on_day = {d: proposed.running_on(d) for d in
+                   {d for s in touched for d in _days_of(s)}}
+        return Change(introduced, resolved, report, booked, proposal, raw,
+                      (by_patient, on_day), self.report)
+
+    def commit(self, change: Change) -> None:
+        """Make the change's schedule the booked one. Only a change proposed on the
+        current booked schedule can be committed."""
+        if change._base is not self.report:
+            raise ValueError("this change was proposed on another booked schedule; "
+                             "propose it again")
+        by_patient_new, on_day_new = change._groups
+        by_patient = dict(self._by_patient)
+        by_patient.update(by_patient_new)
+        on_day = dict(self._on_day)
+        on_day.update(on_day_new)
+        self.schedule = change.schedule
+        self._by_patient = by_patient
+        self._on_day = on_day
+        self._raw = dict(change._raw)
+        self.report = change.report
+
+    def _evaluate(self, schedule: Schedule, by_patient: Mapping[str, list[Session]],
+                  windows: Mapping[int, Mapping[str, tuple[list[Session], list[Session]]]] | None,
+                  by_clinician: Mapping[str, list[Session]] | None = None,
+                  ) -> dict[Scope, list[Finding]]:
+        """Findings by scope of the patients given, and of every clinician's windows on
+        the days given (or of all clinicians, ``by_clinician``)."""
+        views = v.views_of(schedule, self.protocol, by_patient, by_clinician or {})
+        for day, by_cid in (windows or {}).items():
+            for cid in sorted(by_cid):
+                carried, own = by_cid[cid]
+                sessions = tuple(carried + own)
+                if own and len(sessions) > 1:
+                    views[Partition.CLINICIAN].append(View(
+                        key=f"clinician {cid} on day {day}", sessions=sessions,
+                        schedule=schedule, diagnoses=self.protocol.diagnoses,
+                        origin=sessions[0].start, clinician=schedule.clinician_by_id.get(cid),
+                        carried=frozenset(s.id for s in carried)))
+        out: dict[Scope, list[Finding]] = {}
+        settings_of = {r.id: r for r in self.protocol.rules}
+        for rule_id, hits in v._run(self.protocol, views):
+            by_clinician_rule = self._partition[rule_id] is Partition.CLINICIAN
+            for hit in hits:
+                finding = v._finding(settings_of[rule_id], hit)
+                if by_clinician_rule and hit.session is not None:
+                    scope: Scope = ("clinician", hit.session.clinician,
+                                    hit.session.start_s // 86400)
+                else:
+                    scope = ("patient", hit.patient)
+                out.setdefault(scope, []).append(finding)
+        return out
+
+    def _report(self, schedule: Schedule, raw: Mapping[Scope, list[Finding]],
+                sessions: int) -> Report:
+        findings = [f for found in raw.values() for f in found]
+        findings = apply_waivers(findings, schedule, self._rule_ids, self.as_of)
+        return Report(
+            protocol_name=self.protocol.name, protocol_version=self.protocol.version,
+            findings=sort_findings(findings), patients=len(schedule.patients),
+            sessions=sessions, clinic=schedule.clinic, as_of=self.as_of,
+            patient_ids=self._patient_ids)
+
+
+def _merged(old: Sequence[Session], gone: set[str], new: list[Session]) -> list[Session]:
+    out = [s for s in old if s.id not in gone] + new
+    out.sort(key=lambda s: (s.start_s, s.id))
+    return out
+
+
+_days_of = days_of
+
+def _windows(proposed: _Proposed, day: int,
+             clinicians: set[str]) -> dict[str, tuple[list[Session], list[Session]]]:
+    """Each of these clinicians' window on a day: (sessions carried in from the day
+    before and still running, sessions starting that day), each in order."""
+    out: dict[str, tuple[list[Session], list[Session]]] = {}
+    opens = day * 86400
+    running = [s for s in proposed.running_on(day) if s.clinician in clinicians]
+    for s in sorted(running, key=lambda s: (s.start_s, s.id)):
+        carried, own = out.setdefault(s.clinician, ([], []))
+        (own if s.start_s >= opens else carried).append(s)
+    return out
+
+
+def _check_partitions(by_patient: Mapping[str, list[Session]],
+                      windows: Mapping[int, Mapping[str, tuple[list[Session], list[Session]]]],
+                      ) -> None:
+    """The partition bounds of protocol/limits.py, for the partitions a proposal changes."""
+    problems = []
+    for pid, sessions in by_patient.items():
+        if len(sessions) > MAX_SESSIONS_PER_PATIENT:
+            problems.append(Problem("<proposal>", "add", f"patient {shown(pid)} would have "
+                                    f"more than {MAX_SESSIONS_PER_PATIENT} sessions"))
+    for by_cid in windows.values():
+        for cid, (_, own) in by_cid.items():
+            if len(own) > MAX_SESSIONS_PER_CLINICIAN_DAY:
+                problems.append(Problem("<proposal>", "add", f"clinician {shown(cid)} would "
+                                        f"start more than {MAX_SESSIONS_PER_CLINICIAN_DAY} "
+                                        "sessions on one day"))
+    if problems:
+        raise ScheduleError(problems)

@@ -1,0 +1,150 @@
+"""Checker: a proposal's report equals validating the changed schedule from scratch, and
+its change equals the difference of the two reports, for random proposals on random
+schedules, across commits; bad proposals are input errors, never a silent pass."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kapcheck.protocol import ScheduleError, Waiver, load_protocol, load_schedule
+from kapcheck.rules import Checker, validate
+from kapcheck.rules.checker import changes, identity
+
+from .generate import KINDS, build, protocol_variant
+from .helpers import compliant_course, document, write
+
+EXAMPLES = max(30, int(os.environ.get("KAPCHECK_EXAMPLES", "500")) // 3)
+
+
+def full(report: Any) -> list[tuple[Any, ...]]:
+    return [(f.rule, f.severity, f.patient, f.session, f.message, f.suggestion, f.related,
+             f.waiver) for f in report.findings]
+
+
+def random_proposal(pick: Any, schedule: Any, serial: int) -> dict[str, list[Any]]:
+    sessions = list(schedule.sessions)
+    add, move, cancel = [], [], []
+    for _ in range(pick([0, 1, 1, 2])):
+        base = pick(sessions) if sessions else None
+        if base is None:
+            break
+        kind = pick(KINDS)
+        start = base.start + pick([timedelta(hours=h) for h in (-72, -48, -1, 0, 1, 2, 24, 71, 72)])
+        add.append({"id": f"NEW-{serial}-{len(add)}", "patient": base.patient, "kind": kind,
+                    "start": start.isoformat(), "duration": pick(["50m", "2h", "119m"]),
+                    "clinician": pick(schedule.clinicians).id,
+                    **({"modality": pick(["CBT", "PE", "EMDR"])}
+                       if kind in ("integration", "psychotherapy") else {})})
+    chosen = set()
+    for _ in range(pick([0, 1, 1, 2])):
+        if not sessions:
+            break
+        s = pick(sessions)
+        if s.id in chosen:
+            continue
+        chosen.add(s.id)
+        change: dict[str, Any] = {"id": s.id}
+        what = pick(["start", "clinician", "both", "end"])
+        if what in ("start", "both"):
+            change["start"] = (s.start + pick([timedelta(hours=h) for h in (-48, -24, 1, 47, 72)])
+                               ).isoformat()
+        if what in ("clinician", "both"):
+            change["clinician"] = pick(schedule.clinicians).id
+        if what == "end":
+            change["duration"] = pick(["1h", "2h", "3h"])
+        move.append(change)
+    for _ in range(pick([0, 0, 1])):
+        if not sessions:
+            break
+        s = pick(sessions)
+        if s.id not in chosen:
+            chosen.add(s.id)
+            cancel.append(s.id)
+    return {"add": add, "move": move, "cancel": cancel}
+
+
+@settings(max_examples=EXAMPLES)
+@given(data=st.data())
+def test_proposals_equal_validating_the_changed_schedule(data: st.DataObject) -> None:
+    pick = lambda options: data.draw(st.sampled_from(list(options)))  # noqa: E731
+    schedule = build(pick)
+    if pick([False, True]) and schedule.sessions:
+        s = pick(schedule.sessions)
+        schedule = attrs.evolve(schedule, waivers=(
+            Waiver(rule=pick(["KAP-INT-001", "KAP-OVL-001", "KAP-MON-001"]), reason="r",
+                   approved_by="dr", session=s.id),))
+    protocol = protocol_variant(pick)
+    checker = Checker(schedule, protocol, as_of=None)
+    assert full(checker.report) == full(validate(schedule, protocol))
+    for step in range(pick([1, 2, 3])):
+        try:
+            change = checker.propose(**random_proposal(pick, checker.schedule, step))
+        except ScheduleError:
+            continue  # a proposal that breaks an invariant (e.g. a session too long)
+        expected = validate(change.schedule, protocol)
+        assert full(change.report) == full(expected)
+        introduced, resolved = changes(checker.report, expected)
+        assert [identity(f) for f in change.introduced] == [identity(f) for f in introduced]
+        assert [identity(f) for f in change.resolved] == [identity(f) for f in resolved]
+        if pick([True, False]):
+            checker.commit(change)
+            assert full(checker.report) == full(expected)
+
+
+@pytest.fixture
+def checker(tmp_path: Path) -> Checker:
+    return Checker(load_schedule(write(tmp_path, document(compliant_course()))),
+                   load_protocol("kap"))
+
+
+def test_booking_the_missing_integration_resolves_the_finding(tmp_path: Path) -> None:
+    course = compliant_course()[:3]  # no integration after S-3
+    checker = Checker(load_schedule(write(tmp_path, document(course))), load_protocol("kap"))
+    assert [f.rule for f in checker.report.findings] == ["KAP-INT-001"]
+    change = checker.propose(add=[{"id": "S-9", "patient": "P-001", "kind": "integration",
+                                   "modality": "CBT", "start": "2026-03-05T10:00",
+                                   "duration": "50m", "clinician": "t-ortiz"}])
+    assert [f.rule for f in change.resolved] == ["KAP-INT-001"]
+    assert change.introduced == () and change.report.compliant and not change.fails()
+    assert checker.report.findings  # propose changed nothing
+
+
+def test_proposal_problems_are_all_listed(checker: Checker) -> None:
+    with pytest.raises(ScheduleError) as err:
+        checker.propose(add=[{"id": "S-1", "patient": "P-404", "kind": "dozing",
+                              "start": "2026-03-05T10:00", "duration": "1h",
+                              "clinician": "t-ortiz"}],
+                        move=[{"id": "S-404", "start": "2026-03-05T10:00"}],
+                        cancel=["S-405"])
+    text = str(err.value)
+    for expected in ("add[0].kind", "move[0].id: no booked session with id 'S-404'",
+                     "cancel[0]: no booked session with id 'S-405'"):
+        assert expected in text, text
+
+
+def test_a_hand_built_session_of_an_unknown_patient_is_refused(checker: Checker) -> None:
+    s = checker.schedule.sessions[2]
+    with pytest.raises(ScheduleError, match="no patient with id 'nobody'"):
+        checker.propose(add=[attrs.evolve(s, id="S-new", patient="nobody")])
+
+
+def test_a_move_keeps_the_sessions_length(checker: Checker) -> None:
+    change = checker.propose(move=[{"id": "S-3", "start": "2026-03-04T11:00"}])
+    moved = change.schedule.session_by_id["S-3"]
+    assert moved.end - moved.start == timedelta(hours=2)
+
+
+def test_a_change_from_another_booking_cannot_be_committed(checker: Checker) -> None:
+    first = checker.propose(cancel=["S-1"])
+    second = checker.propose(cancel=["S-2"])
+    checker.commit(first)
+    with pytest.raises(ValueError):
+        checker.commit(second)
