@@ -10,9 +10,10 @@ import enum
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -29,9 +30,20 @@ from kapcheck.protocol import (
     shipped_protocols,
 )
 from kapcheck.protocol.limits import shown
+from kapcheck.protocol.proposals import load_proposal
 from kapcheck.protocol.templates import show
 from kapcheck.protocol.times import parse_date
-from kapcheck.rules import WAIVER_RULE, EngineError, Report, check_protocol, validate
+from kapcheck.rules import (
+    WAIVER_RULE,
+    Change,
+    Checker,
+    EngineError,
+    Finding,
+    Report,
+    check_protocol,
+    validate,
+)
+from kapcheck.rules.baseline import load_baseline
 
 from . import html, render
 from .specs import scenarios_for
@@ -129,21 +141,37 @@ def _protocol(ref: str) -> Protocol:
 
 def _run(files: list[str], protocol: str, waivers: Optional[str], as_of: Optional[str],
          timezone: Optional[str], jobs: Optional[int], patients: Optional[str],
-         clinicians: Optional[str]) -> tuple[Report, Schedule, Protocol]:
-    """Load, validate; input problems exit 2, an engine failure exits 3."""
+         clinicians: Optional[str], propose: Optional[str] = None,
+         ) -> tuple[Report, Schedule, Protocol, Optional[Change]]:
+    """Load, validate (the schedule a proposal leaves, with ``propose``); input problems
+    exit 2, an engine failure exits 3."""
     day = _as_of(as_of)
-    if sum(1 for f in files if f == "-") + (waivers == "-") > 1:
+    if sum(1 for f in [*files, waivers, propose] if f == "-") > 1:
         _fail(["error: standard input ('-') can be read only once"])
     proto = _protocol(protocol)
+    change = None
     try:
         schedule = load_schedule(files, timezone=timezone, waivers=waivers,
                                  patients=patients, clinicians=clinicians)
-        report = validate(schedule, proto, as_of=day, jobs=jobs)
+        if propose is not None:
+            checker = Checker(schedule, proto, as_of=day)
+            change = checker.propose(load_proposal(propose, schedule))
+            report = change.report
+        else:
+            report = validate(schedule, proto, as_of=day, jobs=jobs)
     except InputError as exc:
         _input_error(exc)
     except EngineError as exc:
         _fail([f"internal error: {exc}"], Exit.INTERNAL)
-    return report, schedule, proto
+    return report, schedule, proto, change
+
+
+ProposeOpt = Annotated[Optional[str], typer.Option(
+    "--propose", help="A proposal file (add, move, cancel sessions): validate the schedule as "
+                      "it would leave it and list what it introduces and resolves.")]
+BaselineOpt = Annotated[Optional[str], typer.Option(
+    "--baseline", help="An earlier JSON report: list what this run introduces and resolves "
+                       "since then, and exit 1 only for introduced findings.")]
 
 
 @app.command("validate")
@@ -161,17 +189,41 @@ def validate_command(
     jobs: JobsOpt = None,
     patients: PatientsOpt = None,
     clinicians: CliniciansOpt = None,
+    propose: ProposeOpt = None,
+    baseline: BaselineOpt = None,
 ) -> None:
-    """Validate schedules; exit 0 compliant, 1 findings at or above --fail-on, 2 unusable input."""
-    report, _, proto = _run(files, protocol, waivers, as_of, timezone, jobs, patients,
-                            clinicians)
+    """Validate schedules; exit 0 compliant, 1 findings at or above --fail-on, 2 unusable input.
+
+    With --propose or --baseline, exit 1 only for findings the change introduces."""
+    if propose is not None and baseline is not None:
+        _fail(["error: give --propose or --baseline, not both"])
+    report, _, proto, change = _run(files, protocol, waivers, as_of, timezone, jobs, patients,
+                                    clinicians, propose)
+    level = Severity(fail_on.value)
+    introduced: Sequence[Finding] = ()
+    resolved: Sequence[Finding | dict[str, Any]] = ()
+    if change is not None:
+        introduced, resolved = change.introduced, change.resolved
+    elif baseline is not None:
+        try:
+            introduced, resolved = load_baseline(baseline).compare(report.findings)
+        except InputError as exc:
+            _input_error(exc)
+    compared = change is not None or baseline is not None
     if format is Format.JSON:
-        sys.stdout.write(render.report_json(report))
+        section = render.change_json(introduced, resolved) if compared else None
+        sys.stdout.write(render.report_json(report, section))
     elif format is Format.JUNIT:
         sys.stdout.write(render.report_junit(report, [r.id for r in proto.rules if r.enabled]))
+    elif compared:
+        render.change_table(report, introduced, resolved, _stdout())
     else:
         render.report_table(report, _stdout())
-    raise typer.Exit(int(Exit.FINDINGS if report.fails(Severity(fail_on.value)) else Exit.OK))
+    if compared:
+        fails = any(f.severity.rank >= level.rank and not f.waived for f in introduced)
+    else:
+        fails = report.fails(level)
+    raise typer.Exit(int(Exit.FINDINGS if fails else Exit.OK))
 
 
 @app.command("report")
@@ -191,8 +243,8 @@ def report_command(
     target = html_out.resolve()
     if target.is_dir():
         _fail([f"error: --html {html_out} is a directory"])
-    report, schedule, proto = _run(files, protocol, waivers, as_of, timezone, jobs, patients,
-                                   clinicians)
+    report, schedule, proto, _ = _run(files, protocol, waivers, as_of, timezone, jobs,
+                                      patients, clinicians)
     inputs = [f for f in [*files, waivers, patients, clinicians] if f and f != "-"]
     inputs += [f for f in proto.files if not f.endswith("(shipped)")]
     if any(_same_file(Path(f), html_out) for f in inputs):

@@ -40,11 +40,21 @@ def waiver_json(w: Waiver | None) -> dict[str, Any] | None:
 
 def finding_json(f: Finding) -> dict[str, Any]:
     return {"rule": f.rule, "severity": f.severity.value, "patient": f.patient,
-            "session": f.session, "message": f.message, "suggestion": f.suggestion,
-            "waiver": waiver_json(f.waiver)}
+            "session": f.session, "related": sorted(f.related), "message": f.message,
+            "suggestion": f.suggestion, "waiver": waiver_json(f.waiver)}
 
 
-def report_json(report: Report) -> str:
+def change_json(introduced: Sequence[Finding | dict[str, Any]],
+                resolved: Sequence[Finding | dict[str, Any]]) -> dict[str, Any]:
+    """The ``change`` section: findings as the report writes them (a baseline's as it
+    wrote them)."""
+    def one(f: Finding | dict[str, Any]) -> dict[str, Any]:
+        return f if isinstance(f, dict) else finding_json(f)
+
+    return {"introduced": [one(f) for f in introduced], "resolved": [one(f) for f in resolved]}
+
+
+def report_json(report: Report, change: dict[str, Any] | None = None) -> str:
     doc = {
         "kapcheck": REPORT_VERSION,
         "protocol": {"name": report.protocol_name, "version": report.protocol_version},
@@ -54,6 +64,8 @@ def report_json(report: Report) -> str:
                     "waived": report.waived},
         "findings": [finding_json(f) for f in report.findings],
     }
+    if change is not None:
+        doc["change"] = change
     # orjson writes the same bytes as json.dumps(indent=2, ensure_ascii=False), faster.
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
 
@@ -93,6 +105,39 @@ def report_table(report: Report, console: Console) -> None:
     console.print(f"{verdict}: {report.patients} patients, {report.sessions} sessions, "
                   f"{report.errors} errors, {report.warnings} warnings, "
                   f"{report.waived} waived")
+
+
+def change_table(report: Report, introduced: Sequence[Finding],
+                 resolved: Sequence[Finding | dict[str, Any]], console: Console) -> None:
+    """What a proposal or a run since a baseline changed: introduced findings first,
+    resolved ones as fixed, the rest summarised."""
+    title = f"kapcheck — protocol {report.protocol_name} {report.protocol_version}".rstrip()
+    console.print(Text(title + (f" — {report.clinic}" if report.clinic else ""), style="bold"))
+    table = Table(show_header=True, header_style="bold", expand=True, show_lines=True,
+                  title="Introduced by the change")
+    table.add_column("Rule", no_wrap=True)
+    table.add_column("Session", no_wrap=True)
+    table.add_column("Finding", ratio=3)
+    table.add_column("Suggestion", ratio=2)
+    for f in introduced:
+        state = f"waived ({f.severity.value})" if f.waived else f"NEW {f.severity.value}"
+        table.add_row(Text.assemble(f.rule, "\n", Text(state, style=_STYLE[f.severity])),
+                      f.session or "—", f.message, f.suggestion)
+    if introduced:
+        console.print(table)
+    else:
+        console.print("Introduced by the change: nothing.")
+    if resolved:
+        console.print(Text("Resolved by the change:", style="bold"))
+        for r in resolved:
+            rule, session, message = ((r["rule"], r["session"], r["message"]) if isinstance(r, dict)
+                                      else (r.rule, r.session, r.message))
+            console.print(f"  fixed  {rule} {session or '—'}: {message}", markup=False)
+    unchanged = len(report.findings) - len(introduced)
+    console.print(f"{unchanged} other finding{'s' if unchanged != 1 else ''} unchanged "
+                  f"({report.errors} error{'s' if report.errors != 1 else ''}, "
+                  f"{report.warnings} warning{'s' if report.warnings != 1 else ''} in all).",
+                  markup=False)
 
 
 def report_junit(report: Report, rule_order: Sequence[str]) -> str:

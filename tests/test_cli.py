@@ -56,7 +56,7 @@ def test_json_report_has_the_contract_shape() -> None:
     assert report["kapcheck"] == "1"
     assert report["protocol"] == {"name": "kap", "version": "1.0"}
     for finding in report["findings"]:
-        assert list(finding) == ["rule", "severity", "patient", "session", "message",
+        assert list(finding) == ["rule", "severity", "patient", "session", "related", "message",
                                  "suggestion", "waiver"]
     waived = [f for f in report["findings"] if f["waiver"]]
     assert [f["rule"] for f in waived] == ["KAP-ASMT-001"]
@@ -193,3 +193,67 @@ def test_an_engine_failure_is_never_a_pass(tmp_path: Path, monkeypatch: pytest.M
     assert "internal error" in result.output
     with pytest.raises(EngineError, match="failed earlier"):
         validate(load_schedule(path), load_protocol("kap"))
+
+
+def _proposal(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "proposal.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_a_proposal_that_introduces_an_error_exits_1_and_reports_the_change(tmp_path: Path) -> None:
+    booked = str(write(tmp_path, document(compliant_course())))
+    proposal = _proposal(tmp_path, "schema: kapcheck/proposal@1\ncancel: [S-2]\n")
+    result = runner.invoke(app, ["validate", booked, "--propose", proposal, "-f", "json"])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    assert [f["rule"] for f in doc["change"]["introduced"]] == ["KAP-PREP-001"]
+    assert doc["change"]["resolved"] == [] and doc["summary"]["sessions"] == 3
+    assert doc["change"]["introduced"][0]["related"] == []
+
+
+def test_findings_the_booked_schedule_had_do_not_fail_a_proposal(tmp_path: Path) -> None:
+    course = [s for s in compliant_course() if s["id"] != "S-4"]  # KAP-INT-001 already
+    booked = str(write(tmp_path, document(course)))
+    proposal = _proposal(tmp_path, "move:\n  - {id: S-1, start: 2026-03-01T10:00}\n")
+    result = runner.invoke(app, ["validate", booked, "--propose", proposal, "-f", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["compliant"] is False and doc["change"] == {"introduced": [], "resolved": []}
+
+
+def test_an_unusable_proposal_exits_2_listing_every_problem(tmp_path: Path) -> None:
+    booked = str(write(tmp_path, document(compliant_course())))
+    proposal = _proposal(tmp_path, "add:\n  - {id: S-1, patient: P-001, kind: dosing, "
+                                   "start: 2026-03-09T10:00, duration: 2h, clinician: dr-lee}\n"
+                                   "move:\n  - {id: S-99, start: 2026-03-09T10:00}\n"
+                                   "cancel: [S-98]\nextra: 1\n")
+    result = kapcheck("validate", booked, "--propose", proposal)
+    assert result.returncode == 2
+    for expected in ("add[0].id: session 'S-1' is booked already", "move[0].id",
+                     "cancel[0]", "extra: unknown key"):
+        assert expected in result.stderr, result.stderr
+
+
+def test_a_baseline_fails_only_on_introduced_findings(tmp_path: Path) -> None:
+    course = [s for s in compliant_course() if s["id"] != "S-4"]
+    path = str(write(tmp_path, document(course)))
+    first = runner.invoke(app, ["validate", path, "-f", "json"])
+    assert first.exit_code == 1
+    baseline = tmp_path / "before.json"
+    baseline.write_text(first.stdout)
+    again = runner.invoke(app, ["validate", path, "--baseline", str(baseline), "-f", "json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["change"] == {"introduced": [], "resolved": []}
+    worse = [s for s in course if s["id"] != "S-2"]
+    worse_path = str(write(tmp_path, document(worse), "worse.yaml"))
+    result = runner.invoke(app, ["validate", worse_path, "--baseline", str(baseline)])
+    assert result.exit_code == 1 and "KAP-PREP-001" in result.stdout
+
+
+def test_a_baseline_that_is_not_a_report_exits_2(tmp_path: Path) -> None:
+    path = str(write(tmp_path, document(compliant_course())))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"findings": [{"rule": 7}]}')
+    result = kapcheck("validate", path, "--baseline", str(bad))
+    assert result.returncode == 2 and "findings[0].rule" in result.stderr

@@ -16,13 +16,16 @@ import yaml
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from kapcheck.protocol import load_protocol, load_schedule
-from kapcheck.rules import Finding, Report, validate
+from kapcheck.rules import Checker, Finding, Report, validate
 
 FEATURES = Path(__file__).resolve().parent.parent / "features"
 scenarios(str(FEATURES))
 
 DEFAULT_CLINICIAN = {"dosing": "dr-lee", "assessment": "dr-lee"}
 DEFAULT_MODALITY = "CBT"
+#: A rule ID as features write it: KAP-INT-001, OR-PSI-DUR-001, WAIVER-001.
+RULE = r"(?P<rule>[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d{3})"
+RULE_ID = RULE
 
 
 class Clinic:
@@ -38,6 +41,8 @@ class Clinic:
         self.as_of: date | None = None
         self.report: Report | None = None
         self.finding: Finding | None = None
+        self.proposal: dict[str, list[Any]] = {"add": [], "move": [], "cancel": []}
+        self.change: Any = None
 
     def therapist(self) -> str:
         for c in self.doc["clinicians"]:
@@ -207,7 +212,58 @@ def a_waiver(clinic: Clinic, rule: str, what: str, target: str, who: str, until:
                                   "approved_by": who, "expires": until})
 
 
+@given(parsers.re(r"the proposal adds an? (?P<kind>\w+) session (?P<sid>\S+) on "
+                  r"(?P<day>\d{4}-\d{2}-\d{2}) at (?P<at>\d{2}:\d{2}) for (?P<minutes>\d+) minutes"))
+def proposal_adds(clinic: Clinic, kind: str, sid: str, day: str, at: str, minutes: str) -> None:
+    fields: dict[str, Any] = {"id": sid, "patient": clinic.patient, "kind": kind,
+                              "start": f"{day}T{at}", "duration": f"{minutes}m",
+                              "clinician": DEFAULT_CLINICIAN.get(kind) or clinic.therapist()}
+    if kind in ("psychotherapy", "integration"):
+        fields["modality"] = DEFAULT_MODALITY
+    clinic.proposal["add"].append(fields)
+
+
+@given(parsers.re(r"the proposal moves (?P<sid>\S+) to (?P<day>\d{4}-\d{2}-\d{2}) at "
+                  r"(?P<at>\d{2}:\d{2})"))
+def proposal_moves(clinic: Clinic, sid: str, day: str, at: str) -> None:
+    clinic.proposal["move"].append({"id": sid, "start": f"{day}T{at}"})
+
+
+@given(parsers.parse("the proposal cancels {sid}"))
+def proposal_cancels(clinic: Clinic, sid: str) -> None:
+    clinic.proposal["cancel"].append(sid)
+
+
 # --- When ---------------------------------------------------------------------------
+
+
+@when("the proposal is checked")
+def proposal_checked(clinic: Clinic) -> None:
+    clinic.validate()
+    path = clinic.folder / "schedule.yaml"
+    checker = Checker(load_schedule(path, waivers=clinic.waiver_file),
+                      load_protocol(clinic.protocol), as_of=clinic.as_of)
+    clinic.change = checker.propose(**clinic.proposal)
+    clinic.report = clinic.change.report
+
+
+@then(parsers.re(RULE_ID + r" is still reported for (?P<sid>\S+)"))
+def still_reported(clinic: Clinic, rule: str, sid: str) -> None:
+    assert any(f.session == sid for f in clinic.findings(rule))
+    assert not any(f.rule == rule and f.session == sid for f in clinic.change.introduced)
+
+
+@then(parsers.re(r"the proposal (?P<what>introduces|resolves) " + RULE_ID
+                 + r" for (?P<sid>\S+)"))
+def proposal_changes(clinic: Clinic, what: str, rule: str, sid: str) -> None:
+    found = clinic.change.introduced if what == "introduces" else clinic.change.resolved
+    assert [(f.rule, f.session) for f in found if f.rule == rule] == [(rule, sid)], found
+
+
+@then(parsers.re(r"the proposal (?P<what>introduces|resolves) nothing"))
+def proposal_nothing(clinic: Clinic, what: str) -> None:
+    found = clinic.change.introduced if what == "introduces" else clinic.change.resolved
+    assert found == (), found
 
 
 @when("the schedule is validated")
@@ -223,7 +279,6 @@ def validated_on(clinic: Clinic, day: str) -> None:
 
 # --- Then ---------------------------------------------------------------------------
 
-RULE = r"(?P<rule>[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d{3})"
 
 
 @then(parsers.re(RULE + r" is (?P<verdict>violated|waived) for (?P<sid>\S+)"))
