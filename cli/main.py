@@ -287,6 +287,26 @@ def _write_atomically(target: Path, text: str) -> None:
         raise
 
 
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8080,
+    protocol: ProtocolOpt = "kap",
+) -> None:
+    """Serve the HTTP JSON API (POST /validate, POST /propose, GET /rules, GET /healthz;
+    OpenAPI at /openapi.json, docs at /docs)."""
+    import uvicorn
+
+    from .service import create_app
+
+    try:
+        application = create_app(protocol)
+    except InputError as exc:
+        _input_error(exc)
+    _err.print(f"kapcheck: serving on http://{host}:{port} (protocol {protocol})", markup=False)
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
 @app.command("rules")
 def rules_command(
     protocol: Annotated[str, typer.Option(

@@ -1,0 +1,226 @@
+"""``kapcheck serve``: the HTTP JSON API, a thin shell like the command line.
+
+Stateless: the caller sends the schedule (and proposal) with every request; the service
+parses them with the same loaders, validates with the same engine and writes the same
+JSON report the command line writes. Unusable input is a 422 with every problem, the
+same ones the command line lists; a body over 32 MiB is a 413. An engine failure is a
+500; the service then reports itself unhealthy and exits with status 3, so that its
+supervisor restarts it with a fresh engine.
+
+Requests name protocols by their shipped name only (or the one the service was started
+with): a request never makes the service read a file of its choosing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+from datetime import date
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from kapcheck.protocol import (
+    DEFAULT,
+    InputError,
+    Problem,
+    Protocol,
+    Severity,
+    load_protocol,
+    load_schedule,
+    shipped_protocols,
+)
+from kapcheck.protocol.documents import parse_structured
+from kapcheck.protocol.errors import Problems, ScheduleError
+from kapcheck.protocol.proposals import proposal_from
+from kapcheck.protocol.times import parse_date
+from kapcheck.rules import Checker, EngineError, check_protocol, validate
+
+from . import render
+
+#: The largest request body the service reads.
+MAX_BODY = 32 * 1024 * 1024
+#: Seconds between answering a request the engine failed on and exiting.
+EXIT_DELAY = 0.5
+
+
+class _State:
+    def __init__(self, protocol: str) -> None:
+        self.default = protocol
+        self.protocols: dict[str, Protocol] = {}
+        self.lock = threading.Lock()
+        self.broken: str | None = None
+
+
+def create_app(protocol: str = DEFAULT) -> FastAPI:
+    """The service's application; ``protocol`` is the default protocol (a shipped name
+    or a file, read once at start)."""
+    state = _State(protocol)
+    _protocol(state, protocol)  # fail at start, not on the first request
+    app = FastAPI(title="kapcheck", version=_version(),
+                  description="Validate ketamine-assisted psychotherapy schedules against a "
+                              "session protocol, and ask what a booking change breaks.")
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        """200 while the service can validate; 503 after an engine failure."""
+        if state.broken:
+            return JSONResponse({"status": "failed", "reason": state.broken}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/rules")
+    def rules(protocol: str | None = Query(None, description="A shipped protocol's name.")
+              ) -> Response:
+        """The protocol's rules, as `kapcheck rules --format json` lists them."""
+        try:
+            proto = _protocol(state, protocol)
+        except InputError as exc:
+            return _problems(exc)
+        return Response(render.catalog_json(proto), media_type="application/json")
+
+    @app.post("/validate")
+    async def validate_endpoint(
+        request: Request,
+        protocol: str | None = Query(None, description="A shipped protocol's name."),
+        as_of: str | None = Query(None, description="The day waivers are judged on."),
+        fail_on: str = Query("error", description="error or warning: the header "
+                                                  "X-Kapcheck-Fails says whether an unwaived "
+                                                  "finding at or above it exists."),
+    ) -> Response:
+        """A schedule document (JSON) -> the report of `kapcheck validate --format json`."""
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
+        return _answer(state, lambda: _validate(state, body, protocol, as_of, fail_on))
+
+    @app.post("/propose")
+    async def propose_endpoint(
+        request: Request,
+        protocol: str | None = Query(None, description="A shipped protocol's name."),
+        as_of: str | None = Query(None, description="The day waivers are judged on."),
+    ) -> Response:
+        """{"schedule": {...}, "proposal": {...}} -> the report of the proposed schedule
+        with its `change` (introduced, resolved)."""
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
+        return _answer(state, lambda: _propose(state, body, protocol, as_of))
+
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kapcheck")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return "0"
+
+
+async def _body(request: Request) -> bytes | Response:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        return _too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return _too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large() -> Response:
+    return JSONResponse({"problems": [{"file": "<request>", "path": "",
+                                       "message": f"the body is over {MAX_BODY // 2**20} MiB"}]},
+                        status_code=413)
+
+
+def _problems(exc: InputError) -> Response:
+    return JSONResponse({"problems": [{"file": p.file, "path": p.path, "message": p.message}
+                                      for p in exc.problems]}, status_code=422)
+
+
+def _answer(state: _State, work: Any) -> Response:
+    if state.broken:
+        return JSONResponse({"error": f"the rules engine failed earlier ({state.broken}); "
+                                      "the service is restarting"}, status_code=503)
+    try:
+        text, fails = work()
+        return Response(text, media_type="application/json",
+                        headers={"X-Kapcheck-Fails": "true" if fails else "false"})
+    except InputError as exc:
+        return _problems(exc)
+    except EngineError as exc:
+        state.broken = str(exc)
+        # Answer this request, then leave: a supervisor starts a fresh engine.
+        threading.Timer(EXIT_DELAY, os._exit, args=(3,)).start()
+        return JSONResponse({"error": f"internal error: {exc}"}, status_code=500)
+
+
+def _protocol(state: _State, name: str | None) -> Protocol:
+    wanted = name or state.default
+    if name is not None and name not in shipped_protocols() and name != state.default:
+        raise InputError([Problem("protocol", "", f"expected a shipped protocol "
+                                                  f"({', '.join(shipped_protocols())})")])
+    with state.lock:
+        proto = state.protocols.get(wanted)
+        if proto is None:
+            proto = load_protocol(wanted)
+            check_protocol(proto)
+            state.protocols[wanted] = proto
+    return proto
+
+
+def _day(as_of: str | None) -> date | None:
+    if as_of is None:
+        return None
+    try:
+        return parse_date(as_of)
+    except ValueError as exc:
+        raise InputError([Problem("as_of", "", str(exc))]) from None
+
+
+def _schedule(data: bytes) -> Any:
+    return load_schedule("-", stdin=io.BytesIO(data))
+
+
+def _validate(state: _State, body: bytes, protocol: str | None, as_of: str | None,
+              fail_on: str) -> tuple[str, bool]:
+    proto, day = _protocol(state, protocol), _day(as_of)
+    try:
+        level = Severity(fail_on)
+    except ValueError:
+        raise InputError([Problem("fail_on", "", 'expected "error" or "warning"')]) from None
+    report = validate(_schedule(body), proto, as_of=day)
+    return render.report_json(report), report.fails(level)
+
+
+def _propose(state: _State, body: bytes, protocol: str | None,
+             as_of: str | None) -> tuple[str, bool]:
+    proto, day = _protocol(state, protocol), _day(as_of)
+    problems = Problems("<request>")
+    doc = parse_structured(body, "json", problems)
+    if doc is None:
+        raise ScheduleError(problems.items)
+    if not isinstance(doc, dict) or set(doc) - {"schedule", "proposal"} or "schedule" not in doc:
+        raise ScheduleError([Problem("<request>", "", 'expected {"schedule": {...}, '
+                                                      '"proposal": {...}}')])
+    schedule = _schedule(json.dumps(doc["schedule"]).encode())
+    proposal = doc.get("proposal") or {}
+    if not isinstance(proposal, dict) or set(proposal) - {"schema", "add", "move", "cancel"}:
+        raise ScheduleError([Problem("<request>", "proposal",
+                                     "expected a proposal with add, move and cancel")])
+    checker = Checker(schedule, proto, as_of=day)
+    change = checker.propose(proposal_from(proposal.get("add"), proposal.get("move"),
+                                           proposal.get("cancel"), schedule,
+                                           file="<request>: proposal"))
+    return (render.report_json(change.report,
+                               render.change_json(change.introduced, change.resolved)),
+            change.fails())
+
