@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(PIP) install --quiet --upgrade pip setuptools wheel
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[test]'
+	PYTHONWARNINGS=ignore $(PIP) install --quiet -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP)
