@@ -15,6 +15,7 @@ from pathlib import Path
 from kapcheck.protocol import Kind, Protocol, Schedule, Session
 from kapcheck.protocol.times import local_text
 from kapcheck.rules import WAIVER_RULE, Finding, Report
+from kapcheck.rules.report import count
 
 KIND_ORDER = [Kind.ASSESSMENT, Kind.PREPARATION, Kind.DOSING, Kind.INTEGRATION,
               Kind.PSYCHOTHERAPY]
@@ -151,7 +152,7 @@ def render(report: Report, schedule: Schedule, protocol: Protocol, sources: Sequ
            f"{escape(report.protocol_version)} · {report.patients} patients · "
            f"{report.sessions} sessions · waivers judged on "
            f"{escape(str(report.as_of or 'the day of the run'))}</p>",
-           f"<p>{verdict} {report.errors} errors, {report.warnings} warnings, "
+           f"<p>{verdict} {count(report.errors, 'error')}, {count(report.warnings, 'warning')}, "
            f"{report.waived} waived</p>"]
     counts = Counter((f.rule, f.severity.value, f.waived) for f in report.findings)
     out.append("<h2>Findings by rule</h2><table><tr><th>Rule</th><th>Requirement</th>"
@@ -199,7 +200,7 @@ def render(report: Report, schedule: Schedule, protocol: Protocol, sources: Sequ
                         f'{"waived " if f.waived else ""}{f.severity.value}</td>'
                         f"<td>{escape(f.session or '—')}</td><td>{escape(f.message)}{waiver}</td>"
                         f"<td>{escape(f.suggestion)}</td></tr>")
-        status = (f'<span class="error">{sum(1 for f in findings if not f.waived)} finding(s)</span>'
+        status = (f'<span class="error">{count(sum(1 for f in findings if not f.waived), "finding")}</span>'
                   if any(not f.waived for f in findings) else "no findings")
         out.append(f'<section class="patient" id="patient-{escape(patient.id)}">'
                    f"<h3>Patient {escape(patient.id)} · "

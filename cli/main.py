@@ -44,6 +44,7 @@ from kapcheck.rules import (
     validate,
 )
 from kapcheck.rules.baseline import load_baseline
+from kapcheck.rules.report import count
 
 from . import html, render
 from .specs import scenarios_for
@@ -76,10 +77,29 @@ class FailOn(str, enum.Enum):
 app = typer.Typer(
     name="kapcheck",
     help="Validate ketamine-assisted psychotherapy schedules against a session protocol.",
-    add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"kapcheck {version('kapcheck')}")
+        except PackageNotFoundError:  # pragma: no cover - run from a source tree
+            print("kapcheck (not installed)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main(
+    version: Annotated[Optional[bool], typer.Option(
+        "--version", callback=_show_version, is_eager=True,
+        help="Print kapcheck's version and exit.")] = None,
+) -> None:
+    """Validate ketamine-assisted psychotherapy schedules against a session protocol."""
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -90,9 +110,17 @@ def _fail(lines: list[str], code: Exit = Exit.UNUSABLE) -> NoReturn:
     raise typer.Exit(int(code))
 
 
+#: The output format of the running `validate`: unusable input is also told on stdout in
+#: it, so that a CI consumer of `-f json` or `-f junit` never reads an empty file.
+_MACHINE_FORMAT: list[str] = []
+
+
 def _input_error(exc: InputError) -> NoReturn:
-    count = len(exc.problems)
-    head = f"error: {count} problem{'s' if count != 1 else ''} in the input; nothing was validated"
+    head = f"error: {count(len(exc.problems), 'problem')} in the input; nothing was validated"
+    if _MACHINE_FORMAT == ["json"]:
+        sys.stdout.write(render.problems_json(exc.problems))
+    elif _MACHINE_FORMAT == ["junit"]:
+        sys.stdout.write(render.problems_junit(exc.problems))
     _fail([head] + [f"  {p}" for p in exc.problems])
 
 
@@ -181,9 +209,11 @@ def validate_command(
     waivers: WaiversOpt = None,
     as_of: AsOfOpt = None,
     format: Annotated[Format, typer.Option(
-        "--format", "-f", help="table for people, json or junit for machines.")] = Format.TABLE,
+        "--format", "-f", case_sensitive=False,
+        help="table for people, json or junit for machines.")] = Format.TABLE,
     fail_on: Annotated[FailOn, typer.Option(
-        "--fail-on", help="Exit 1 when an unwaived finding of this severity or above exists.")]
+        "--fail-on", case_sensitive=False,
+        help="Exit 1 when an unwaived finding of this severity or above exists.")]
         = FailOn.ERROR,
     timezone: TimezoneOpt = None,
     jobs: JobsOpt = None,
@@ -195,6 +225,7 @@ def validate_command(
     """Validate schedules; exit 0 compliant, 1 findings at or above --fail-on, 2 unusable input.
 
     With --propose or --baseline, exit 1 only for findings the change introduces."""
+    _MACHINE_FORMAT[:] = [format.value] if format is not Format.TABLE else []
     if propose is not None and baseline is not None:
         _fail(["error: give --propose or --baseline, not both"])
     report, _, proto, change = _run(files, protocol, waivers, as_of, timezone, jobs, patients,
@@ -214,7 +245,8 @@ def validate_command(
         section = render.change_json(introduced, resolved) if compared else None
         sys.stdout.write(render.report_json(report, section))
     elif format is Format.JUNIT:
-        sys.stdout.write(render.report_junit(report, [r.id for r in proto.rules if r.enabled]))
+        sys.stdout.write(render.report_junit(report, [r.id for r in proto.rules if r.enabled],
+                                             level))
     elif compared:
         render.change_table(report, introduced, resolved, _stdout())
     else:
@@ -255,8 +287,8 @@ def report_command(
         _write_atomically(target, page)
     except OSError as exc:
         _fail([f"error: cannot write {html_out}: {exc.strerror or exc}"])
-    _err.print(f"kapcheck: wrote {html_out} ({report.errors} errors, {report.warnings} "
-               f"warnings, {report.waived} waived)", markup=False)
+    _err.print(f"kapcheck: wrote {html_out} ({count(report.errors, 'error')}, "
+               f"{count(report.warnings, 'warning')}, {report.waived} waived)", markup=False)
     raise typer.Exit(int(Exit.OK))
 
 

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from kapcheck.protocol import Protocol, Severity, Waiver
 from kapcheck.rules import Finding, Report
+from kapcheck.rules.report import count
 
 REPORT_VERSION = "1"
 #: Template parameters that say which sessions a rule is about, not how much: the
@@ -42,6 +43,27 @@ def finding_json(f: Finding) -> dict[str, Any]:
     return {"rule": f.rule, "severity": f.severity.value, "patient": f.patient,
             "session": f.session, "related": sorted(f.related), "message": f.message,
             "suggestion": f.suggestion, "waiver": waiver_json(f.waiver)}
+
+
+def problems_json(problems: Sequence[Any]) -> str:
+    """What `--format json` prints when the input is unusable (exit 2)."""
+    doc = {"kapcheck": REPORT_VERSION, "error": "unusable input",
+           "problems": [{"file": p.file, "path": p.path, "message": p.message}
+                        for p in problems]}
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def problems_junit(problems: Sequence[Any]) -> str:
+    """What `--format junit` prints when the input is unusable: one erroring testcase."""
+    text = "\n".join(str(p) for p in problems)
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<testsuites name="kapcheck" tests="1" failures="0" errors="1" time="0">\n'
+            '  <testsuite name="kapcheck input" tests="1" failures="0" errors="1" skipped="0" '
+            'time="0">\n'
+            '    <testcase name="the input is usable" classname="kapcheck.input" time="0">'
+            f'<error message={quoteattr(f"{len(problems)} problem(s) in the input")} '
+            f'type="unusable input">{escape(text)}</error></testcase>\n'
+            "  </testsuite>\n</testsuites>\n")
 
 
 def change_json(introduced: Sequence[Finding | dict[str, Any]],
@@ -103,7 +125,7 @@ def report_table(report: Report, console: Console) -> None:
     verdict = ("[bold green]compliant[/]" if report.compliant
                else "[bold red]not compliant[/]")
     console.print(f"{verdict}: {report.patients} patients, {report.sessions} sessions, "
-                  f"{report.errors} errors, {report.warnings} warnings, "
+                  f"{count(report.errors, 'error')}, {count(report.warnings, 'warning')}, "
                   f"{report.waived} waived")
 
 
@@ -140,8 +162,11 @@ def change_table(report: Report, introduced: Sequence[Finding],
                   markup=False)
 
 
-def report_junit(report: Report, rule_order: Sequence[str]) -> str:
-    """One testcase per rule per patient; failures carry the findings."""
+def report_junit(report: Report, rule_order: Sequence[str],
+                 fail_on: Severity = Severity.ERROR) -> str:
+    """One testcase per rule per patient. A testcase fails when it has an unwaived
+    finding at or above ``fail_on``, exactly when the exit code would be 1; findings
+    below it (warnings, by default) and waived ones go to the testcase's system-out."""
     cases: list[str] = []
     failures = 0
     by_key: dict[tuple[str, str], list[Finding]] = defaultdict(list)
@@ -150,8 +175,9 @@ def report_junit(report: Report, rule_order: Sequence[str]) -> str:
     all_patients = sorted(set(report.patient_ids) | {f.patient for f in report.findings if f.patient})
     for rule_id in list(rule_order) + sorted({f.rule for f in report.findings} - set(rule_order)):
         for patient in all_patients:
-            found = [f for f in by_key.get((rule_id, patient), []) if not f.waived]
-            waived = [f for f in by_key.get((rule_id, patient), []) if f.waived]
+            found = [f for f in by_key.get((rule_id, patient), [])
+                     if not f.waived and f.severity.rank >= fail_on.rank]
+            waived = [f for f in by_key.get((rule_id, patient), []) if f not in found]
             name = quoteattr(f"{rule_id} {patient}")
             classname = quoteattr(f"kapcheck.{report.protocol_name}.{rule_id}")
             body = ""
@@ -164,7 +190,8 @@ def report_junit(report: Report, rule_order: Sequence[str]) -> str:
                         f"{escape(text)}</failure>")
             if waived:
                 out = "\n".join(f"waived {f.session or '-'}: {f.message} ({f.waiver.reason})"
-                                for f in waived if f.waiver)
+                                if f.waiver else f"[{f.severity.value}] {f.session or '-'}: "
+                                                 f"{f.message}" for f in waived)
                 body += f"<system-out>{escape(out)}</system-out>"
             cases.append(f'    <testcase name={name} classname={classname} time="0">'
                          f"{body}</testcase>")

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import attrs
 from attrs import define, field
 
-from . import gcpause
+from . import fhir, gcpause
 from .checks import ICD_CODE, check_schedule
 from .documents import STDIN, parse_structured, read_bytes, sniff_format
 from .errors import Problem, Problems, ScheduleError, Where, join_path
@@ -491,7 +491,9 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
             continue
         doc = parse_structured(data, fmt, problems)
         del data  # a network's file and its parsed form are large: free them early
-        if doc is not None:
+        if fhir.is_fhir(doc):
+            raws.append((name, _read_fhir(doc, name, problems, timezone)))
+        elif doc is not None:
             raws.append((name, _read_structured(doc, name, problems, timezone)))
         del doc
     # CSV has no timezone field: --timezone, else the one schedule document's timezone.
@@ -525,6 +527,23 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
         raise ScheduleError(problems_all)
     object.__setattr__(schedule, "checked", True)
     return schedule
+
+
+def _read_fhir(doc: Any, file: str, problems: Problems, cli_zone: str | None) -> _Raw:
+    """A FHIR R4 Bundle or resource (protocol/fhir.py) as the loader's records."""
+    r = _Reader(problems)
+    raw = _Raw()
+    records = fhir.read(doc, problems)
+    for path, item in records["clinicians"]:
+        if (c := _clinician(r, item, path)) is not None:
+            raw.clinicians.append(_Placed(c, file, path))
+    for path, item in records["patients"]:
+        if (p := _patient(r, item, path)) is not None:
+            raw.patients.append(_Placed(p, file, path))
+    tz = zone(cli_zone) if cli_zone else None  # FHIR instants carry their offsets
+    for path, item in records["sessions"]:
+        _add_session(raw, r, item, file, path, tz)
+    return raw
 
 
 def _read_waiver_file(data: bytes, name: str, problems: Problems, cli_zone: str | None,

@@ -39,6 +39,11 @@ class Finding:
         return (self.patient or "", self.start or _BEFORE_ALL, self.rule, self.session or "")
 
 
+def count(n: int, noun: str) -> str:
+    """``1 error``, ``2 errors``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 @frozen
 class Report:
     protocol_name: str
@@ -108,7 +113,8 @@ def apply_waivers(findings: Sequence[Finding], schedule: Schedule, known_rules: 
             matched.add(i)
             day = as_of if as_of is not None else today_in(w.zone)
             if w.expires is not None and w.expired_on(day):
-                note = f" A waiver ({w.origin}) expired on {w.expires.isoformat()}."
+                note = (f" A waiver ({w.origin}) held through {w.expires.isoformat()} and has "
+                        "expired.")
                 out[n] = finding = evolve(finding, suggestion=finding.suggestion + note)
                 continue
             out[n] = evolve(finding, waiver=w)

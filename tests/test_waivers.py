@@ -57,7 +57,7 @@ def test_a_waiver_holds_through_its_expiry_day(tmp_path: Path, as_of: date, waiv
     assert finding.waived is waived
     assert report.compliant is waived
     if not waived:
-        assert "expired on 2026-04-01" in finding.suggestion
+        assert "held through 2026-04-01 and has expired" in finding.suggestion
 
 
 def test_without_as_of_the_day_is_today_in_the_documents_timezone(tmp_path: Path) -> None:

@@ -238,3 +238,28 @@ def test_mutated_waiver_files_never_crash(tmp_path: Path, data: st.DataObject) -
     code, _, err = run_cli("validate", str(ROOT / "examples" / "riverside.yaml"),
                            "--waivers", str(path), "--as-of", "2026-03-01")
     check_outcome(code, err, [str(path)])
+
+
+def _riverside_bundle() -> Any:
+    from ..test_fhir import to_fhir
+
+    return to_fhir(load_schedule(ROOT / "examples" / "riverside.yaml"))
+
+
+FHIR = _riverside_bundle()
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_fhir_bundles_never_crash(tmp_path: Path, data: st.DataObject) -> None:
+    raw = _bytes_mutation(data.draw, to_json(data.draw(mutated(FHIR))))
+    path = tmp_path / "bundle.json"
+    path.write_bytes(raw)
+    code, out, err = run_cli("validate", str(path), "--format", "json",
+                             "--timezone", "America/New_York")
+    check_outcome(code, err, [str(path)])
+    if code in (0, 1):
+        expected = evaluate(load_schedule(path, timezone="America/New_York"), load_protocol("kap"))
+        got = {(f["rule"], f["severity"], f["patient"], f["session"])
+               for f in json.loads(out)["findings"] if f["rule"] != "WAIVER-001"}
+        assert got == expected

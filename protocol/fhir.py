@@ -1,0 +1,203 @@
+"""FHIR R4 (JSON) schedules: a Bundle, or a single resource, into the loader's records.
+
+Plain JSON with kapcheck's own checks rather than a FHIR model library: kapcheck reads
+five resource types and a handful of their fields, must name the place of every
+problem inside the bundle (``entry[3].resource.participant[0].actor``), and must not
+drop an unknown field silently or fail on one it does not read; a model library would
+validate (and reject) the whole resource, fields kapcheck never uses included.
+
+- ``Appointment`` -> session: ``id``; ``start`` and ``end``, or ``start`` and
+  ``minutesDuration``; ``participant[].actor.reference`` ``Patient/ID`` -> patient,
+  ``Practitioner/ID`` or ``PractitionerRole/ID`` (its practitioner) -> clinician;
+  ``appointmentType`` (a coding's ``code`` or the ``text``) -> kind; ``serviceType`` ->
+  modality. Statuses proposed, pending, booked, arrived, checked-in and fulfilled are
+  sessions; cancelled, noshow, entered-in-error and waitlist are not.
+- ``Patient`` -> patient; ``Condition`` (``subject`` -> Patient, a coding of the
+  ICD-10-CM system, not inactive or resolved) and ICD-10-CM codings of an Appointment's
+  ``reasonCode`` -> diagnoses; ``Practitioner`` -> clinician; ``PractitionerRole.code``
+  (a coding's ``code`` or ``text`` naming a role) -> roles.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from .errors import Problems
+from .limits import shown
+from .model import Kind, Role
+
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+SESSION_STATUSES = {"proposed", "pending", "booked", "arrived", "checked-in", "fulfilled"}
+NOT_SESSIONS = {"cancelled", "noshow", "entered-in-error", "waitlist"}
+_KINDS = {k.value: k.value for k in Kind}
+_ROLES = {r.value: r.value for r in Role}
+
+
+def is_fhir(doc: Any) -> bool:
+    return isinstance(doc, dict) and isinstance(doc.get("resourceType"), str)
+
+
+def resources(doc: dict[str, Any], problems: Problems) -> list[tuple[str, dict[str, Any]]]:
+    """(path, resource) of a Bundle's entries, or of the single resource."""
+    if doc.get("resourceType") != "Bundle":
+        return [("", doc)]
+    entries = doc.get("entry", [])
+    if not isinstance(entries, list):
+        problems.add("entry", "expected a list of bundle entries")
+        return []
+    out = []
+    for i, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            problems.add(f"entry[{i}]", "expected an entry with a resource")
+            continue
+        out.append((f"entry[{i}].resource", resource))
+    return out
+
+
+def _at(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _codes(concept: Any) -> list[str]:
+    """A CodeableConcept's codes and text, as written."""
+    if not isinstance(concept, dict):
+        return []
+    found = [c.get("code") for c in concept.get("coding", []) if isinstance(c, dict)]
+    found.append(concept.get("text"))
+    return [c.strip() for c in found if isinstance(c, str) and c.strip()]
+
+
+def _icd(concept: Any) -> list[str]:
+    if not isinstance(concept, dict):
+        return []
+    return [c["code"] for c in concept.get("coding", [])
+            if isinstance(c, dict) and c.get("system") == ICD10CM and isinstance(c.get("code"), str)]
+
+
+def _reference(value: Any) -> tuple[str, str] | None:
+    ref = value.get("reference") if isinstance(value, dict) else None
+    if not isinstance(ref, str) or ref.count("/") < 1:
+        return None
+    kind, _, rid = ref.rpartition("/")
+    return kind.rsplit("/", 1)[-1], rid
+
+
+def read(doc: dict[str, Any], problems: Problems) -> dict[str, list[tuple[str, Any]]]:
+    """The bundle's records: ``patients`` and ``clinicians`` (document-shaped dicts) and
+    ``sessions`` (dicts shaped like a schedule document's), each with its path."""
+    found = resources(doc, problems)
+    diagnoses: dict[str, list[str]] = defaultdict(list)
+    patients: dict[str, str] = {}
+    practitioners: dict[str, str] = {}
+    roles_of: dict[str, list[str]] = defaultdict(list)
+    role_practitioner: dict[str, str] = {}
+    for path, r in found:
+        kind, rid = r.get("resourceType"), r.get("id")
+        if kind in ("Patient", "Practitioner", "PractitionerRole", "Appointment") and (
+                not isinstance(rid, str) or not rid.strip()):
+            problems.add(_at(path, "id"), f"a {kind} needs an id")
+            continue
+        if kind == "Patient":
+            patients[rid] = path
+        elif kind == "Practitioner":
+            practitioners[rid] = path
+        elif kind == "PractitionerRole":
+            ref = _reference(r.get("practitioner"))
+            if ref is None or ref[0] != "Practitioner":
+                problems.add(_at(path, "practitioner"), "expected a reference Practitioner/ID")
+                continue
+            role_practitioner[rid] = ref[1]
+            for j, concept in enumerate(r.get("code", []) if isinstance(r.get("code"), list) else []):
+                named = [_ROLES[c.lower()] for c in _codes(concept) if c.lower() in _ROLES]
+                if not named:
+                    problems.add(_at(path, f"code[{j}]"), "expected a role: "
+                                 f"{', '.join(_ROLES)}, got {shown(_codes(concept))}")
+                roles_of[ref[1]].extend(named[:1])
+        elif kind == "Condition":
+            status = _codes(r.get("clinicalStatus"))
+            if any(s.lower() in ("inactive", "resolved") for s in status):
+                continue
+            ref = _reference(r.get("subject"))
+            if ref is None or ref[0] != "Patient":
+                problems.add(_at(path, "subject"), "expected a reference Patient/ID")
+                continue
+            diagnoses[ref[1]].extend(_icd(r.get("code")))
+    sessions: list[tuple[str, Any]] = []
+    for path, r in found:
+        if r.get("resourceType") != "Appointment" or not isinstance(r.get("id"), str):
+            continue
+        status = r.get("status")
+        if status in NOT_SESSIONS:
+            continue
+        if status not in SESSION_STATUSES:
+            problems.add(_at(path, "status"), f"expected an Appointment status, got {shown(status)}")
+            continue
+        session = _appointment(r, path, problems, role_practitioner)
+        if session is not None:
+            sessions.append((path, session))
+            for concept in r.get("reasonCode", []) if isinstance(r.get("reasonCode"), list) else []:
+                diagnoses[session.get("patient") or ""].extend(_icd(concept))
+    return {
+        "patients": [(path, {"id": pid, "diagnoses": list(dict.fromkeys(diagnoses.get(pid, [])))})
+                     for pid, path in patients.items()],
+        "clinicians": [(path, {"id": cid, "roles": list(dict.fromkeys(roles_of.get(cid, [])))})
+                       for cid, path in practitioners.items()],
+        "sessions": sessions,
+    }
+
+
+def _appointment(r: dict[str, Any], path: str, problems: Problems,
+                 role_practitioner: dict[str, str]) -> dict[str, Any] | None:
+    before = len(problems.items)
+    session: dict[str, Any] = {"id": r["id"]}
+    participants = r.get("participant")
+    if not isinstance(participants, list):
+        participants = []
+    for j, p in enumerate(participants):
+        ref = _reference(p.get("actor") if isinstance(p, dict) else None)
+        where = _at(path, f"participant[{j}].actor")
+        if ref is None:
+            continue
+        kind, rid = ref
+        if kind == "Patient":
+            if "patient" in session:
+                problems.add(where, "an appointment has one patient")
+            session["patient"] = rid
+        elif kind in ("Practitioner", "PractitionerRole"):
+            if kind == "PractitionerRole":
+                if rid not in role_practitioner:
+                    problems.add(where, f"no PractitionerRole {shown(rid)} in the bundle")
+                    continue
+                rid = role_practitioner[rid]
+            if "clinician" in session and session["clinician"] != rid:
+                problems.add(where, "kapcheck reads one clinician per appointment")
+            session["clinician"] = rid
+    if "patient" not in session:
+        problems.add(_at(path, "participant"), "no participant is a Patient")
+    if "clinician" not in session:
+        problems.add(_at(path, "participant"), "no participant is a Practitioner or "
+                                               "PractitionerRole")
+    kinds = [_KINDS[c.lower()] for c in _codes(r.get("appointmentType")) if c.lower() in _KINDS]
+    if not kinds:
+        problems.add(_at(path, "appointmentType"), f"expected a session kind "
+                     f"({', '.join(_KINDS)}), got {shown(_codes(r.get('appointmentType')))}")
+    else:
+        session["kind"] = kinds[0]
+    services = r.get("serviceType")
+    if isinstance(services, list) and services:
+        modalities = _codes(services[0])
+        if modalities:
+            session["modality"] = modalities[0]
+    if not isinstance(r.get("start"), str):
+        problems.add(_at(path, "start"), "an appointment in a booked status needs its start")
+    else:
+        session["start"] = r["start"]
+    if isinstance(r.get("end"), str):
+        session["end"] = r["end"]
+    elif isinstance(r.get("minutesDuration"), int) and not isinstance(r.get("minutesDuration"), bool):
+        session["duration"] = f"{r['minutesDuration']}m"
+    else:
+        problems.add(_at(path, "end"), "an appointment needs its end or minutesDuration")
+    return session if len(problems.items) == before else None
