@@ -124,13 +124,13 @@ def _input_error(exc: InputError) -> NoReturn:
     _fail([head] + [f"  {p}" for p in exc.problems])
 
 
-def _as_of(value: Optional[str]) -> Optional[date]:
+def _as_of(value: Optional[str], option: str = "--as-of") -> Optional[date]:
     if value is None:
         return None
     try:
         return parse_date(value)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 def _stdout() -> Console:
@@ -138,7 +138,7 @@ def _stdout() -> Console:
 
 
 FilesArg = Annotated[list[str], typer.Argument(
-    help="Schedule files (YAML, JSON or CSV); '-' reads standard input. Several files "
+    help="Schedule files (YAML, JSON, CSV, iCalendar or FHIR R4 JSON); '-' reads standard input. Several files "
          "are validated together as one run.", show_default=False, metavar="FILE")]
 ProtocolOpt = Annotated[str, typer.Option(
     "--protocol", "-p", help="A shipped protocol's name or a protocol TOML file.")]
@@ -170,6 +170,7 @@ def _protocol(ref: str) -> Protocol:
 def _run(files: list[str], protocol: str, waivers: Optional[str], as_of: Optional[str],
          timezone: Optional[str], jobs: Optional[int], patients: Optional[str],
          clinicians: Optional[str], propose: Optional[str] = None,
+         until: Optional[str] = None,
          ) -> tuple[Report, Schedule, Protocol, Optional[Change]]:
     """Load, validate (the schedule a proposal leaves, with ``propose``); input problems
     exit 2, an engine failure exits 3."""
@@ -180,7 +181,8 @@ def _run(files: list[str], protocol: str, waivers: Optional[str], as_of: Optiona
     change = None
     try:
         schedule = load_schedule(files, timezone=timezone, waivers=waivers,
-                                 patients=patients, clinicians=clinicians)
+                                 patients=patients, clinicians=clinicians,
+                                 until=_as_of(until, "--until"))
         if propose is not None:
             checker = Checker(schedule, proto, as_of=day)
             change = checker.propose(load_proposal(propose, schedule))
@@ -197,6 +199,9 @@ def _run(files: list[str], protocol: str, waivers: Optional[str], as_of: Optiona
 ProposeOpt = Annotated[Optional[str], typer.Option(
     "--propose", help="A proposal file (add, move, cancel sessions): validate the schedule as "
                       "it would leave it and list what it introduces and resolves.")]
+UntilOpt = Annotated[Optional[str], typer.Option(
+    "--until", help="The last day (YYYY-MM-DD) recurring calendar events are expanded to; "
+                    "default 180 days after the calendar's first event.")]
 BaselineOpt = Annotated[Optional[str], typer.Option(
     "--baseline", help="An earlier JSON report: list what this run introduces and resolves "
                        "since then, and exit 1 only for introduced findings.")]
@@ -221,6 +226,7 @@ def validate_command(
     clinicians: CliniciansOpt = None,
     propose: ProposeOpt = None,
     baseline: BaselineOpt = None,
+    until: UntilOpt = None,
 ) -> None:
     """Validate schedules; exit 0 compliant, 1 findings at or above --fail-on, 2 unusable input.
 
@@ -229,7 +235,7 @@ def validate_command(
     if propose is not None and baseline is not None:
         _fail(["error: give --propose or --baseline, not both"])
     report, _, proto, change = _run(files, protocol, waivers, as_of, timezone, jobs, patients,
-                                    clinicians, propose)
+                                    clinicians, propose, until)
     level = Severity(fail_on.value)
     introduced: Sequence[Finding] = ()
     resolved: Sequence[Finding | dict[str, Any]] = ()

@@ -168,7 +168,8 @@ def _text(data: bytes, problems: Problems) -> str | None:
 
 
 def sniff_format(name: str, data: bytes) -> str:
-    """``json``, ``yaml`` or ``csv``: by the file's ending, else by its first character."""
+    """``json``, ``yaml``, ``csv`` or ``ics``: by the file's ending, else by its content
+    (``BEGIN:VCALENDAR``, a first ``{`` or ``[``, a header row of column names)."""
     lower = name.lower()
     if lower.endswith(".json"):
         return "json"
@@ -176,7 +177,11 @@ def sniff_format(name: str, data: bytes) -> str:
         return "yaml"
     if lower.endswith(".csv"):
         return "csv"
+    if lower.endswith(".ics"):
+        return "ics"
     text = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text[:15].upper() == b"BEGIN:VCALENDAR":
+        return "ics"
     if text[:1] in (b"{", b"["):
         return "json"
     if _CSV_HEADER.match(text.split(b"\n", 1)[0].strip()):

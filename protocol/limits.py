@@ -75,5 +75,6 @@ _REPR.maxother = ECHO_CHARS
 
 
 def clip(text: str, limit: int = 160) -> str:
-    """A parser's message as kapcheck repeats it: at most ``limit`` characters."""
+    """A parser's message as kapcheck repeats it: one line, at most ``limit`` characters."""
+    text = " ".join(text[: limit * 4].split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

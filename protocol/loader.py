@@ -12,7 +12,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import attrs
 from attrs import define, field
 
-from . import fhir, gcpause
+from . import fhir, gcpause, ical
 from .checks import ICD_CODE, check_schedule
 from .documents import STDIN, parse_structured, read_bytes, sniff_format
 from .errors import Problem, Problems, ScheduleError, Where, join_path
@@ -450,22 +450,26 @@ def _flatten(sources: tuple[Any, ...]) -> list[Source]:
 
 def load_schedule(*sources: Source | Sequence[Source], timezone: str | None = None,
                   waivers: Source | None = None, patients: Source | None = None,
-                  clinicians: Source | None = None, stdin: Any = None) -> Schedule:
+                  clinicians: Source | None = None, stdin: Any = None,
+                  until: date | None = None) -> Schedule:
     """Read one run's schedule documents (YAML, JSON or CSV; ``-`` is standard input).
 
     ``timezone`` reads naive times of documents that name none. ``waivers`` is a side
     file of waivers; ``patients`` and ``clinicians`` are CSV rosters for CSV sessions.
+    ``until`` is the last day recurring calendar events are expanded to (default: 180
+    days after a calendar's first event). FHIR R4 JSON and iCalendar are read too.
     Raises ScheduleError listing every problem of every file.
     """
     files = _flatten(sources)
     if not files:
         raise ScheduleError([Problem("", "", "no schedule file given")])
     with gcpause.paused():
-        return _load(files, timezone, waivers, patients, clinicians, stdin)
+        return _load(files, timezone, waivers, patients, clinicians, stdin, until)
 
 
 def _load(files: list[Source], timezone: str | None, waivers: Source | None,
-          patients: Source | None, clinicians: Source | None, stdin: Any) -> Schedule:
+          patients: Source | None, clinicians: Source | None, stdin: Any,
+          until: date | None) -> Schedule:
     all_problems: list[Problems] = []
     raws: list[tuple[str, _Raw]] = []
     cli_zone_problems = Problems("--timezone")
@@ -488,6 +492,9 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
         fmt = sniff_format(name, data)
         if fmt == "csv":
             csvs.append((name, data, problems))
+            continue
+        if fmt == "ics":
+            raws.append((name, _read_ical(data, name, problems, timezone, until)))
             continue
         doc = parse_structured(data, fmt, problems)
         del data  # a network's file and its parsed form are large: free them early
@@ -527,6 +534,24 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
         raise ScheduleError(problems_all)
     object.__setattr__(schedule, "checked", True)
     return schedule
+
+
+def _read_ical(data: bytes, file: str, problems: Problems, cli_zone: str | None,
+               until: date | None) -> _Raw:
+    """An iCalendar file (protocol/ical.py) as the loader's records."""
+    raw = _Raw()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.add("", f"is not UTF-8 text (byte {exc.start})")
+        return raw
+    r = _Reader(problems)
+    records, zone_name = ical.read(text, problems, cli_zone, until)
+    tz = zone(zone_name) if zone_name else None  # times are aware; the zone shows them
+    raw.timezone = tz.key if tz else None
+    for path, item in records:
+        _add_session(raw, r, item, file, path, tz)
+    return raw
 
 
 def _read_fhir(doc: Any, file: str, problems: Problems, cli_zone: str | None) -> _Raw:

@@ -263,3 +263,35 @@ def test_mutated_fhir_bundles_never_crash(tmp_path: Path, data: st.DataObject) -
         got = {(f["rule"], f["severity"], f["patient"], f["session"])
                for f in json.loads(out)["findings"] if f["rule"] != "WAIVER-001"}
         assert got == expected
+
+
+def _riverside_calendar() -> str:
+    from ..test_ical import to_ics
+
+    return to_ics(load_schedule(ROOT / "examples" / "riverside.yaml"))
+
+
+ICS = _riverside_calendar()
+ICS_LINES = ["CATEGORIES:", "CATEGORIES:dosing,dosing", "DTSTART;VALUE=DATE:20260302",
+             "DTSTART:99991231T235959Z", "DTEND:19000101T000000Z", "DURATION:P999999D",
+             "RRULE:FREQ=SECONDLY", "RRULE:FREQ=DAILY;COUNT=400", "RRULE:FREQ=WEEKLY;UNTIL=2",
+             "EXDATE:20260302T100000", "STATUS:CANCELLED", "UID:", "ORGANIZER:",
+             "X-KAPCHECK-PATIENT:" + "p" * 300, "ATTENDEE;ROLE=REQ-PARTICIPANT:mailto:@",
+             "BEGIN:VEVENT", "END:VEVENT", "BEGIN:VTIMEZONE", "X-WR-TIMEZONE:Mars/Base", ""]
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_calendars_never_crash(tmp_path: Path, data: st.DataObject) -> None:
+    lines = ICS.splitlines()
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(lines) - 1))
+        lines[i] = data.draw(st.sampled_from(ICS_LINES + [lines[i] * 2]))
+    raw = _bytes_mutation(data.draw, "\r\n".join(lines).encode())
+    roster = tmp_path / "roster.yaml"
+    roster.write_bytes(to_yaml({k: BASE[k] for k in ("timezone", "clinicians", "patients")}))
+    path = tmp_path / "c.ics"
+    path.write_bytes(raw)
+    code, _, err = run_cli("validate", str(roster), str(path), "--format", "json",
+                           "--until", "2026-06-30")
+    check_outcome(code, err, [str(path), str(roster)])

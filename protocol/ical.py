@@ -1,0 +1,270 @@
+"""iCalendar (RFC 5545) schedules: every VEVENT a session, recurring ones expanded.
+
+- id: ``UID``; an instance of a recurring event (RRULE or RDATE, less EXDATE, expanded
+  by ``recurring-ical-events`` up to ``until``) is ``UID@<instance start in UTC as
+  20260302T150000Z>``. A single event is a session wherever it falls.
+- kind: the ``CATEGORIES`` value that names a kind (any case); modality: another
+  ``CATEGORIES`` value, or ``X-KAPCHECK-MODALITY``; route ``X-KAPCHECK-ROUTE``; dose
+  ``X-KAPCHECK-DOSE-MG``.
+- patient: ``X-KAPCHECK-PATIENT``, else the one ``ATTENDEE`` with
+  ``ROLE=REQ-PARTICIPANT`` (its ``CN``, else its address before the ``@``); clinician:
+  ``X-KAPCHECK-CLINICIAN``, else ``ORGANIZER`` (the same way).
+- times: ``DTSTART`` with ``DTEND`` or ``DURATION``; ``TZID``, UTC and floating times
+  (floating: the calendar's ``X-WR-TIMEZONE``, else ``--timezone``). ``STATUS:CANCELLED``
+  events are not sessions. An event with no kind, patient or clinician, or an all-day
+  date, is an input error naming its UID and line.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .errors import Problems
+from .limits import MAX_SESSIONS_PER_PATIENT, clip, shown
+from .model import Kind
+
+_KINDS = {k.value: k.value for k in Kind}
+_UID_LINE = re.compile(r"^UID[;:](.*)$", re.IGNORECASE)
+#: How far past the calendar's first event recurring events are expanded by default.
+DEFAULT_HORIZON = timedelta(days=180)
+#: Instances of one recurring event (a patient's sessions are bounded likewise).
+MAX_INSTANCES = MAX_SESSIONS_PER_PATIENT
+
+
+def is_ical(data: bytes) -> bool:
+    return data.lstrip(b"\xef\xbb\xbf \t\r\n")[:15].upper() == b"BEGIN:VCALENDAR"
+
+
+def read(text: str, problems: Problems, cli_zone: str | None,
+         until: date | None) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
+    """(path, session dict) of every event, and the calendar's timezone name.
+
+    icalendar and recurring-ical-events read values lazily and raise what they meet
+    (an unknown timezone name, a doubled UID, a broken date): past the guards for each
+    field, any such failure makes the file a problem, never a crash.
+    """
+    try:
+        return _read(text, problems, cli_zone, until)
+    except Exception as exc:  # noqa: BLE001 - the libraries' failures on malformed input
+        problems.add("", f"cannot be read as a calendar: {type(exc).__name__}: "
+                         f"{clip(str(exc), 120)}")
+        return [], None
+
+
+def _read(text: str, problems: Problems, cli_zone: str | None,
+          until: date | None) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
+    import icalendar
+    import recurring_ical_events
+
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+    except Exception as exc:  # noqa: BLE001 - any parser failure is this file's problem
+        problems.add("", f"is not valid iCalendar: {clip(str(exc))}")
+        return [], None
+    lines = _uid_lines(text)
+    wr = calendar.get("X-WR-TIMEZONE")
+    zone_name = str(wr) if wr is not None else cli_zone
+    floating: ZoneInfo | None = None
+    if zone_name is not None:
+        try:
+            floating = ZoneInfo(zone_name)
+        except Exception:  # noqa: BLE001 - reported; the calendar cannot be expanded
+            problems.add("X-WR-TIMEZONE", f"{shown(zone_name)} is not a known IANA timezone")
+            return [], None
+    events = list(calendar.walk("VEVENT"))
+    out: list[tuple[str, dict[str, Any]]] = []
+    recurring: set[str] = set()
+    starts: list[datetime] = []
+    for ev in events:
+        try:
+            uid = str(ev.get("UID") or "").strip()
+            is_recurring = ev.get("RRULE") is not None or ev.get("RDATE") is not None
+        except Exception as exc:  # noqa: BLE001 - a value icalendar cannot read lazily
+            problems.add("VEVENT", f"cannot be read: {clip(str(exc), 120)}")
+            continue
+        where = f"VEVENT {uid or '(no UID)'} (line {lines.get(uid, '?')})"
+        if not uid:
+            problems.add(where, "an event needs a UID")
+            continue
+        # A single event's problems are reported with the rest of its fields below.
+        start = _instant(ev.get("DTSTART"), floating,
+                         problems if is_recurring else Problems(""), f"{where}.DTSTART")
+        if start is not None:
+            starts.append(start)
+        if is_recurring:
+            recurring.add(uid)
+        if is_recurring or ev.get("RECURRENCE-ID") is not None:
+            continue
+        if _status(ev) == "CANCELLED":
+            continue
+        session = _session(ev, uid, where, floating, problems)
+        if session is not None:
+            out.append((where, session))
+    if recurring and starts:
+        horizon = until or (min(starts) + DEFAULT_HORIZON).date()
+        for ev, start in _instances(recurring_ical_events.of(calendar), min(starts), horizon,
+                                    recurring, floating, problems, lines):
+            uid = str(ev.get("UID") or "").strip()
+            sid = f"{uid}@{start.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
+            where = f"VEVENT {sid} (line {lines.get(uid, '?')})"
+            session = _session(ev, sid, where, floating, problems)
+            if session is not None:
+                out.append((where, session))
+    return out, zone_name
+
+
+def _instances(query: Any, first: datetime, horizon: date, recurring: set[str],
+               floating: ZoneInfo | None, problems: Problems,
+               lines: dict[str, int]) -> list[tuple[Any, datetime]]:
+    """The instances of the recurring events up to the horizon, in order; at most
+    MAX_INSTANCES of one event (``FREQ=SECONDLY`` would make millions)."""
+    out: list[tuple[Any, datetime]] = []
+    counts: dict[str, int] = {}
+    try:
+        for ev in query.after(first - timedelta(days=1)):
+            start = _instant(ev.get("DTSTART"), floating, Problems(""), "")
+            if start is None:
+                continue
+            if start.date() > horizon:
+                break
+            uid = str(ev.get("UID") or "").strip()
+            if uid not in recurring or _status(ev) == "CANCELLED":
+                continue
+            counts[uid] = counts.get(uid, 0) + 1
+            if counts[uid] > MAX_INSTANCES:
+                problems.add(f"VEVENT {uid} (line {lines.get(uid, '?')}).RRULE",
+                             f"expands to more than {MAX_INSTANCES} sessions before {horizon}; "
+                             "give a shorter --until or a smaller rule")
+                return out
+            out.append((ev, start))
+    except Exception as exc:  # noqa: BLE001 - a rule it cannot expand
+        problems.add("RRULE", f"cannot expand the recurring events: {clip(str(exc))}")
+    return out
+
+
+def _status(ev: Any) -> str:
+    try:
+        return str(ev.get("STATUS") or "").upper()
+    except Exception:  # noqa: BLE001 - unreadable: not cancelled, its fields will tell
+        return ""
+
+
+def _uid_lines(text: str) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _UID_LINE.match(line.strip())
+        if match:
+            found.setdefault(match.group(1).split(":")[-1].strip(), number)
+    return found
+
+
+def _instant(prop: Any, floating: ZoneInfo | None, problems: Problems,
+             where: str) -> datetime | None:
+    try:
+        value = getattr(prop, "dt", None)
+    except Exception as exc:  # noqa: BLE001 - icalendar reads values lazily, and may fail
+        problems.add(where, f"is not a date and time: {clip(str(exc), 80)}")
+        return None
+    if value is None:
+        problems.add(where, "is required")
+        return None
+    if not isinstance(value, datetime):
+        problems.add(where, "an all-day event is not a session: give a start time")
+        return None
+    if value.tzinfo is None:
+        if floating is None:
+            problems.add(where, "a floating time, and the calendar has no X-WR-TIMEZONE "
+                                "(pass --timezone)")
+            return None
+        value = value.replace(tzinfo=floating)
+    return value
+
+
+def _name(prop: Any) -> str | None:
+    """An ATTENDEE's or ORGANIZER's name: its CN, else its address before the @."""
+    if prop is None:
+        return None
+    cn = prop.params.get("CN") if hasattr(prop, "params") else None
+    if cn:
+        return str(cn).strip()
+    address = str(prop).strip()
+    address = address[7:] if address.lower().startswith("mailto:") else address
+    return address.split("@", 1)[0].strip() or None
+
+
+def _categories(ev: Any) -> list[str]:
+    raw = ev.get("CATEGORIES")
+    groups = raw if isinstance(raw, list) else [raw] if raw is not None else []
+    out: list[str] = []
+    for group in groups:
+        for value in getattr(group, "cats", [group]):
+            text = str(value).strip()
+            if text:
+                out.append(text)
+    return out
+
+
+def _session(ev: Any, sid: str, where: str, floating: ZoneInfo | None,
+             problems: Problems) -> dict[str, Any] | None:
+    """The event as a document's session; None (with problems) if it cannot be one."""
+    try:
+        return _fields(ev, sid, where, floating, problems)
+    except Exception as exc:  # noqa: BLE001 - a value icalendar cannot read lazily
+        problems.add(where, f"cannot be read: {clip(str(exc), 120)}")
+        return None
+
+
+def _fields(ev: Any, sid: str, where: str, floating: ZoneInfo | None,
+            problems: Problems) -> dict[str, Any] | None:
+    before = len(problems.items)
+    session: dict[str, Any] = {"id": sid}
+    categories = _categories(ev)
+    kinds = [c for c in categories if c.lower() in _KINDS]
+    if len({k.lower() for k in kinds}) != 1:
+        problems.add(f"{where}.CATEGORIES", "expected one category naming a session kind "
+                     f"({', '.join(_KINDS)}), got {shown(categories)}")
+    else:
+        session["kind"] = _KINDS[kinds[0].lower()]
+    others = [c for c in categories if c.lower() not in _KINDS]
+    modality = ev.get("X-KAPCHECK-MODALITY")
+    if modality is not None:
+        session["modality"] = str(modality)
+    elif others:
+        session["modality"] = others[0]
+    for prop, key in (("X-KAPCHECK-ROUTE", "route"), ("X-KAPCHECK-DOSE-MG", "dose_mg")):
+        if ev.get(prop) is not None:
+            session[key] = str(ev.get(prop))
+    patient = ev.get("X-KAPCHECK-PATIENT")
+    if patient is not None:
+        session["patient"] = str(patient).strip()
+    else:
+        attendees = ev.get("ATTENDEE")
+        attendees = attendees if isinstance(attendees, list) else [attendees] if attendees else []
+        required = [a for a in attendees
+                    if str(getattr(a, "params", {}).get("ROLE", "REQ-PARTICIPANT")).upper()
+                    == "REQ-PARTICIPANT"]
+        if len(required) != 1:
+            problems.add(f"{where}.ATTENDEE", "expected X-KAPCHECK-PATIENT or exactly one "
+                         f"ATTENDEE with ROLE=REQ-PARTICIPANT, found {len(required)}")
+        else:
+            session["patient"] = _name(required[0])
+    clinician = ev.get("X-KAPCHECK-CLINICIAN")
+    session["clinician"] = (str(clinician).strip() if clinician is not None
+                            else _name(ev.get("ORGANIZER")))
+    if not session["clinician"]:
+        problems.add(f"{where}.ORGANIZER", "expected X-KAPCHECK-CLINICIAN or an ORGANIZER")
+    start = _instant(ev.get("DTSTART"), floating, problems, f"{where}.DTSTART")
+    if start is not None:
+        session["start"] = start.isoformat()
+        if ev.get("DTEND") is not None:
+            end = _instant(ev.get("DTEND"), floating, problems, f"{where}.DTEND")
+            if end is not None:
+                session["end"] = end.isoformat()
+        elif ev.get("DURATION") is not None and isinstance(ev.get("DURATION").dt, timedelta):
+            session["duration"] = f"PT{int(ev.get('DURATION').dt.total_seconds())}S"
+        else:
+            problems.add(f"{where}.DTEND", "expected DTEND or DURATION")
+    return session if len(problems.items) == before else None

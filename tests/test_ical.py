@@ -1,0 +1,141 @@
+"""iCalendar schedules: the same clinic as a calendar gives the same findings; recurring
+events expand (less EXDATE, up to --until) into ids UID@<UTC start>; every problem names
+the event's UID and line."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from kapcheck.protocol import Schedule, ScheduleError, load_protocol, load_schedule
+from kapcheck.rules import validate
+
+from .generate import build, protocol_variant
+
+ROSTER = ("clinicians: [{id: dr-lee, roles: [prescriber]}, {id: t-ortiz, roles: [therapist]}]\n"
+          "patients: [{id: P-001, diagnoses: [F33.2]}]\n")
+
+
+def to_ics(schedule: Schedule) -> str:
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//kapcheck tests//EN",
+             f"X-WR-TIMEZONE:{schedule.timezone}"]
+    for s in schedule.sessions:
+        lines += ["BEGIN:VEVENT", f"UID:{s.id}",
+                  f"DTSTART:{s.start:%Y%m%dT%H%M%SZ}", f"DTEND:{s.end:%Y%m%dT%H%M%SZ}",
+                  "CATEGORIES:" + ",".join([s.kind.value.upper()]
+                                           + ([s.modality] if s.modality else [])),
+                  f"X-KAPCHECK-PATIENT:{s.patient}",
+                  f"ORGANIZER;CN={s.clinician}:mailto:{s.clinician}@clinic.example",
+                  "END:VEVENT"]
+    return "\r\n".join(lines + ["END:VCALENDAR"]) + "\r\n"
+
+
+def roster_of(schedule: Schedule) -> str:
+    clinicians = ", ".join(f"{{id: {c.id}, roles: [{', '.join(r.value for r in c.roles)}]}}"
+                           for c in schedule.clinicians)
+    patients = ", ".join(f"{{id: {p.id}, diagnoses: [{', '.join(p.diagnoses)}]}}"
+                         for p in schedule.patients)
+    return f"timezone: {schedule.timezone}\nclinicians: [{clinicians}]\npatients: [{patients}]\n"
+
+
+def keys(report: object) -> list[tuple[object, ...]]:
+    return [(f.rule, f.patient, f.session, f.message, f.suggestion)
+            for f in report.findings]  # type: ignore[attr-defined]
+
+
+def test_generated_clinics_give_the_same_findings_as_calendars(tmp_path: Path) -> None:
+    rng = random.Random(5545)
+    for n in range(60):
+        schedule = build(rng.choice)
+        protocol = protocol_variant(rng.choice)
+        (tmp_path / "r.yaml").write_text(roster_of(schedule))
+        (tmp_path / "c.ics").write_text(to_ics(schedule))
+        loaded = load_schedule([tmp_path / "r.yaml", tmp_path / "c.ics"])
+        assert keys(validate(loaded, protocol)) == keys(validate(schedule, protocol)), n
+
+
+def calendar(tmp_path: Path, *events: str, header: str = "X-WR-TIMEZONE:America/New_York"
+             ) -> list[Path]:
+    (tmp_path / "roster.yaml").write_text(ROSTER)
+    body = "\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//EN", header, *events,
+                      "END:VCALENDAR"])
+    (tmp_path / "c.ics").write_text(body + "\n")
+    return [tmp_path / "roster.yaml", tmp_path / "c.ics"]
+
+
+WEEKLY = """BEGIN:VEVENT
+UID:cbt-weekly
+DTSTART:20260302T100000
+DURATION:PT50M
+RRULE:FREQ=WEEKLY;COUNT=4
+EXDATE:20260316T100000
+CATEGORIES:psychotherapy,CBT
+ATTENDEE;ROLE=REQ-PARTICIPANT;CN=P-001:mailto:p1@example.org
+ORGANIZER;CN=t-ortiz:mailto:therapist@example.org
+END:VEVENT"""
+
+
+def test_a_weekly_series_expands_across_the_daylight_saving_change(tmp_path: Path) -> None:
+    schedule = load_schedule(calendar(tmp_path, WEEKLY))
+    assert sorted(s.id for s in schedule.sessions) == [
+        "cbt-weekly@20260302T150000Z", "cbt-weekly@20260309T140000Z",
+        "cbt-weekly@20260323T140000Z"]  # 10:00 local, EST then EDT; the 16th excluded
+    assert {(s.patient, s.clinician, s.modality) for s in schedule.sessions} == \
+        {("P-001", "t-ortiz", "CBT")}
+
+
+def test_until_bounds_the_expansion_of_recurring_events_only(tmp_path: Path) -> None:
+    single = """BEGIN:VEVENT
+UID:late
+DTSTART;TZID=America/New_York:20270101T090000
+DTEND;TZID=America/New_York:20270101T100000
+CATEGORIES:assessment
+X-KAPCHECK-PATIENT:P-001
+ORGANIZER:mailto:dr-lee@example.org
+END:VEVENT"""
+    from datetime import date
+
+    schedule = load_schedule(calendar(tmp_path, WEEKLY, single), until=date(2026, 3, 9))
+    assert sorted(s.id for s in schedule.sessions) == [
+        "cbt-weekly@20260302T150000Z", "cbt-weekly@20260309T140000Z", "late"]
+
+
+def test_cancelled_events_are_not_sessions(tmp_path: Path) -> None:
+    event = WEEKLY.replace("RRULE:FREQ=WEEKLY;COUNT=4\nEXDATE:20260316T100000\n",
+                           "STATUS:CANCELLED\n")
+    assert load_schedule(calendar(tmp_path, event)).sessions == ()
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (("CATEGORIES:psychotherapy,CBT", "CATEGORIES:CBT"), "CATEGORIES: expected one category"),
+    (("ATTENDEE;ROLE=REQ-PARTICIPANT;CN=P-001:mailto:p1@example.org", ""),
+     "ATTENDEE: expected X-KAPCHECK-PATIENT"),
+    (("ORGANIZER;CN=t-ortiz:mailto:therapist@example.org", ""), "ORGANIZER: expected"),
+    (("DTSTART:20260302T100000", "DTSTART;VALUE=DATE:20260302"), "all-day event"),
+])
+def test_an_event_missing_what_a_session_needs_is_named_by_uid_and_line(
+        tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+    event = WEEKLY.replace("RRULE:FREQ=WEEKLY;COUNT=4\nEXDATE:20260316T100000\n", "")
+    event = event.replace(*change)
+    with pytest.raises(ScheduleError) as err:
+        load_schedule(calendar(tmp_path, event))
+    assert "VEVENT cbt-weekly (line 6)" in str(err.value) and expected in str(err.value)
+
+
+def test_floating_times_need_a_timezone(tmp_path: Path) -> None:
+    event = WEEKLY.replace("RRULE:FREQ=WEEKLY;COUNT=4\nEXDATE:20260316T100000\n", "")
+    with pytest.raises(ScheduleError, match="floating time"):
+        load_schedule(calendar(tmp_path, event, header="X-NOTHING:1"))
+    paths = calendar(tmp_path, event, header="X-NOTHING:1")
+    schedule = load_schedule(paths, timezone="Europe/London")
+    assert schedule.sessions[0].start.hour == 10  # 10:00 GMT is 10:00 UTC
+
+
+def test_a_calendar_is_recognised_by_its_content(tmp_path: Path) -> None:
+    paths = calendar(tmp_path, WEEKLY)
+    renamed = paths[1].with_name("export.txt")
+    paths[1].rename(renamed)
+    report = validate(load_schedule([paths[0], renamed]), load_protocol("kap"))
+    assert report.sessions == 3
