@@ -100,6 +100,7 @@ def main(
         help="Print kapcheck's version and exit.")] = None,
 ) -> None:
     """Validate ketamine-assisted psychotherapy schedules against a session protocol."""
+    _MACHINE_FORMAT.clear()  # set by the command that prints machine output, if any
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -103,18 +103,9 @@ class View:
                                           takes_self=True))
 
 
-
-    def of_kind(self, *kinds: Kind) -> list[Session]:
+    def of_kind(self, *kinds: str) -> list[Session]:
+        """The view's sessions of these kinds (names or Kind members), in order."""
         return [s for s in self.sessions if s.kind in kinds]
-
-    @property
-    def doses(self) -> list[Session]:
-        return self.of_kind(Kind.DOSING)
-
-    @property
-    def first_dose(self) -> Session | None:
-        doses = self.doses
-        return doses[0] if doses else None
 
     def session(self, session_id: str) -> Session:
         return self.schedule.session_by_id[session_id]

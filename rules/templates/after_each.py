@@ -24,7 +24,7 @@ from ..base import HOUR, Fact, Hit, Mark, Params, Part, View, a, seconds, texts,
 
 def anchor_sessions(view: View, params: Params) -> list[Any]:
     """Every session of the anchor kind, or (``only_first``) the first of them."""
-    anchors = [s for s in view.sessions if s.kind == params["anchor"]]
+    anchors = view.of_kind(params["anchor"])
     return anchors[:1] if params.get("only_first") else anchors
 
 
@@ -37,7 +37,7 @@ def facts(view: View, params: Params) -> Sequence[Fact]:
     if not anchors:
         return []
     return anchors + [{"id": s.id, "type": "target", "start": s.start_s - origin}
-                      for s in view.sessions if s.kind == params["kind"]]
+                      for s in view.of_kind(params["kind"])]
 
 
 def define(name: str, mark: Mark) -> None:

@@ -31,7 +31,7 @@ def facts(view: View, params: Params) -> Sequence[Fact]:
              "latest": start - seconds(params["min_hours_before"], HOUR),
              "earliest": start - seconds(params["max_days_before"], DAY)}] + [
         {"id": s.id, "type": "target", "start": s.start_s - view.origin_s,
-         "end": s.end_s - view.origin_s} for s in view.sessions if s.kind == params["kind"]]
+         "end": s.end_s - view.origin_s} for s in view.of_kind(params["kind"])]
 
 
 def define(name: str, mark: Mark) -> None:

@@ -31,7 +31,7 @@ def span_days(params: Params) -> Any:
 
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
-    ordered = [s for s in view.sessions if s.kind == params["kind"]]
+    ordered = view.of_kind(params["kind"])
     if not ordered:
         return []
     window = seconds(span_days(params), DAY)
@@ -68,7 +68,7 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     kind = params["kind"]
     cap = int(params["max_sessions"])
     window = timedelta(seconds=seconds(span_days(params), DAY))
-    ordered = [s for s in view.sessions if s.kind == kind]
+    ordered = view.of_kind(kind)
     one = noun_of(kind)
     for s in ordered:
         if s.id not in marks:

@@ -62,7 +62,7 @@ def required(params: Params, session: Any) -> int | None:
 
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
-    sessions = [s for s in view.sessions if s.kind == params["kind"]]
+    sessions = view.of_kind(params["kind"])
     if not sessions:
         return []
     table = bool(params.get("by_dose_mg"))

@@ -26,15 +26,11 @@ from ..base import HOUR, Fact, Hit, Mark, Params, Part, View, seconds, span, tex
 from ..base import noun as noun_of
 
 
-def _of_kind(view: View, params: Params) -> list[Any]:
-    return [s for s in view.sessions if s.kind == params["kind"]]
-
-
 def min_facts(view: View, params: Params) -> Sequence[Fact]:
     gap = seconds(params["min_hours"], HOUR)
     return [{"id": s.id, "type": "s", "rank": i, "start": s.start_s - view.origin_s,
              "clear": s.start_s - view.origin_s + gap}
-            for i, s in enumerate(_of_kind(view, params))]
+            for i, s in enumerate(view.of_kind(params["kind"]))]
 
 
 def max_facts(view: View, params: Params) -> Sequence[Fact]:
@@ -43,7 +39,7 @@ def max_facts(view: View, params: Params) -> Sequence[Fact]:
     gap = seconds(params["max_hours"], HOUR)
     return [{"id": s.id, "type": "s", "rank": i, "start": s.start_s - view.origin_s,
              "reach": s.start_s - view.origin_s + gap}
-            for i, s in enumerate(_of_kind(view, params))]
+            for i, s in enumerate(view.of_kind(params["kind"]))]
 
 
 def define_min(name: str, mark: Mark) -> None:
@@ -72,7 +68,7 @@ PARTS = (Part("spacing", define_min, min_facts), Part("spacing-max", define_max,
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     params = rule.parameters
     kind = params["kind"]
-    ordered = _of_kind(view, params)
+    ordered = view.of_kind(params["kind"])
     rank = {s.id: i for i, s in enumerate(ordered)}
     previous: dict[str, str] = {}
     for mark in marks:
