@@ -41,7 +41,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def json_loads(data: bytes) -> Any:
+def json_loads(data: str | bytes) -> Any:
     """JSON as plain data; duplicate keys are an error, as they are in YAML.
 
     orjson reads fast but keeps the last of duplicate keys, so the standard library's

@@ -94,9 +94,10 @@ def read(doc: dict[str, Any], problems: Problems) -> dict[str, list[tuple[str, A
     roles_of: dict[str, list[str]] = defaultdict(list)
     role_practitioner: dict[str, str] = {}
     for path, r in found:
-        kind, rid = r.get("resourceType"), r.get("id")
-        if kind in ("Patient", "Practitioner", "PractitionerRole", "Appointment") and (
-                not isinstance(rid, str) or not rid.strip()):
+        kind, given = r.get("resourceType"), r.get("id")
+        rid = given if isinstance(given, str) else ""
+        if kind in ("Patient", "Practitioner", "PractitionerRole", "Appointment") and \
+                not rid.strip():
             problems.add(_at(path, "id"), f"a {kind} needs an id")
             continue
         if kind == "Patient":
@@ -128,11 +129,11 @@ def read(doc: dict[str, Any], problems: Problems) -> dict[str, list[tuple[str, A
     for path, r in found:
         if r.get("resourceType") != "Appointment" or not isinstance(r.get("id"), str):
             continue
-        status = r.get("status")
-        if status in NOT_SESSIONS:
+        state = r.get("status")
+        if state in NOT_SESSIONS:
             continue
-        if status not in SESSION_STATUSES:
-            problems.add(_at(path, "status"), f"expected an Appointment status, got {shown(status)}")
+        if state not in SESSION_STATUSES:
+            problems.add(_at(path, "status"), f"expected an Appointment status, got {shown(state)}")
             continue
         session = _appointment(r, path, problems, role_practitioner)
         if session is not None:

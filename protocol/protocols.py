@@ -284,7 +284,7 @@ def _read_rule(problems: Problems, rules: dict[str, _Draft], rule_id: Any, entry
                                          "cannot change its template")
         return
     spec = draft.template
-    aliases = {p.alias: name for name, p in spec.params.items() if p.alias}
+    aliases: dict[str, str] = {p.alias: name for name, p in spec.params.items() if p.alias}
     for key, value in entry.items():
         kpath = f"{path}.{str(key)[:MAX_NAME_CHARS]}"
         if key == "template":
@@ -308,10 +308,10 @@ def _read_rule(problems: Problems, rules: dict[str, _Draft], rule_id: Any, entry
                 draft.texts[key] = value.strip()
                 draft.provenance[key] = label
         elif key in spec.params or key in aliases:
-            canonical = aliases.get(key, key)
-            other = spec.params[canonical].alias if key == canonical else canonical
-            if other in entry:
-                problems.add(kpath, f"give {canonical} or {other}, not both")
+            canonical = str(aliases.get(key, key))
+            twin = spec.params[canonical].alias if key == canonical else canonical
+            if twin is not None and twin in entry:
+                problems.add(kpath, f"give {canonical} or {twin}, not both")
                 continue
             unit = spec.params[canonical].unit
             if unit == "roles" and isinstance(value, dict):
@@ -328,7 +328,8 @@ def _read_rule(problems: Problems, rules: dict[str, _Draft], rule_id: Any, entry
                 problems.add(kpath, why)
                 draft.refused.add(canonical)
                 continue
-            draft.values.pop(other, None)
+            if twin is not None:
+                draft.values.pop(twin, None)
             draft.values[key] = value
             draft.provenance[key] = label
         else:

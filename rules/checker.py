@@ -53,7 +53,7 @@ class Change:
     def __init__(self, introduced: tuple[Finding, ...], resolved: tuple[Finding, ...],
                  report: Report, booked: Schedule, proposal: Proposal,
                  raw: dict[Scope, list[Finding]],
-                 groups: tuple[dict[str, list[Session]], dict[str, list[Session]]],
+                 groups: tuple[dict[str, list[Session]], dict[int, list[Session]]],
                  base: Report) -> None:
         self.introduced = introduced
         self.resolved = resolved
@@ -218,7 +218,8 @@ class Checker:
                     return (anchor.clinician, anchor.start_s // 86400) in wanted
                 return f.patient in patients
 
-            kept, dropped = [], []
+            kept: list[Finding] = []
+            dropped: list[Finding] = []
             for f in self.report.findings:
                 (dropped if inside(f) else kept).append(f)
             new = sort_findings(f for found in fresh.values() for f in found)
@@ -239,7 +240,7 @@ class Checker:
         by_patient_new, on_day_new = change._groups
         by_patient = dict(self._by_patient)
         by_patient.update(by_patient_new)
-        on_day = dict(self._on_day)
+        on_day: dict[int, list[Session]] = dict(self._on_day)
         on_day.update(on_day_new)
         self.schedule = change.schedule
         self._by_patient = by_patient
