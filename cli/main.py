@@ -84,12 +84,7 @@ app = typer.Typer(
 
 def _show_version(value: bool) -> None:
     if value:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            print(f"kapcheck {version('kapcheck')}")
-        except PackageNotFoundError:  # pragma: no cover - run from a source tree
-            print("kapcheck (not installed)")
+        print(f"kapcheck {render.installed_version()}")
         raise typer.Exit(0)
 
 

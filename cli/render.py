@@ -26,6 +26,16 @@ REPORT_VERSION = "1"
 SHAPE = ("anchor", "kind")
 
 
+def installed_version() -> str:
+    """kapcheck's version as installed ("0" when run from a source tree)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kapcheck")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return "0"
+
+
 def waiver_json(w: Waiver | None) -> dict[str, Any] | None:
     if w is None:
         return None

@@ -60,7 +60,7 @@ def create_app(protocol: str = DEFAULT) -> FastAPI:
     or a file, read once at start)."""
     state = _State(protocol)
     _protocol(state, protocol)  # fail at start, not on the first request
-    app = FastAPI(title="kapcheck", version=_version(),
+    app = FastAPI(title="kapcheck", version=render.installed_version(),
                   description="Validate ketamine-assisted psychotherapy schedules against a "
                               "session protocol, and ask what a booking change breaks.")
 
@@ -110,15 +110,6 @@ def create_app(protocol: str = DEFAULT) -> FastAPI:
         return _answer(state, lambda: _propose(state, body, protocol, as_of))
 
     return app
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("kapcheck")
-    except PackageNotFoundError:  # pragma: no cover - run from a source tree
-        return "0"
 
 
 async def _body(request: Request) -> bytes | Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 
 from kapcheck.protocol import (
@@ -80,11 +80,10 @@ def group(sessions: Iterable[Session]) -> tuple[dict[str, list[Session]], dict[s
 
 
 def views_of(schedule: Schedule, protocol: Protocol, by_patient: Mapping[str, list[Session]],
-             by_clinician: Mapping[str, list[Session]],
-             days: Callable[[str, int], bool] | None = None) -> dict[Partition, list[View]]:
-    """Views of the patients and clinicians given (all of a run, or those a proposal
-    touches, with ``days`` choosing which clinician days). The run-wide partition holds
-    the sessions of the patients given: its verdicts depend on a patient's own sessions.
+             by_clinician: Mapping[str, list[Session]]) -> dict[Partition, list[View]]:
+    """Views of the patients and clinicians given (all of a run, or the patients a
+    proposal touches). The run-wide partition holds the sessions of the patients given:
+    its verdicts depend on a patient's own sessions.
 
     A clinician's day with a single session (and none carried into it) is left out: no
     overlap can lie in it, so its assertion would hold no fact.
@@ -103,7 +102,7 @@ def views_of(schedule: Schedule, protocol: Protocol, by_patient: Mapping[str, li
         for cid in sorted(by_clinician):
             clinician = schedule.clinician_by_id.get(cid)
             for day, sessions, carried in _days(by_clinician[cid]):
-                if len(sessions) > 1 and (days is None or days(cid, sessions[-1].start_s // 86400)):
+                if len(sessions) > 1:
                     views[Partition.CLINICIAN].append(View(
                         key=f"clinician {cid} on {day}", sessions=sessions, schedule=schedule,
                         diagnoses=protocol.diagnoses, origin=sessions[0].start,
