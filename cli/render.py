@@ -52,7 +52,7 @@ def waiver_json(w: Waiver | None) -> dict[str, Any] | None:
 def finding_json(f: Finding) -> dict[str, Any]:
     return {"rule": f.rule, "severity": f.severity.value, "patient": f.patient,
             "session": f.session, "related": sorted(f.related), "message": f.message,
-            "suggestion": f.suggestion, "waiver": waiver_json(f.waiver)}
+            "suggestion": f.suggestion, "waiver": waiver_json(f.waiver), "source": f.source}
 
 
 def problems_json(problems: Sequence[Any]) -> str:

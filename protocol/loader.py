@@ -611,7 +611,7 @@ def _build(raws: list[tuple[str, _Raw]], names: list[str]) -> tuple[Schedule, li
     sessions = []
     for p in (p for _, raw in raws for p in raw.sessions):
         try:
-            sessions.append(Session(**p.value))
+            sessions.append(Session(**p.value, source=p.where))
         except (ValueError, TypeError) as exc:  # the record was checked: a last guard
             problems.append(Problem(p.file, p.path, str(exc)))
         else:

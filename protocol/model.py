@@ -116,6 +116,10 @@ class Session:
     dose_mg: float | None = None
     #: IANA name of the document's timezone, for showing local times (None: UTC).
     zone: str | None = None
+    #: Where the session was written, for people to look it up: the file and the place
+    #: in it (``clinic.yaml: sessions[4] (line 31)``, ``bundle.json: entry[3]``,
+    #: ``clinic.ics: UID S-1 (line 12)``). Not part of the session's value.
+    source: str | None = field(default=None, eq=False, repr=False)
     #: start and end as whole seconds since the epoch, converted once for the engine.
     start_s: int = field(init=False, eq=False, repr=False,
                          default=Factory(lambda self: int(self.start.timestamp()), takes_self=True))

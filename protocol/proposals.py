@@ -86,14 +86,14 @@ def proposal_from(add: Any, move: Any, cancel: Any, booked: Schedule, *,
     places: list[tuple[str, str]] = []
     added: list[Session] = []
     for i, item in enumerate(r.sequence(add, "add", "sessions to add")):
-        session = _one(r, item, f"add[{i}]", tz)
+        session = _one(r, item, f"add[{i}]", tz, file)
         if session is not None:
             added.append(session)
             places.append((file, f"add[{i}]"))
     moved: list[Session] = []
     move_places: list[tuple[str, str]] = []
     for i, item in enumerate(r.sequence(move, "move", "sessions to move")):
-        session = _moved(r, item, f"move[{i}]", booked, tz)
+        session = _moved(r, item, f"move[{i}]", booked, tz, file)
         if session is not None:
             moved.append(session)
             move_places.append((file, f"move[{i}]"))
@@ -129,7 +129,8 @@ def proposal_from(add: Any, move: Any, cancel: Any, booked: Schedule, *,
     return Proposal(add=tuple(added), move=tuple(moved), cancel=tuple(cancelled))
 
 
-def _one(r: _Reader, item: Any, path: str, tz: ZoneInfo | None) -> Session | None:
+def _one(r: _Reader, item: Any, path: str, tz: ZoneInfo | None,
+         file: str) -> Session | None:
     if isinstance(item, Session):
         return item
     before = len(r.problems.items)
@@ -137,14 +138,14 @@ def _one(r: _Reader, item: Any, path: str, tz: ZoneInfo | None) -> Session | Non
     if fields is None or len(r.problems.items) > before:
         return None
     try:
-        return Session(**fields)
+        return Session(**fields, source=f"{file}: {path}")
     except (ValueError, TypeError) as exc:
         r.problems.add(path, str(exc))
         return None
 
 
 def _moved(r: _Reader, item: Any, path: str, booked: Schedule,
-           tz: ZoneInfo | None) -> Session | None:
+           tz: ZoneInfo | None, file: str) -> Session | None:
     """The new version of a booked session: its fields, changed as the move says."""
     if isinstance(item, Session):
         if item.id not in booked.session_by_id:
@@ -169,7 +170,7 @@ def _moved(r: _Reader, item: Any, path: str, booked: Schedule,
         merged.pop("end", None)
         merged.pop("duration", None)
     merged.update(changes)
-    return _one(r, merged, path, tz)
+    return _one(r, merged, path, tz, file)
 
 
 def _as_document(s: Session) -> dict[str, Any]:

@@ -29,6 +29,8 @@ class Finding:
     start: datetime | None = None
     #: Other sessions the finding is about (the overlapped one, the previous dose).
     related: tuple[str, ...] = ()
+    #: Where the anchor session was written (file and place), when it is known.
+    source: str | None = None
 
     @property
     def waived(self) -> bool:
@@ -138,5 +140,6 @@ def apply_waivers(findings: Sequence[Finding], schedule: Schedule, known_rules: 
                        f"{'session' if w.session else 'patient'} so that it names the finding "
                        "it documents.",
             start=session.start if session else None,
+            source=w.origin or None,
         ))
     return out

@@ -147,7 +147,7 @@ def _finding(settings: RuleSettings, hit: Hit) -> Finding:
     return Finding(rule=settings.id, severity=settings.severity, patient=hit.patient,
                    session=hit.session.id if hit.session else None, message=hit.message,
                    suggestion=hit.suggestion, start=hit.session.start if hit.session else None,
-                   related=hit.related)
+                   related=hit.related, source=hit.session.source if hit.session else None)
 
 
 #: Below this many sessions a run stays in one process: forking costs more than it saves.

@@ -57,7 +57,10 @@ def test_json_report_has_the_contract_shape() -> None:
     assert report["protocol"] == {"name": "kap", "version": "1.0"}
     for finding in report["findings"]:
         assert list(finding) == ["rule", "severity", "patient", "session", "related", "message",
-                                 "suggestion", "waiver"]
+                                 "suggestion", "waiver", "source"]
+        # Where the anchor session was written, for people to look it up.
+        if finding["session"] and finding["rule"] != "WAIVER-001":
+            assert finding["source"].startswith(f"{EXAMPLE}: sessions[")
     waived = [f for f in report["findings"] if f["waiver"]]
     assert [f["rule"] for f in waived] == ["KAP-ASMT-001"]
     assert report["summary"]["waived"] == 1

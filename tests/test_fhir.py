@@ -134,6 +134,16 @@ def test_the_published_hl7_example_is_a_clear_input_error(tmp_path: Path) -> Non
     assert "appointmentType: expected a session kind" in str(err.value)
 
 
+def test_the_published_two_doctor_example_names_each_problem(tmp_path: Path) -> None:
+    """Two practitioners on one appointment: kapcheck checks one clinician per session,
+    so the second is named, not silently dropped; the walk-in type is no session kind."""
+    with pytest.raises(ScheduleError) as err:
+        load_schedule(DATA / "appointment-example2doctors.json")
+    text = str(err.value)
+    assert "participant[2].actor: kapcheck reads one clinician per appointment" in text
+    assert "appointmentType: expected a session kind" in text and "'wi'" in text
+
+
 def test_rosters_may_come_from_another_file_of_the_run(tmp_path: Path) -> None:
     roster = tmp_path / "roster.yaml"
     roster.write_text("clinicians: [{id: dr, roles: [prescriber]}]\n"

@@ -139,3 +139,45 @@ def test_a_calendar_is_recognised_by_its_content(tmp_path: Path) -> None:
     paths[1].rename(renamed)
     report = validate(load_schedule([paths[0], renamed]), load_protocol("kap"))
     assert report.sessions == 3
+
+
+# --- Published examples (tests/data/ical, see its README) -------------------------------
+
+DATA = Path(__file__).resolve().parent / "data" / "ical"
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("rfc5545-4-conference.ics", [
+        "VEVENT uid1@example.com (line 6).CATEGORIES: expected one category naming a session kind",
+        "VEVENT uid1@example.com (line 6).ATTENDEE: expected X-KAPCHECK-PATIENT"]),
+    ("rfc5545-4-project-review.ics", [
+        "VEVENT guid-1.example.com (line 21).CATEGORIES: expected one category"]),
+    ("rfc5545-3.6.1-events.ics", [
+        "VEVENT 19970901T130000Z-123401@example.com (line 5).ORGANIZER: expected",
+        "VEVENT 19970901T130000Z-123402@example.com (line 14).CATEGORIES: expected",
+        "VEVENT 19970901T130000Z-123403@example.com (line 24).DTSTART: an all-day event is "
+        "not a session"]),
+])
+def test_the_rfc_5545_examples_are_clear_input_errors(name: str, expected: list[str]) -> None:
+    with pytest.raises(ScheduleError) as err:
+        load_schedule(DATA / name)
+    for text in expected:
+        assert text in str(err.value), str(err.value)
+
+
+def test_the_rfc_5545_vtimezone_example_is_read_at_its_published_time(tmp_path: Path) -> None:
+    """The RFC's meeting at 08:30 America/New_York (EST) on 1998-03-12 is 13:30 UTC,
+    once the event says which session it is (the only change to the published file)."""
+    text = (DATA / "rfc5545-4-project-review.ics").read_bytes().replace(
+        b"CATEGORIES:MEETING", b"CATEGORIES:PSYCHOTHERAPY,CBT")
+    (tmp_path / "review.ics").write_bytes(text)
+    (tmp_path / "roster.yaml").write_text(
+        "clinicians: [{id: mrbig, roles: [therapist]}]\n"
+        "patients: [{id: employee-A, diagnoses: [F33.2]}]\n")
+    schedule = load_schedule([tmp_path / "roster.yaml", tmp_path / "review.ics"])
+    (session,) = schedule.sessions
+    assert (session.id, session.patient, session.clinician, session.modality) == (
+        "guid-1.example.com", "employee-A", "mrbig", "CBT")
+    assert session.start.isoformat() == "1998-03-12T13:30:00+00:00"
+    assert session.duration.total_seconds() == 3600
+    assert session.source is not None and session.source.endswith("(line 21)")
