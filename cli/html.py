@@ -1,6 +1,8 @@
 """The audit report: one self-contained HTML file (inline CSS and SVG, no scripts,
-no fonts, no network) with a summary, each patient's course as a timeline, and the
-findings with their suggestions. It prints legibly."""
+no fonts, no network) with a summary, the protocol's rules and diagnosis map, each
+patient's course as a timeline with its sessions listed under it, and the findings
+with their suggestions. It prints legibly: nothing is only on hover. With a proposal,
+the proposed sessions are marked and the change is listed first."""
 
 from __future__ import annotations
 
@@ -9,13 +11,15 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from html import escape
+from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from kapcheck.protocol import Kind, Protocol, Schedule, Session
+from kapcheck.protocol.model import shown_parameters
 from kapcheck.protocol.times import local_text
 from kapcheck.rules import WAIVER_RULE, Finding, Report
-from kapcheck.rules.report import count
+from kapcheck.rules.report import count, today_in
 
 KIND_ORDER = [Kind.ASSESSMENT, Kind.PREPARATION, Kind.DOSING, Kind.INTEGRATION,
               Kind.PSYCHOTHERAPY]
@@ -32,6 +36,8 @@ table{border-collapse:collapse;width:100%;margin:.5em 0}th,td{border:1px solid #
 th{background:#f6f7f9}td:first-child{white-space:nowrap}.error{color:#cd4246;font-weight:600}.warning{color:#c87619;font-weight:600}.waived{color:#5f6b7c}
 .patient{page-break-inside:avoid;break-inside:avoid}svg{display:block;margin:.4em 0}
 .legend span{display:inline-block;margin-right:1em}.legend i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em}
+.proposed{font-weight:600;color:#7a4fb0}.toc{columns:2;color:#5f6b7c}.toc li{margin:.1em 0}
+.sessions td{font-size:.92em}.source,.sessions td:last-child{color:#5f6b7c;font-size:.85em}
 footer{margin-top:2em;color:#5f6b7c;font-size:.85em;border-top:1px solid #d3d8de;padding-top:.5em;word-break:break-all}
 a{color:inherit}@media print{body{margin:0;max-width:none}a{text-decoration:none}}
 """
@@ -44,14 +50,23 @@ def _kapcheck_version() -> str:
         return "unknown"
 
 
+_SHIPPED = " (shipped)"
+
+
 def sha256_of(paths: Iterable[str]) -> list[tuple[str, str]]:
+    """Each input's SHA-256: files as read, a shipped protocol as kapcheck carries it."""
     out = []
     for path in paths:
         if path in ("-", "<stdin>"):
             out.append((path, "(standard input)"))
             continue
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        out.append((path, digest))
+        if path.endswith(_SHIPPED):
+            item = resources.files("kapcheck.protocol") / "shipped" / \
+                f"{path[:-len(_SHIPPED)]}.toml"
+            data = item.read_bytes()
+        else:
+            data = Path(path).read_bytes()
+        out.append((path, hashlib.sha256(data).hexdigest()))
     return out
 
 
@@ -59,30 +74,36 @@ def _x(t: datetime, start: datetime, span: float) -> float:
     return LEFT + (t - start).total_seconds() / span * (WIDTH - LEFT - 10)
 
 
-def timeline(sessions: Sequence[Session], findings: Sequence[Finding], protocol: Protocol,
-             anchors: dict[str, str]) -> str:
-    """An SVG of one patient's course: lanes by kind, rule windows behind, findings red."""
-    def param(rule: str, name: str) -> float | None:
-        try:
-            settings = protocol.rule(rule)
-        except KeyError:
-            return None
-        return settings.parameters.get(name) if settings.enabled else None
-
-    doses = [s for s in sessions if s.kind is Kind.DOSING]
+def _windows(sessions: Sequence[Session], protocol: Protocol
+             ) -> list[tuple[Kind, datetime, datetime, str]]:
+    """The windows the protocol's enabled timing rules require, for one patient's course:
+    after each anchor session (``after-each``), before the first (``before-first``)."""
     windows: list[tuple[Kind, datetime, datetime, str]] = []
-    hours = param("KAP-INT-001", "window_hours")
-    if hours is not None:
-        for d in doses:
-            windows.append((Kind.INTEGRATION, d.end, d.end + timedelta(hours=hours),
-                            f"integration window after {d.id}"))
-    if doses:
-        first = doses[0]
-        for rule, kind in (("KAP-PREP-001", Kind.PREPARATION), ("KAP-ASMT-001", Kind.ASSESSMENT)):
-            days = param(rule, "max_days_before")
-            if days is not None:
-                windows.append((kind, first.start - timedelta(days=days), first.start,
-                                f"{kind.value} window before first dose {first.id}"))
+    for rule in protocol.rules:
+        p = rule.parameters
+        if not rule.enabled or rule.template not in ("after-each", "before-first"):
+            continue
+        anchors = [s for s in sessions if s.kind.value == str(p["anchor"])]
+        kind = Kind(str(p["kind"]))
+        if rule.template == "after-each" and p.get("window_hours") is not None:
+            for a in anchors[:1] if p.get("only_first") else anchors:
+                windows.append((kind, a.end + timedelta(hours=p.get("min_hours_after") or 0),
+                                a.end + timedelta(hours=p["window_hours"]),
+                                f"{rule.id}: {kind.value} window after {a.id}"))
+        elif rule.template == "before-first" and anchors and p.get("max_days_before") is not None:
+            first = anchors[0]
+            windows.append((kind, first.start - timedelta(days=p["max_days_before"]),
+                            first.start - timedelta(hours=p.get("min_hours_before") or 0),
+                            f"{rule.id}: {kind.value} window before the first {first.kind.value} "
+                            f"{first.id}"))
+    return windows
+
+
+def timeline(sessions: Sequence[Session], findings: Sequence[Finding], protocol: Protocol,
+             anchors: dict[str, str], proposed: frozenset[str] = frozenset()) -> str:
+    """An SVG of one patient's course: lanes by kind, rule windows behind, sessions with
+    a finding outlined red, proposed sessions dashed; each block labelled with its id."""
+    windows = _windows(sessions, protocol)
     times = [s.start for s in sessions] + [s.end for s in sessions] + \
         [w[1] for w in windows] + [w[2] for w in windows]
     start = min(times) - timedelta(hours=12)
@@ -104,16 +125,29 @@ def timeline(sessions: Sequence[Session], findings: Sequence[Finding], protocol:
                      f'height="{LANE - 4}" fill="{COLOURS[kind]}" fill-opacity="0.13" '
                      f'stroke="{COLOURS[kind]}" stroke-opacity="0.4" stroke-dasharray="3 2">'
                      f'<title>{escape(title)}</title></rect>')
+    label_end = {kind: -1.0 for kind in KIND_ORDER}
     for s in sessions:
         y = KIND_ORDER.index(s.kind) * LANE
         x1, x2 = _x(s.start, start, span), _x(s.end, start, span)
         bad = s.id in flagged
-        stroke = ' stroke="#cd4246" stroke-width="2.5"' if bad else ""
+        new = s.id in proposed
+        stroke = (' stroke="#cd4246" stroke-width="2.5"' if bad else
+                  ' stroke="#7a4fb0" stroke-width="2"' if new else "")
+        if new:
+            stroke += ' stroke-dasharray="4 2"'
+        classes = "session" + (" flagged" if bad else "") + (" proposed" if new else "")
         title = escape(f"{s.id} {s.kind.value} {local_text(s.start, s.zone)}–"
-                       f"{local_text(s.end, s.zone)} ({s.clinician})")
-        rect = (f'<rect class="session{" flagged" if bad else ""}" x="{x1:.1f}" y="{y + 4}" '
+                       f"{local_text(s.end, s.zone)} ({s.clinician})"
+                       + (" — proposed" if new else ""))
+        rect = (f'<rect class="{classes}" x="{x1:.1f}" y="{y + 4}" '
                 f'width="{max(x2 - x1, 3):.1f}" height="{LANE - 8}" rx="2" '
                 f'fill="{COLOURS[s.kind]}"{stroke}><title>{title}</title></rect>')
+        # The id beside the block, where it does not run into the previous label.
+        if x1 + 4 > label_end[s.kind]:
+            text = s.id + ("*" if new else "")
+            rect += (f'<text x="{x1 + max(x2 - x1, 3) + 2:.1f}" y="{y + 15}" font-size="9" '
+                     f'fill="#404854">{escape(text)}</text>')
+            label_end[s.kind] = x1 + max(x2 - x1, 3) + 2 + 5.5 * len(text)
         if s.id in anchors:
             rect = f'<a href="#{anchors[s.id]}">{rect}</a>'
         parts.append(rect)
@@ -133,8 +167,57 @@ def timeline(sessions: Sequence[Session], findings: Sequence[Finding], protocol:
     return "".join(parts)
 
 
+def _session_rows(sessions: Sequence[Session], proposed: frozenset[str],
+                  anchors: dict[str, str]) -> str:
+    """The patient's sessions as a table under the timeline, so that paper keeps them."""
+    rows = []
+    for s in sessions:
+        what = s.kind.value + (f" · {s.modality}" if s.modality else "") + \
+            (f" · {s.route.value}" if s.route else "") + \
+            (f" · {s.dose_mg:g} mg" if s.dose_mg is not None else "")
+        ident = escape(s.id)
+        if s.id in anchors:
+            ident = f'<a href="#{anchors[s.id]}">{ident}</a>'
+        mark = ' <span class="proposed">proposed</span>' if s.id in proposed else ""
+        begin, end = local_text(s.start, s.zone), local_text(s.end, s.zone)
+        if end[:10] == begin[:10]:
+            end = end[11:]  # the same day: its time only
+        rows.append(f"<tr><td>{ident}{mark}<td>{escape(what)}<td>{escape(begin)} – "
+                    f"{escape(end)}<td>{escape(s.clinician)}<td>{escape(s.source or '')}</tr>")
+    return ('<table class="sessions"><tr><th>Session</th><th>Kind</th><th>Time</th>'
+            "<th>Clinician</th><th>Written at</th></tr>" + "".join(rows) + "</table>")
+
+
+def _protocol_section(protocol: Protocol) -> list[str]:
+    out = ['<h2 id="protocol">Protocol</h2>',
+           f"<p>{escape(protocol.name)} {escape(protocol.version)}, from "
+           f"{escape(' → '.join(protocol.files) or protocol.name)}.</p>",
+           "<table><tr><th>Rule</th><th>Template</th><th>Severity</th><th>Parameters</th></tr>"]
+    for rule in protocol.rules:
+        shown = shown_parameters(rule)
+        params = "; ".join(f"{k} = {shown[k]}" for k in rule.parameters if shown[k] != "none")
+        state = rule.severity.value if rule.enabled else "disabled"
+        out.append(f"<tr><td>{escape(rule.id)}</td><td>{escape(rule.template)}</td>"
+                   f"<td>{state}</td><td>{escape(params or '—')}</td></tr>")
+    out.append("</table><h3>Diagnosis map</h3><p>A diagnosis is covered by every entry whose "
+               "ICD-10-CM prefix it starts with; those entries' modalities fit it.</p>"
+               "<table><tr><th>ICD-10-CM prefix</th><th>Modalities that fit</th></tr>")
+    for entry in protocol.diagnoses.entries:
+        out.append(f"<tr><td>{escape(entry.prefix)}</td>"
+                   f"<td>{escape(', '.join(entry.modalities))}</td></tr>")
+    out.append("</table>")
+    return out
+
+
 def render(report: Report, schedule: Schedule, protocol: Protocol, sources: Sequence[str],
-           generated: datetime | None = None) -> str:
+           generated: datetime | None = None, *, inputs: Sequence[str] | None = None,
+           proposed: frozenset[str] = frozenset(), cancelled: Sequence[Session] = (),
+           change: tuple[Sequence[Finding], Sequence[Finding]] | None = None) -> str:
+    """The page. ``sources`` are the schedule files; ``inputs`` every file the run read
+    (schedules, rosters, waivers, the protocol's extends chain), each hashed in the
+    footer. With a proposal: ``schedule`` as it leaves it, ``proposed`` the ids it adds
+    or moves, ``cancelled`` the booked sessions it cancels, ``change`` (introduced,
+    resolved)."""
     generated = generated or datetime.now(timezone.utc)
     by_patient: dict[str, list[Finding]] = defaultdict(list)
     for f in report.findings:
@@ -144,53 +227,99 @@ def render(report: Report, schedule: Schedule, protocol: Protocol, sources: Sequ
         sessions_of[s.patient].append(s)
     verdict = ('<span class="verdict ok">compliant</span>' if report.compliant
                else '<span class="verdict bad">not compliant</span>')
+    title = report.clinic or ", ".join(Path(s).name for s in sources) or "Schedule"
+    judged = (report.as_of.isoformat() if report.as_of else
+              f"{today_in(schedule.timezone).isoformat()} (the day of the run)")
+    patients = sorted(schedule.patients, key=lambda p: p.id)
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           f"<title>kapcheck report — {escape(report.clinic or 'schedule')}</title>",
+           f"<title>kapcheck report — {escape(title)}</title>",
            f"<style>{CSS}</style></head><body>",
-           f"<h1>{escape(report.clinic or 'Schedule')}: protocol check</h1>",
+           f"<h1>{escape(title)}: protocol check{' of a proposed change' if change else ''}</h1>",
            f'<p class="meta">Protocol <b>{escape(report.protocol_name)}</b> '
            f"{escape(report.protocol_version)} · {report.patients} patients · "
-           f"{report.sessions} sessions · waivers judged on "
-           f"{escape(str(report.as_of or 'the day of the run'))}</p>",
+           f"{report.sessions} sessions · waivers judged on {escape(judged)}</p>",
            f"<p>{verdict} {count(report.errors, 'error')}, {count(report.warnings, 'warning')}, "
            f"{report.waived} waived</p>"]
+    toc = ['<li><a href="#change">The proposed change</a></li>'] if change else []
+    toc += ['<li><a href="#rules">Findings by rule</a></li>',
+            '<li><a href="#protocol">Protocol and diagnosis map</a></li>']
+    toc += ['<li><a href="#waivers">Waivers</a></li>'] if schedule.waivers else []
+    toc += [f'<li><a href="#patient-{escape(p.id)}">Patient {escape(p.id)}</a> · '
+            f"{len(by_patient.get(p.id, []))}</li>" for p in patients]
+    out.append('<nav><h2>Contents</h2><ul class="toc">' + "".join(toc) + "</ul></nav>")
+    number = 0
+    ids: dict[int, str] = {}
+    for patient in patients:
+        for f in by_patient.get(patient.id, []):
+            number += 1
+            ids[id(f)] = f"f{number}"
+    if change is not None:
+        introduced, resolved = change
+        out.append('<h2 id="change">The proposed change</h2>')
+        if proposed or cancelled:
+            out.append(f"<p>Proposed sessions (added or moved), marked on the timelines: "
+                       f"{escape(', '.join(sorted(proposed)) or 'none')}. Cancelled: "
+                       f"{escape(', '.join(s.id for s in cancelled) or 'none')}.</p>")
+        out.append(f"<h3>Introduced ({len(introduced)})</h3>")
+        out.append("<ul>" + "".join(
+            f'<li><a href="#{ids.get(id(f), "")}">{escape(f.rule)} {escape(f.session or "")}</a>: '
+            f"{escape(f.message)}</li>" for f in introduced) + "</ul>" if introduced
+            else "<p>Nothing.</p>")
+        out.append(f"<h3>Resolved ({len(resolved)})</h3>")
+        out.append("<ul>" + "".join(
+            f"<li>{escape(f.rule)} {escape(f.session or '')}: {escape(f.message)}</li>"
+            for f in resolved) + "</ul>" if resolved else "<p>Nothing.</p>")
     counts = Counter((f.rule, f.severity.value, f.waived) for f in report.findings)
-    out.append("<h2>Findings by rule</h2><table><tr><th>Rule</th><th>Requirement</th>"
-               "<th>Severity</th><th>Findings</th><th>Waived</th></tr>")
+    patients_with: dict[str, list[str]] = defaultdict(list)
+    for f in report.findings:
+        if f.patient and f.patient not in patients_with[f.rule]:
+            patients_with[f.rule].append(f.patient)
+    out.append('<h2 id="rules">Findings by rule</h2><table><tr><th>Rule</th><th>Requirement</th>'
+               "<th>Severity</th><th>Findings</th><th>Waived</th><th>Patients</th></tr>")
+
+    def links(rule_id: str) -> str:
+        return ", ".join(f'<a href="#patient-{escape(p)}">{escape(p)}</a>'
+                         for p in sorted(patients_with.get(rule_id, [])))
+
     for settings in protocol.rules:
         n = counts[(settings.id, settings.severity.value, False)]
         waived = counts[(settings.id, settings.severity.value, True)]
         text = settings.requirement_text()
         state = settings.severity.value if settings.enabled else "disabled"
         out.append(f"<tr><td>{settings.id}</td><td>{escape(text)}</td><td>{state}</td>"
-                   f'<td class="{settings.severity.value if n else ""}">{n}</td><td>{waived}</td></tr>')
+                   f'<td class="{settings.severity.value if n else ""}">{n}</td><td>{waived}</td>'
+                   f"<td>{links(settings.id)}</td></tr>")
     unmatched = [f for f in report.findings if f.rule == WAIVER_RULE]
     if unmatched:
         out.append(f"<tr><td>WAIVER-001</td><td>A waiver matches a finding.</td><td>warning</td>"
-                   f'<td class="warning">{len(unmatched)}</td><td>0</td></tr>')
+                   f'<td class="warning">{len(unmatched)}</td><td>0</td>'
+                   f"<td>{links(WAIVER_RULE)}</td></tr>")
     out.append("</table>")
+    out.extend(_protocol_section(protocol))
     if schedule.waivers:
-        out.append("<h2>Waivers</h2><table><tr><th>Rule</th><th>For</th><th>Reason</th>"
-                   "<th>Approved by</th><th>Holds through</th></tr>")
+        out.append('<h2 id="waivers">Waivers</h2><table><tr><th>Rule</th><th>For</th>'
+                   "<th>Reason</th><th>Approved by</th><th>Holds through</th><th>Written at</th></tr>")
         for w in schedule.waivers:
             target = f"session {w.session}" if w.session else f"patient {w.patient}"
             out.append(f"<tr><td>{escape(w.rule)}</td><td>{escape(target)}</td>"
                        f"<td>{escape(w.reason)}</td><td>{escape(w.approved_by)}</td>"
-                       f"<td>{w.expires or 'no expiry'}</td></tr>")
+                       f"<td>{w.expires or 'no expiry'}</td>"
+                       f'<td class="source">{escape(w.origin)}</td></tr>')
         out.append("</table>")
-    out.append('<h2>Patients</h2><p class="legend">' + "".join(
-        f'<span><i style="background:{COLOURS[k]}"></i>{k.value}</span>' for k in KIND_ORDER)
-        + '<span><i style="border:2px solid #cd4246"></i>has a finding</span>'
-        '<span><i style="border:1px dashed #888"></i>window a rule requires</span></p>')
-    number = 0
-    for patient in sorted(schedule.patients, key=lambda p: p.id):
+    legend = "".join(f'<span><i style="background:{COLOURS[k]}"></i>{k.value}</span>'
+                     for k in KIND_ORDER)
+    legend += ('<span><i style="border:2px solid #cd4246"></i>has a finding</span>'
+               '<span><i style="border:1px dashed #888"></i>window a rule requires</span>')
+    if change is not None:
+        legend += '<span><i style="border:2px dashed #7a4fb0"></i>proposed (id*)</span>'
+    out.append('<h2>Patients</h2><p class="legend">' + legend + "</p>")
+    for patient in patients:
         findings = by_patient.get(patient.id, [])
         sessions = sessions_of.get(patient.id, [])
         anchors: dict[str, str] = {}
         rows = []
         for f in findings:
-            number += 1
-            fid = f"f{number}"
+            fid = ids[id(f)]
             if f.session and f.session not in anchors:
                 anchors[f.session] = fid
             cls = "waived" if f.waived else f.severity.value
@@ -206,7 +335,12 @@ def render(report: Report, schedule: Schedule, protocol: Protocol, sources: Sequ
                    f"<h3>Patient {escape(patient.id)} · "
                    f"{escape(', '.join(patient.diagnoses) or 'no diagnosis')} · {status}</h3>")
         if sessions:
-            out.append(timeline(sessions, findings, protocol, anchors))
+            out.append(timeline(sessions, findings, protocol, anchors, proposed))
+            out.append(_session_rows(sessions, proposed, anchors))
+        gone = [s for s in cancelled if s.patient == patient.id]
+        if gone:
+            out.append("<p>Cancelled by the proposal: " + escape(", ".join(
+                f"{s.id} ({s.kind.value}, {local_text(s.start, s.zone)})" for s in gone)) + "</p>")
         if rows:
             out.append("<table><tr><th>Rule</th><th>Severity</th><th>Session</th>"
                        "<th>Finding</th><th>Suggestion</th></tr>" + "".join(rows) + "</table>")
@@ -215,7 +349,7 @@ def render(report: Report, schedule: Schedule, protocol: Protocol, sources: Sequ
     for f in loose:
         out.append(f"<p>{escape(f.rule)}: {escape(f.message)}</p>")
     out.append("<footer>")
-    for path, digest in sha256_of(sources):
+    for path, digest in sha256_of(inputs if inputs is not None else sources):
         out.append(f"Input {escape(path)}: SHA-256 {digest}<br>")
     out.append(f"kapcheck {escape(_kapcheck_version())} · generated "
                f"{generated.strftime('%Y-%m-%d %H:%M:%S UTC')}</footer></body></html>")

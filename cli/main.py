@@ -272,19 +272,30 @@ def report_command(
     jobs: JobsOpt = None,
     patients: PatientsOpt = None,
     clinicians: CliniciansOpt = None,
+    propose: ProposeOpt = None,
+    until: UntilOpt = None,
 ) -> None:
-    """Write an HTML audit report: summary, each patient's timeline, findings."""
+    """Write an HTML audit report: summary, protocol, each patient's timeline and
+    sessions, findings. With --propose: the schedule as the proposal leaves it, the
+    proposed sessions marked, what the change introduces and resolves listed first."""
     target = html_out.resolve()
     if target.is_dir():
         _fail([f"error: --html {html_out} is a directory"])
-    report, schedule, proto, _ = _run(files, protocol, waivers, as_of, timezone, jobs,
-                                      patients, clinicians)
-    inputs = [f for f in [*files, waivers, patients, clinicians] if f and f != "-"]
-    inputs += [f for f in proto.files if not f.endswith("(shipped)")]
-    if any(_same_file(Path(f), html_out) for f in inputs):
+    report, schedule, proto, change = _run(files, protocol, waivers, as_of, timezone, jobs,
+                                           patients, clinicians, propose, until)
+    read = [f for f in [*files, patients, clinicians, waivers, propose] if f]
+    if any(f != "-" and _same_file(Path(f), html_out) for f in read) or any(
+            not f.endswith("(shipped)") and _same_file(Path(f), html_out) for f in proto.files):
         _fail([f"error: --html {html_out} is one of the input files (schedule, roster, "
-               "waivers or protocol); choose another name"])
-    page = html.render(report, schedule, proto, files)
+               "waivers, proposal or protocol); choose another name"])
+    inputs = [*read, *proto.files]
+    if change is None:
+        page = html.render(report, schedule, proto, files, inputs=inputs)
+    else:
+        page = html.render(report, change.schedule, proto, files, inputs=inputs,
+                           proposed=frozenset(s.id for s in change.proposal.added),
+                           cancelled=[schedule.session_by_id[i] for i in change.proposal.cancel],
+                           change=(change.introduced, change.resolved))
     try:
         _write_atomically(target, page)
     except OSError as exc:
