@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from typer import core as _typer_core
 
 from kapcheck.protocol import (
     DEFAULT,
@@ -74,11 +75,18 @@ class FailOn(str, enum.Enum):
     WARNING = "warning"
 
 
+# typer writes an argument's Python type beside its name in help (FILE <list[str]>);
+# the metavar and the help text say what to give.
+_typer_core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
+
 app = typer.Typer(
     name="kapcheck",
     help="Validate ketamine-assisted psychotherapy schedules against a session protocol.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help, as click writes it: option metavars such as FILE or DATE, not the
+    # Python types (<list[str]>, <bool>) that the rich help shows.
+    rich_markup_mode=None,
 )
 
 
@@ -137,19 +145,25 @@ FilesArg = Annotated[list[str], typer.Argument(
     help="Schedule files (YAML, JSON, CSV, iCalendar or FHIR R4 JSON); '-' reads standard input. Several files "
          "are validated together as one run.", show_default=False, metavar="FILE")]
 ProtocolOpt = Annotated[str, typer.Option(
-    "--protocol", "-p", help="A shipped protocol's name or a protocol TOML file.")]
+    "--protocol", "-p", metavar="NAME|FILE",
+    help="A shipped protocol's name or a protocol TOML file.")]
 WaiversOpt = Annotated[Optional[str], typer.Option(
+    metavar="FILE",
     help="A file of waivers (documented exceptions) to apply.")]
 AsOfOpt = Annotated[Optional[str], typer.Option(
-    "--as-of", help="The day waivers are judged on (YYYY-MM-DD); default today.")]
+    "--as-of", metavar="DATE", help="The day waivers are judged on (YYYY-MM-DD); default today.")]
 TimezoneOpt = Annotated[Optional[str], typer.Option(
+    metavar="ZONE",
     help="IANA timezone for naive times in documents that name none.")]
 JobsOpt = Annotated[Optional[int], typer.Option(
+    metavar="N",
     help="Worker processes (default: one, or for very large runs the cores that are free).",
     min=1)]
 PatientsOpt = Annotated[Optional[str], typer.Option(
+    metavar="FILE",
     help="CSV roster of patients (id, diagnoses) for CSV sessions.")]
 CliniciansOpt = Annotated[Optional[str], typer.Option(
+    metavar="FILE",
     help="CSV roster of clinicians (id, roles) for CSV sessions.")]
 
 
@@ -193,13 +207,13 @@ def _run(files: list[str], protocol: str, waivers: Optional[str], as_of: Optiona
 
 
 ProposeOpt = Annotated[Optional[str], typer.Option(
-    "--propose", help="A proposal file (add, move, cancel sessions): validate the schedule as "
+    "--propose", metavar="FILE", help="A proposal file (add, move, cancel sessions): validate the schedule as "
                       "it would leave it and list what it introduces and resolves.")]
 UntilOpt = Annotated[Optional[str], typer.Option(
-    "--until", help="The last day (YYYY-MM-DD) recurring calendar events are expanded to; "
+    "--until", metavar="DATE", help="The last day (YYYY-MM-DD) recurring calendar events are expanded to; "
                     "default 180 days after the calendar's first event.")]
 BaselineOpt = Annotated[Optional[str], typer.Option(
-    "--baseline", help="An earlier JSON report: list what this run introduces and resolves "
+    "--baseline", metavar="REPORT.json", help="An earlier JSON report: list what this run introduces and resolves "
                        "since then, and exit 1 only for introduced findings.")]
 
 
@@ -210,10 +224,10 @@ def validate_command(
     waivers: WaiversOpt = None,
     as_of: AsOfOpt = None,
     format: Annotated[Format, typer.Option(
-        "--format", "-f", case_sensitive=False,
+        "--format", "-f", case_sensitive=False, metavar="table|json|junit",
         help="table for people, json or junit for machines.")] = Format.TABLE,
     fail_on: Annotated[FailOn, typer.Option(
-        "--fail-on", case_sensitive=False,
+        "--fail-on", case_sensitive=False, metavar="error|warning",
         help="Exit 1 when an unwaived finding of this severity or above exists.")]
         = FailOn.ERROR,
     timezone: TimezoneOpt = None,
@@ -264,7 +278,7 @@ def validate_command(
 def report_command(
     files: FilesArg,
     html_out: Annotated[Path, typer.Option(
-        "--html", help="Where to write the self-contained HTML audit report.")],
+        "--html", metavar="FILE", help="Where to write the self-contained HTML audit report.")],
     protocol: ProtocolOpt = "kap",
     waivers: WaiversOpt = None,
     as_of: AsOfOpt = None,
@@ -275,9 +289,11 @@ def report_command(
     propose: ProposeOpt = None,
     until: UntilOpt = None,
 ) -> None:
-    """Write an HTML audit report: summary, protocol, each patient's timeline and
-    sessions, findings. With --propose: the schedule as the proposal leaves it, the
-    proposed sessions marked, what the change introduces and resolves listed first."""
+    """Write an HTML audit report: summary, protocol, timelines, findings.
+
+    Each patient's course is drawn with its sessions listed under it. With --propose,
+    the schedule as the proposal leaves it: proposed sessions marked, what the change
+    introduces and resolves listed first."""
     target = html_out.resolve()
     if target.is_dir():
         _fail([f"error: --html {html_out} is a directory"])
@@ -334,12 +350,14 @@ def _write_atomically(target: Path, text: str) -> None:
 
 @app.command("serve")
 def serve_command(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8080,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.", min=1, max=65535)] = 8080,
     protocol: ProtocolOpt = "kap",
 ) -> None:
-    """Serve the HTTP JSON API (POST /validate, POST /propose, GET /rules, GET /healthz;
-    OpenAPI at /openapi.json, docs at /docs)."""
+    """Serve the HTTP JSON API for scheduling systems.
+
+    POST /validate, POST /propose, GET /rules, GET /healthz; OpenAPI at /openapi.json,
+    browsable docs at /docs."""
     import uvicorn
 
     from .service import create_app
@@ -355,9 +373,10 @@ def serve_command(
 @app.command("rules")
 def rules_command(
     protocol: Annotated[str, typer.Option(
-        "--protocol", "-p", help="A shipped protocol's name or a protocol TOML file.")] = "kap",
+        "--protocol", "-p", metavar="NAME|FILE",
+        help="A shipped protocol's name or a protocol TOML file.")] = "kap",
     format: Annotated[CatalogFormat, typer.Option(
-        "--format", "-f", help="table, json, or markdown (a catalog to file).")]
+        "--format", "-f", metavar="table|json|markdown", help="table, json, or markdown (a catalog to file).")]
         = CatalogFormat.TABLE,
 ) -> None:
     """List the protocol's rules: ID, severity, parameters (and where each was set)."""
@@ -376,7 +395,7 @@ def explain_command(
     rule_id: Annotated[str, typer.Argument(help="A rule ID such as KAP-INT-001.",
                                            metavar="RULE-ID")],
     protocol: Annotated[Optional[str], typer.Option(
-        "--protocol", "-p", help="A shipped protocol's name or a protocol TOML file "
+        "--protocol", "-p", metavar="NAME|FILE", help="A shipped protocol's name or a protocol TOML file "
                                  "(default: kap, else the shipped protocol that has the rule).")]
         = None,
 ) -> None:

@@ -58,8 +58,7 @@ def finding_json(f: Finding) -> dict[str, Any]:
 def problems_json(problems: Sequence[Any]) -> str:
     """What `--format json` prints when the input is unusable (exit 2)."""
     doc = {"kapcheck": REPORT_VERSION, "error": "unusable input",
-           "problems": [{"file": p.file, "path": p.path, "message": p.message}
-                        for p in problems]}
+           "problems": [p.as_json() for p in problems]}
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 

@@ -133,7 +133,7 @@ def _too_large() -> Response:
 
 
 def _problems(exc: InputError) -> Response:
-    return JSONResponse({"problems": [{"file": p.file, "path": p.path, "message": p.message}
+    return JSONResponse({"problems": [p.as_json()
                                       for p in exc.problems]}, status_code=422)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from .errors import Problem, ScheduleError
+from .errors import Problem, ScheduleError, did_you_mean, join_path
 from .limits import (
     EARLIEST,
     LATEST,
@@ -83,7 +83,7 @@ def check_schedule(schedule: Schedule, place: Place | None = None,
 
     def add(collection: str, index: int, key: str, message: str) -> None:
         file, path = where(collection, index)
-        problems.append(Problem(file, f"{path}.{key}" if key else path, message))
+        problems.append(Problem(file, join_path(path, key) if key else path, message))
 
     if not roster:
         _check_sessions(schedule, add, schedule.patient_by_id, schedule.clinician_by_id, set())
@@ -108,11 +108,12 @@ def check_schedule(schedule: Schedule, place: Place | None = None,
                     f"expected an ICD-10-CM code such as F33.2, got {shown(code)}")
 
     seen = _check_sessions(schedule, add, patients, clinicians, set(broken_sessions))
+    unknown = _Unknown()
     for i, w in enumerate(schedule.waivers):
         if w.session is not None and w.session not in seen:
-            add("waivers", i, "session", f"no session with id {shown(w.session)} in the run")
+            add("waivers", i, "session", unknown("session", w.session, seen))
         elif w.patient is not None and w.patient not in patients:
-            add("waivers", i, "patient", f"no patient with id {shown(w.patient)} in the run")
+            add("waivers", i, "patient", unknown("patient", w.patient, patients))
         if len(w.reason) > MAX_TEXT_CHARS:
             add("waivers", i, "reason", f"at most {MAX_TEXT_CHARS} characters")
     return problems
@@ -128,6 +129,18 @@ def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None
     per_patient: dict[str, int] = defaultdict(int)
     per_clinician_day: dict[tuple[str, int], int] = defaultdict(int)
     ids: set[str] = set()
+    unknown = _Unknown()
+    # A run without any patients (or clinicians) lacks its roster: one problem says so,
+    # not one per session.
+    no_roster = {what for what, known in (("patient", patients), ("clinician", clinicians))
+                 if not known and schedule.sessions}
+    for what in sorted(no_roster):
+        named = sorted({getattr(s, what) for s in schedule.sessions}, key=str)
+        add("sessions", 0, what, f"the run has no {what}s, and its sessions name "
+            f"{len(named)} ({', '.join(shown(n) for n in named[:3])}"
+            f"{', …' if len(named) > 3 else ''}): give a roster of {what}s, a CSV file with "
+            f"columns {'id,diagnoses' if what == 'patient' else 'id,roles'} "
+            f"(--{what}s FILE) or a schedule document with `{what}s:`")
     longest = MAX_SESSION_LENGTH
     for i, s in enumerate(schedule.sessions):
         sid, pid, cid, start, end = s.id, s.patient, s.clinician, s.start, s.end
@@ -143,7 +156,8 @@ def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None
             add("sessions", i, "id", f"duplicate session id {shown(sid)}")
         ids.add(sid)
         if pid not in patients:
-            add("sessions", i, "patient", f"no patient with id {shown(pid)} in the run")
+            if "patient" not in no_roster:
+                add("sessions", i, "patient", unknown("patient", pid, patients))
         else:
             count = per_patient[pid] = per_patient[pid] + 1
             if count == MAX_SESSIONS_PER_PATIENT + 1:
@@ -151,7 +165,8 @@ def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None
                     f"patient {shown(pid)} has more than {MAX_SESSIONS_PER_PATIENT} "
                     "sessions in the run")
         if cid not in clinicians:
-            add("sessions", i, "clinician", f"no clinician with id {shown(cid)} in the run")
+            if "clinician" not in no_roster:
+                add("sessions", i, "clinician", unknown("clinician", cid, clinicians))
         else:
             key = (cid, s.start_s // 86400)
             count = per_clinician_day[key] = per_clinician_day[key] + 1
@@ -160,6 +175,25 @@ def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None
                     f"clinician {shown(cid)} starts more than "
                     f"{MAX_SESSIONS_PER_CLINICIAN_DAY} sessions on {start.date()} (UTC)")
     return ids | seen
+
+
+class _Unknown:
+    """``no patient with id 'dr-amess' in the run; did you mean 'dr-ames'?``: the near
+    miss is looked for in the first few such problems of a run, among at most
+    50,000 ids, so that a run of many broken references stays fast."""
+
+    LOOKUPS = 20
+    CANDIDATES = 50_000
+
+    def __init__(self) -> None:
+        self.left = self.LOOKUPS
+
+    def __call__(self, what: str, ident: str, known: Collection[str]) -> str:
+        message = f"no {what} with id {shown(ident)} in the run"
+        if self.left > 0 and len(known) <= self.CANDIDATES:
+            self.left -= 1
+            message += did_you_mean(ident, [k for k in known if isinstance(k, str)])
+        return message
 
 
 def _check_session(s: Session, i: int, add: Callable[[str, int, str, str], None]) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError
 from yaml.events import AliasEvent
-from yaml.nodes import MappingNode
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from .errors import Problems
 from .limits import MAX_FILE_BYTES, MAX_YAML_BYTES, MiB, clip, shown
@@ -189,8 +189,12 @@ def sniff_format(name: str, data: bytes) -> str:
     return "yaml"
 
 
-def parse_structured(data: bytes, fmt: str, problems: Problems) -> Any:
-    """JSON or YAML bytes as plain data; None (with problems) when unusable."""
+def parse_structured(data: bytes, fmt: str, problems: Problems,
+                     places: list[Places] | None = None) -> Any:
+    """JSON or YAML bytes as plain data; None (with problems) when unusable.
+
+    With ``places``, a YAML document's Places (line and column of every path) is
+    appended to it."""
     if not data.strip(b"\xef\xbb\xbf \t\r\n"):
         problems.add("", "the file is empty; expected a schedule document")
         return None
@@ -217,7 +221,7 @@ def parse_structured(data: bytes, fmt: str, problems: Problems) -> Any:
     if text is None:
         return None
     try:
-        documents = list(yaml.load_all(text, Loader=_SafeLoader))  # noqa: S506 - safe subclass
+        documents, nodes = _load_all(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -229,11 +233,80 @@ def parse_structured(data: bytes, fmt: str, problems: Problems) -> Any:
     except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
         problems.add("", f"is not valid YAML: {clip(str(exc))}")
         return None
-    documents = [d for d in documents if d is not None]
-    if not documents:
+    found = [(d, n) for d, n in zip(documents, nodes, strict=True) if d is not None]
+    if not found:
         problems.add("", "the file is empty; expected a schedule document")
         return None
-    if len(documents) > 1:
+    if len(found) > 1:
         problems.add("", "holds several YAML documents; expected one")
         return None
-    return documents[0]
+    if places is not None:
+        places.append(Places(found[0][1]))
+    return found[0][0]
+
+
+def _load_all(text: str) -> tuple[list[Any], list[Any]]:
+    """Every document of the text, and the node each was built from (for places)."""
+    loader = _SafeLoader(text)
+    try:
+        nodes = []
+        while loader.check_node():
+            nodes.append(loader.get_node())
+        return [loader.construct_document(n) for n in nodes], nodes
+    finally:
+        loader.dispose()
+
+
+_STEP = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
+
+
+class Places:
+    """Where each path of a YAML document was written (line and column from 1), and
+    what the item there is (``session S-105``), read off the document's nodes."""
+
+    SUBJECTS = {"sessions": "session", "patients": "patient", "clinicians": "clinician"}
+
+    def __init__(self, root: Any) -> None:
+        self.root = root
+
+    def item_lines(self, collection: str) -> list[int]:
+        """The line of each item of a top-level list (``sessions``), in order."""
+        node = self._child(self.root, collection)
+        if not isinstance(node, SequenceNode):
+            return []
+        return [item.start_mark.line + 1 for item in node.value]
+
+    def locate(self, path: str) -> tuple[int, int, str | None] | None:
+        """(line, column, subject) of the deepest node the path reaches."""
+        node, subject, reached = self.root, None, None
+        steps = [(m.group(1), m.group(2)) for m in _STEP.finditer(path)]
+        for n, (key, index) in enumerate(steps):
+            if index is not None:
+                if not isinstance(node, SequenceNode) or int(index) >= len(node.value):
+                    break
+                node = node.value[int(index)]
+                if n == 1 and steps[0][0] in self.SUBJECTS:
+                    ident = self._child(node, "id")
+                    if isinstance(ident, ScalarNode) and 0 < len(ident.value) <= 128:
+                        subject = f"{self.SUBJECTS[steps[0][0]]} {ident.value}"
+            else:
+                child = self._child(node, key)
+                if child is None:
+                    break
+                node = child
+            reached = node
+        if reached is None:
+            reached = self.root if path == "" else None
+        if reached is None:
+            return None
+        return reached.start_mark.line + 1, reached.start_mark.column + 1, subject
+
+    @staticmethod
+    def _child(node: Any, key: str) -> Any:
+        """The node of ``key``'s value in a mapping node, or None."""
+        if not isinstance(node, MappingNode):
+            return None
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.value == key:
+                return value_node
+        return None

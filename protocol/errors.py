@@ -12,6 +12,9 @@ fixes a file in one pass. Nothing below the CLI prints or exits.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Collection
+
 from attrs import frozen
 
 
@@ -20,10 +23,37 @@ class Problem:
     file: str
     path: str
     message: str
+    #: Line and column (from 1) in the file, where the format gives them (YAML).
+    line: int | None = None
+    column: int | None = None
+    #: What the place holds, for people: ``session S-105``.
+    subject: str | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file}: {self.path}" if self.path else self.file
+        """``clinic.yaml:31:12: sessions[4].start (session S-105): message``: the
+        file and line first, as compilers write them, so editors can jump there."""
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
+        if self.path:
+            where += f": {self.path}"
+        if self.subject:
+            where += f" ({self.subject})"
         return f"{where}: {self.message}"
+
+    def as_json(self) -> dict[str, object]:
+        return {"file": self.file, "path": self.path, "line": self.line,
+                "column": self.column, "message": self.message}
+
+
+def did_you_mean(word: object, choices: Collection[str]) -> str:
+    """``; did you mean 'clinician'?`` for a near miss among the choices, else ``""``."""
+    if not isinstance(word, str) or not choices or len(word) > 128:
+        return ""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
+    if not close or close[0] == word:
+        return ""
+    return f"; did you mean {close[0]!r}?"
 
 
 class KapcheckError(Exception):

@@ -22,8 +22,8 @@ from attrs import define, field
 
 from . import fhir, gcpause, ical
 from .checks import ICD_CODE, check_schedule
-from .documents import STDIN, parse_structured, read_bytes, sniff_format
-from .errors import Problem, Problems, ScheduleError, Where, join_path
+from .documents import STDIN, Places, parse_structured, read_bytes, sniff_format
+from .errors import Problem, Problems, ScheduleError, Where, did_you_mean, join_path
 from .limits import ECHO_CHARS, MAX_SESSION_LENGTH, MAX_TEXT_CHARS, shown
 from .model import (
     MODALITY_KINDS,
@@ -36,7 +36,14 @@ from .model import (
     Session,
     Waiver,
 )
-from .times import DURATION_FORMS, parse_date, parse_duration, parse_instant, zone
+from .times import (
+    DURATION_FORMS,
+    NaiveTimeError,
+    parse_date,
+    parse_duration,
+    parse_instant,
+    zone,
+)
 
 SCHEMA = "kapcheck/schedule"
 SCHEMA_MAJOR = 1
@@ -66,9 +73,12 @@ class _Placed:
     value: Any
     file: str
     path: str
+    line: int | None = None
 
     @property
     def where(self) -> str:
+        if self.line is not None:
+            return f"{self.file}:{self.line}: {self.path}"
         return f"{self.file}: {self.path}"
 
 
@@ -88,10 +98,24 @@ class _Raw:
 
 
 class _Reader:
-    """Checks one document's shape; records problems instead of raising."""
+    """Checks one document's shape; records problems instead of raising.
 
-    def __init__(self, problems: Problems) -> None:
+    A document without a timezone whose times have no offset gets one problem, at its
+    first such time, not one per session (``finish`` counts the rest into it)."""
+
+    def __init__(self, problems: Problems, naive_hint: str | None = None) -> None:
         self.problems = problems
+        self.naive_hint = naive_hint
+        self.naive = 0
+        self._naive_at = -1
+
+    def finish(self) -> None:
+        if self.naive > 1:
+            first = self.problems.items[self._naive_at]
+            others = self.naive - 1
+            self.problems.items[self._naive_at] = attrs.evolve(
+                first, message=first.message + f"; {others} more time{'s' if others > 1 else ''}"
+                f" of this file {'have' if others > 1 else 'has'} no offset either")
 
     def mapping(self, value: Any, path: str, keys: Sequence[str],
                 required: Sequence[str] = ()) -> Mapping[str, Any] | None:
@@ -102,7 +126,8 @@ class _Reader:
         for key in value:
             if key not in keys:
                 self.problems.add(join_path(path, str(key)[:ECHO_CHARS]),
-                                  f"unknown key; expected one of {', '.join(keys)}")
+                                  f"unknown key; expected one of {', '.join(keys)}"
+                                  + did_you_mean(key, keys))
         for key in required:
             if value.get(key) is None:
                 self.problems.add(join_path(path, key), "is required")
@@ -143,7 +168,8 @@ class _Reader:
             return None
         member = _MEMBERS[enum].get(value) if isinstance(value, str) else None
         if member is None:
-            self.problems.add(path, f"expected one of {_choices(enum)}, got {shown(value)}")
+            self.problems.add(path, f"expected one of {_choices(enum)}, got {shown(value)}"
+                              + did_you_mean(value, _MEMBERS[enum]))
         return member
 
     def instant(self, value: Any, path: Where, tz: ZoneInfo | None) -> datetime | None:
@@ -151,7 +177,13 @@ class _Reader:
             return None
         try:
             return parse_instant(value, tz)
-        except ValueError as exc:  # NaiveTimeError too
+        except NaiveTimeError as exc:
+            self.naive += 1
+            if self.naive == 1:
+                self._naive_at = len(self.problems.items)
+                self.problems.add(path, f"{shown(value)} has no UTC offset and "
+                                        f"{self.naive_hint}" if self.naive_hint else str(exc))
+        except ValueError as exc:
             self.problems.add(path, str(exc))
         return None
 
@@ -220,6 +252,7 @@ def _read_structured(doc: Any, file: str, problems: Problems, cli_zone: str | No
         path = f"waivers[{i}]"
         if (w := _waiver(r, item, path, raw.timezone, f"{file}: {path}")) is not None:
             raw.waivers.append(_Placed(w, file, path))
+    r.finish()
     return raw
 
 
@@ -323,11 +356,11 @@ def _dose(r: _Reader, value: Any, path: Where) -> float | None:
 def _add_session(raw: _Raw, r: _Reader, item: Any, file: str, path: str,
                  tz: ZoneInfo | None) -> None:
     """The session's record if its fields are sound; else its id, kept as broken."""
-    before = len(r.problems.items)
+    before, naive = len(r.problems.items), r.naive
     s = _session(r, item, path, tz)
     if s is None:
         return
-    if len(r.problems.items) == before:
+    if len(r.problems.items) == before and r.naive == naive:
         raw.sessions.append(_Placed(s, file, path))
     elif s["id"] is not None:
         raw.broken_sessions.add(s["id"])
@@ -356,6 +389,48 @@ def _waiver(r: _Reader, item: Any, path: str, zone_name: str | None,
         return None
     return Waiver(rule=rule, reason=reason, approved_by=approved_by, session=session,
                   patient=patient, expires=expires, zone=zone_name, origin=origin)
+
+
+def _lines(raw: _Raw, places: Places) -> None:
+    """Give a YAML document's sessions and waivers the line each was written on."""
+    for collection, items in (("sessions", raw.sessions), ("waivers", raw.waivers)):
+        lines = places.item_lines(collection)
+        for p in items:
+            index = int(p.path[len(collection) + 1:-1])
+            if index < len(lines):
+                p.line = lines[index]
+
+
+_INDEXED = re.compile(r"^(\w+)\[(\d+)\]")
+_LINE = re.compile(r"^line (\d+)|^VEVENT .{0,200}? \(line (\d+)\)")
+
+
+def in_file_order(problems: list[Problem], places: Mapping[str, Places]) -> list[Problem]:
+    """The problems file by file (in the order the files first appear), each file's in
+    the order they stand in it; YAML problems with their line, column and item."""
+    by_file: dict[str, list[tuple[tuple[int, int, int], int, Problem]]] = {}
+    for n, p in enumerate(problems):
+        located = places.get(p.file)
+        if located is not None and p.line is None:
+            spot = located.locate(p.path)
+            if spot is not None:
+                p = attrs.evolve(p, line=spot[0], column=spot[1], subject=spot[2])
+        by_file.setdefault(p.file, []).append((_position(p), n, p))
+    return [p for group in by_file.values() for _, _, p in sorted(group)]
+
+
+def _position(p: Problem) -> tuple[int, int, int]:
+    """A sort key: whole-file problems first, then by line, else by list and index."""
+    if not p.path:
+        return (0, 0, 0)
+    if p.line is not None:
+        return (1, p.line, p.column or 0)
+    if (m := _LINE.match(p.path)) is not None:
+        return (1, int(m.group(1) or m.group(2)), 0)
+    if (m := _INDEXED.match(p.path)) is not None:
+        rank = TOP_KEYS.index(m.group(1)) if m.group(1) in TOP_KEYS else 0
+        return (2, rank, int(m.group(2)))
+    return (1, 0, 0)
 
 
 # --- CSV -----------------------------------------------------------------------------
@@ -408,10 +483,13 @@ def _split(cell: str | None) -> list[str]:
 
 def _read_csv_sessions(data: bytes, file: str, problems: Problems, tz: ZoneInfo | None) -> _Raw:
     raw = _Raw(timezone=tz.key if tz else None)
-    r = _Reader(problems)
+    r = _Reader(problems, naive_hint="a CSV file names no timezone: pass --timezone (such as "
+                                     "--timezone America/New_York), or validate it together "
+                                     "with a schedule document that has `timezone:`")
     for line, row in _csv_rows(data, CSV_SESSION_COLUMNS, problems,
                                ("id", "patient", "kind", "start", "clinician")):
         _add_session(raw, r, row, file, f"line {line}", tz)
+    r.finish()
     return raw
 
 
@@ -482,6 +560,7 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
     all_problems.append(cli_zone_problems)
 
     csvs: list[tuple[str, bytes, Problems]] = []
+    places: dict[str, Places] = {}
     for source in files:
         name = _name(source)
         problems = Problems(name)
@@ -496,12 +575,17 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
         if fmt == "ics":
             raws.append((name, _read_ical(data, name, problems, timezone, until)))
             continue
-        doc = parse_structured(data, fmt, problems)
+        found: list[Places] = []
+        doc = parse_structured(data, fmt, problems, found if fmt == "yaml" else None)
         del data  # a network's file and its parsed form are large: free them early
         if fhir.is_fhir(doc):
             raws.append((name, _read_fhir(doc, name, problems, timezone)))
         elif doc is not None:
-            raws.append((name, _read_structured(doc, name, problems, timezone)))
+            raw = _read_structured(doc, name, problems, timezone)
+            if found:
+                places[name] = found[0]
+                _lines(raw, found[0])
+            raws.append((name, raw))
         del doc
     # CSV has no timezone field: --timezone, else the one schedule document's timezone.
     doc_zones = sorted({raw.timezone for _, raw in raws if raw.timezone})
@@ -525,13 +609,14 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
         all_problems.append(problems)
         data = read_bytes(waivers, problems, stdin)
         if data is not None:
-            raws.append((name, _read_waiver_file(data, name, problems, timezone, doc_zones)))
+            raws.append((name, _read_waiver_file(data, name, problems, timezone, doc_zones,
+                                                 places)))
 
     problems_all = [p for group in all_problems for p in group.items]
     schedule, cross = _build(raws, [_name(s) for s in files])
     problems_all.extend(cross)
     if problems_all:
-        raise ScheduleError(problems_all)
+        raise ScheduleError(in_file_order(problems_all, places))
     object.__setattr__(schedule, "checked", True)
     return schedule
 
@@ -551,6 +636,7 @@ def _read_ical(data: bytes, file: str, problems: Problems, cli_zone: str | None,
     raw.timezone = tz.key if tz else None
     for path, item in records:
         _add_session(raw, r, item, file, path, tz)
+    r.finish()
     return raw
 
 
@@ -568,12 +654,17 @@ def _read_fhir(doc: Any, file: str, problems: Problems, cli_zone: str | None) ->
     tz = zone(cli_zone) if cli_zone else None  # FHIR instants carry their offsets
     for path, item in records["sessions"]:
         _add_session(raw, r, item, file, path, tz)
+    r.finish()
     return raw
 
 
 def _read_waiver_file(data: bytes, name: str, problems: Problems, cli_zone: str | None,
-                      doc_zones: list[str]) -> _Raw:
-    doc = parse_structured(data, sniff_format(name, data), problems)
+                      doc_zones: list[str], places: dict[str, Places]) -> _Raw:
+    fmt = sniff_format(name, data)
+    found: list[Places] = []
+    doc = parse_structured(data, fmt, problems, found if fmt == "yaml" else None)
+    if found:
+        places[name] = found[0]
     raw = _Raw()
     if doc is None:
         return raw

@@ -19,10 +19,10 @@ import attrs
 from attrs import frozen
 
 from .checks import check_schedule
-from .documents import parse_structured, read_bytes, sniff_format
+from .documents import Places, parse_structured, read_bytes, sniff_format
 from .errors import Problems, ScheduleError
 from .limits import shown
-from .loader import SESSION_KEYS, _Reader, _session
+from .loader import SESSION_KEYS, _Reader, _session, in_file_order
 from .model import Schedule, Session
 
 SCHEMA = "kapcheck/proposal@1"
@@ -63,17 +63,23 @@ def load_proposal(source: str | Path, booked: Schedule, stdin: Any = None) -> Pr
     name = "<stdin>" if str(source) == "-" else str(source)
     problems = Problems(name)
     data = read_bytes(source, problems, stdin)
-    doc = parse_structured(data, sniff_format(name, data), problems) if data is not None else None
+    found: list[Places] = []
+    doc = parse_structured(data, sniff_format(name, data), problems, found) \
+        if data is not None else None
     if doc is None:
         raise ScheduleError(problems.items)
     r = _Reader(problems)
     top = r.mapping(doc, "", KEYS)
-    if top is None:
-        raise ScheduleError(problems.items)
-    if top.get("schema") not in (None, SCHEMA):
-        problems.add("schema", f"expected {SCHEMA}, got {shown(top.get('schema'))}")
-    return proposal_from(top.get("add"), top.get("move"), top.get("cancel"), booked,
-                         file=name, problems=problems)
+    try:
+        if top is None:
+            raise ScheduleError(problems.items)
+        if top.get("schema") not in (None, SCHEMA):
+            problems.add("schema", f"expected {SCHEMA}, got {shown(top.get('schema'))}")
+        return proposal_from(top.get("add"), top.get("move"), top.get("cancel"), booked,
+                             file=name, problems=problems)
+    except ScheduleError as exc:  # with lines, in the order they stand in the file
+        raise ScheduleError(in_file_order(list(exc.problems),
+                                          {name: found[0]} if found else {})) from None
 
 
 def proposal_from(add: Any, move: Any, cancel: Any, booked: Schedule, *,
@@ -118,6 +124,7 @@ def proposal_from(add: Any, move: Any, cancel: Any, booked: Schedule, *,
             problems.add(f"{move_places[i][1]}.id", f"session {shown(s.id)} is moved twice or "
                                                     "both moved and cancelled")
         seen_moves.add(s.id)
+    r.finish()
     # The sessions it puts in keep every invariant of a schedule (one shared check).
     changed = Schedule(clinicians=booked.clinicians, patients=booked.patients,
                        sessions=tuple(added + moved), sources=(file,))
@@ -133,9 +140,9 @@ def _one(r: _Reader, item: Any, path: str, tz: ZoneInfo | None,
          file: str) -> Session | None:
     if isinstance(item, Session):
         return item
-    before = len(r.problems.items)
+    before, naive = len(r.problems.items), r.naive
     fields = _session(r, item, path, tz)
-    if fields is None or len(r.problems.items) > before:
+    if fields is None or len(r.problems.items) > before or r.naive > naive:
         return None
     try:
         return Session(**fields, source=f"{file}: {path}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import functools
 import re
 from datetime import date, datetime, timedelta, timezone
@@ -83,11 +84,7 @@ def _instant(text: object, tz: ZoneInfo | None) -> datetime:
     try:
         value = datetime.fromisoformat(raw)
     except ValueError as exc:
-        reason = str(exc)
-        # datetime says why a well-formed date is impossible ("day is out of range
-        # for month"); its other messages only repeat the text.
-        why = f" ({reason})" if "out of range" in reason or "must be in" in reason else ""
-        raise ValueError(f"{expected}, got {shown(text)}{why}") from None
+        raise ValueError(f"{expected}, got {shown(text)}{_impossible(raw, str(exc))}") from None
     if value.microsecond:
         raise ValueError(f"times are kept to the second; {shown(text)} has a fraction of a second")
     if not EARLIEST.year <= value.year < LATEST.year or not _in_range(value):
@@ -105,6 +102,25 @@ def _instant(text: object, tz: ZoneInfo | None) -> datetime:
     if utc.astimezone(tz).replace(tzinfo=None) != value:
         raise ValueError(f"{shown(text)} does not exist in {tz.key}: the clocks skip that hour")
     return utc
+
+
+_YMD = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})")
+
+
+def _impossible(raw: str, reason: str) -> str:
+    """Why a well-formed date does not exist (``April 2026 has 30 days``), else ``""``."""
+    match = _YMD.match(raw)
+    if match is None:
+        return ""
+    year, month, day = (int(g) for g in match.groups())
+    if not 1 <= month <= 12:
+        return f": there is no month {month:02d}"
+    days = calendar.monthrange(year, month)[1] if 1 <= year <= 9999 else 31
+    if not 1 <= day <= days:
+        return f": {calendar.month_name[month]} {year} has {days} days"
+    if "must be in" in reason or "out of range" in reason:
+        return f" ({reason})"
+    return ""
 
 
 def _in_range(value: datetime) -> bool:

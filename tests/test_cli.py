@@ -60,7 +60,8 @@ def test_json_report_has_the_contract_shape() -> None:
                                  "suggestion", "waiver", "source"]
         # Where the anchor session was written, for people to look it up.
         if finding["session"] and finding["rule"] != "WAIVER-001":
-            assert finding["source"].startswith(f"{EXAMPLE}: sessions[")
+            assert finding["source"].startswith(f"{EXAMPLE}:")
+            assert ": sessions[" in finding["source"]
     waived = [f for f in report["findings"] if f["waiver"]]
     assert [f["rule"] for f in waived] == ["KAP-ASMT-001"]
     assert report["summary"]["waived"] == 1
@@ -97,7 +98,7 @@ def test_standard_input_is_read_with_a_dash(tmp_path: Path) -> None:
     ("", "the file is empty"),
     ("sessions: [\n", "is not valid YAML"),
     ("a: &a [1]\nb: *a\n", "aliases"),
-    ("sessions:\n  - {id: S, kindd: x}\n", "sessions[0].kindd: unknown key"),
+    ("sessions:\n  - {id: S, kindd: x}\n", "bad.yaml:2:20: sessions[0].kindd (session S): unknown key"),
 ])
 def test_bad_input_exits_2_with_the_place_and_no_traceback(tmp_path: Path, content: str,
                                                            needle: str) -> None:

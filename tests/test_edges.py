@@ -59,7 +59,7 @@ def assert_unusable(result: subprocess.CompletedProcess[str], *expected: str) ->
     ("2026-03-04T10:00", "99999999999h", "sessions[0].duration"),
     ("2026-03-04T10:00", "P999999999D", "sessions[0].duration"),
     ("2026-03-04T10:00", "25h", "at most 24 hours"),
-    ("2026-04-31T11:00", "2h", "day is out of range for month"),
+    ("2026-04-31T11:00", "2h", "April 2026 has 30 days"),
 ])
 def test_times_out_of_range_are_input_errors(tmp_path: Path, start: str, duration: str,
                                              expected: str) -> None:
