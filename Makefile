@@ -7,14 +7,14 @@ PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 EXAMPLE ?= examples/riverside.yaml
 
-.PHONY: demo test test-long fuzz install browser bench memcheck lint clean
+.PHONY: demo test test-long fuzz install browser bench memcheck lint docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip setuptools wheel
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	PYTHONWARNINGS=ignore $(PIP) install --quiet -e '.[test]'
+	PYTHONWARNINGS=ignore $(PIP) install --quiet -e '.[test,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,10 +27,19 @@ demo: $(STAMP)
 	@echo "== the same, as JSON (first lines)"
 	@$(BIN)/kapcheck validate $(EXAMPLE) --as-of 2026-03-01 --format json | head -n 25
 
-# Every test; the generated (Hypothesis) ones with a budget that keeps this fast.
+# Every test; the generated (Hypothesis) ones with a budget that keeps this fast. Then
+# the documentation site, strictly: a broken link or a page out of the nav fails.
 test: $(STAMP) browser
 	KAPCHECK_EXAMPLES=$${KAPCHECK_EXAMPLES:-120} KAPCHECK_FUZZ_EXAMPLES=$${KAPCHECK_FUZZ_EXAMPLES:-150} \
 	  $(BIN)/python -m pytest -q
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# The documentation: regenerate the pages that come from the code, build the site
+# into .site/ (open .site/index.html).
+docs: $(STAMP)
+	$(BIN)/python docs/generate.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	@echo "kapcheck: the site is in .site/ (open .site/index.html)"
 
 # The same tests with the full budget: 500 generated schedules per rule.
 test-long: $(STAMP) browser
@@ -58,11 +67,11 @@ memcheck: $(STAMP)
 # mypy reads the packages through a tree of links shaped like the installed namespace.
 lint: $(STAMP)
 	$(PIP) install --quiet -e '.[test,lint]' types-PyYAML
-	$(BIN)/ruff check protocol rules cli tests bench
+	$(BIN)/ruff check protocol rules cli tests bench docs
 	rm -rf .mypy-src && mkdir -p .mypy-src/kapcheck
 	for d in protocol rules cli; do ln -s ../../$$d .mypy-src/kapcheck/$$d; done
 	cd .mypy-src && ../$(BIN)/mypy --config-file ../pyproject.toml --namespace-packages \
 	  --explicit-package-bases -p kapcheck.protocol -p kapcheck.rules -p kapcheck.cli
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .site

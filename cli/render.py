@@ -258,7 +258,7 @@ def catalog_table(protocol: Protocol, console: Console) -> None:
     table.add_column("Parameters (set in)", ratio=2)
     for s in protocol.rules:
         sev = s.severity.value + ("" if s.enabled else "\n(disabled)")
-        params = "\n".join(f"{k} = {_value_text(v)}\n  ({_short(s.provenance.get(k, '?'))})"
+        params = "\n".join(f"{k} = {_value_text(v)}\n  ({_short(s.provenance.get(k, 'template default'))})"
                            for k, v in s.parameters.items()) or "—"
         table.add_row(f"{s.id}\n({s.template})", sev, s.requirement_text(), params)
     console.print(table)
@@ -285,7 +285,7 @@ def catalog_markdown(protocol: Protocol, scenarios: dict[str, list[str]]) -> str
             lines += ["| Parameter | Value | Set in |", "|---|---|---|"]
             for k, v in s.parameters.items():
                 lines.append(f"| `{k}` | {_value_text(v)} | "
-                             f"{s.provenance.get(k, '?')} |")
+                             f"{s.provenance.get(k, 'template default')} |")
             lines.append("")
         specs = scenarios.get(s.id, [])
         if specs:

@@ -18,12 +18,24 @@ _BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)
 
 @frozen
 class Finding:
+    """One way the schedule breaks a rule, attached to a session (its anchor) or to a
+    patient, with a message that says what is wrong and a suggestion that says what
+    to book, move or change. Findings are sorted by patient, anchor start, rule."""
+
+    #: The rule's ID (``KAP-INT-001``), or ``WAIVER-001`` for a waiver that matches nothing.
     rule: str
+    #: ``error`` or ``warning``, as the protocol sets it for the rule.
     severity: Severity
+    #: The patient's id (None only for a waiver finding without one).
     patient: str | None
+    #: The anchor session's id; None when the finding is about the patient as a whole.
     session: str | None
+    #: What is wrong, with ids and local times.
     message: str
+    #: What would fix it (a time window to book in, a session to move, a clinician free).
     suggestion: str
+    #: The waiver that documents this finding as an approved exception, if one does;
+    #: a waived finding does not count towards the verdict or the exit code.
     waiver: Waiver | None = None
     #: The anchor's start, for ordering (None: a patient-level anchor).
     start: datetime | None = None
@@ -48,13 +60,22 @@ def count(n: int, noun: str) -> str:
 
 @frozen
 class Report:
+    """What a run concludes: every finding, sorted, and the counts of the verdict.
+    ``compliant`` is true when no unwaived error remains; warnings are advice."""
+
+    #: The protocol's name and version, as its file gives them.
     protocol_name: str
     protocol_version: str
+    #: Every finding, waived ones included, sorted by patient, anchor start, rule.
     findings: tuple[Finding, ...]
+    #: How many patients and sessions the schedule holds.
     patients: int
     sessions: int
+    #: The clinic's name, when the schedule names it.
     clinic: str | None = None
+    #: The day waivers were judged on (None: the day of the run).
     as_of: date | None = None
+    #: The ids of the schedule's patients, sorted.
     patient_ids: tuple[str, ...] = ()
 
     def _count(self, severity: Severity) -> int:
@@ -62,14 +83,17 @@ class Report:
 
     @property
     def errors(self) -> int:
+        """Unwaived findings of severity error."""
         return self._count(Severity.ERROR)
 
     @property
     def warnings(self) -> int:
+        """Unwaived findings of severity warning."""
         return self._count(Severity.WARNING)
 
     @property
     def waived(self) -> int:
+        """Findings a waiver documents (they count towards neither total)."""
         return sum(1 for f in self.findings if f.waived)
 
     @property
