@@ -262,6 +262,9 @@ def catalog_table(protocol: Protocol, console: Console) -> None:
                            for k, v in s.parameters.items()) or "—"
         table.add_row(f"{s.id}\n({s.template})", sev, s.requirement_text(), params)
     console.print(table)
+    console.print(Text("Diagnosis map (ICD-10-CM prefix: modalities that fit it)", style="bold"))
+    for e in sorted(protocol.diagnoses.entries, key=lambda e: e.key):
+        console.print(f"  {e.prefix}: {', '.join(e.modalities)}", markup=False)
 
 
 def catalog_markdown(protocol: Protocol, scenarios: dict[str, list[str]]) -> str:

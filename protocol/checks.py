@@ -70,13 +70,15 @@ def _instant_problem(value: Any) -> str | None:
 
 
 def check_schedule(schedule: Schedule, place: Place | None = None,
-                   broken_sessions: Collection[str] = (), roster: bool = True) -> list[Problem]:
+                   broken_sessions: Collection[str] = (), roster: bool = True,
+                   known: Schedule | None = None) -> list[Problem]:
     """Every problem of the model, each named by its file and path.
 
     ``broken_sessions`` are ids of sessions a loader left out for problems of their
     own: a waiver naming one is not also reported as naming nothing. ``roster=False``
     trusts the clinicians and patients (a proposal's sessions, checked against the
-    booked schedule's checked roster).
+    booked schedule's checked roster); ``known`` is the schedule whose roster the
+    sessions are checked against (default: their own).
     """
     where = place or _default_place(schedule)
     problems: list[Problem] = []
@@ -86,7 +88,8 @@ def check_schedule(schedule: Schedule, place: Place | None = None,
         problems.append(Problem(file, join_path(path, key) if key else path, message))
 
     if not roster:
-        _check_sessions(schedule, add, schedule.patient_by_id, schedule.clinician_by_id, set())
+        roster_of = known or schedule
+        _check_sessions(schedule, add, roster_of.patient_by_id, roster_of.clinician_by_id, set())
         return problems
     clinicians: dict[str, Any] = {}
     for i, c in enumerate(schedule.clinicians):

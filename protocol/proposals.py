@@ -126,10 +126,10 @@ def proposal_from(add: Any, move: Any, cancel: Any, booked: Schedule, *,
         seen_moves.add(s.id)
     r.finish()
     # The sessions it puts in keep every invariant of a schedule (one shared check).
-    changed = Schedule(clinicians=booked.clinicians, patients=booked.patients,
-                       sessions=tuple(added + moved), sources=(file,))
+    changed = Schedule(sessions=tuple(added + moved), sources=(file,))
     where = places + move_places
-    cross = check_schedule(changed, lambda _c, i: where[min(i, len(where) - 1)], roster=False)
+    cross = check_schedule(changed, lambda _c, i: where[min(i, len(where) - 1)], roster=False,
+                           known=booked)
     items = problems.items + cross
     if items:
         raise ScheduleError(items)

@@ -15,7 +15,7 @@ the booked report's findings the proposed one lacks.
 
 from __future__ import annotations
 
-import heapq
+import bisect
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -52,8 +52,7 @@ class Change:
 
     def __init__(self, introduced: tuple[Finding, ...], resolved: tuple[Finding, ...],
                  report: Report, booked: Schedule, proposal: Proposal,
-                 raw: dict[Scope, list[Finding]],
-                 groups: tuple[dict[str, list[Session]], dict[int, list[Session]]],
+                 raw: dict[Scope, list[Finding]], groups: dict[str, list[Session]],
                  base: Report) -> None:
         self.introduced = introduced
         self.resolved = resolved
@@ -112,10 +111,12 @@ class _Proposed:
     sessions running on a day from the booked index with the proposal's changes."""
 
     def __init__(self, booked: Schedule, proposal: Proposal,
-                 on_day: Mapping[int, list[Session]]) -> None:
+                 on_day: Mapping[int, list[Session]],
+                 day_clinicians: Any = None) -> None:
         self._booked = booked
         self._proposal = proposal
         self._on_day = on_day
+        self._day_clinicians = day_clinicians
         self.session_by_id = _Sessions(proposal, booked.session_by_id)
         for name in ("clinicians", "patients", "clinician_by_id", "patient_by_id", "waivers",
                      "timezone", "clinic", "sources"):
@@ -125,6 +126,16 @@ class _Proposed:
         gone = self._proposal.removed
         return ([s for s in self._on_day.get(day, ()) if s.id not in gone]
                 + [s for s in self._proposal.added if day in _days_of(s)])
+
+    def running_for(self, day: int, clinicians: set[str]) -> list[Session]:
+        """The sessions of these clinicians running on the day, as the proposal leaves them."""
+        if self._day_clinicians is None:
+            return [s for s in self.running_on(day) if s.clinician in clinicians]
+        gone = self._proposal.removed
+        booked = self._day_clinicians(day)
+        return ([s for cid in clinicians for s in booked.get(cid, ()) if s.id not in gone]
+                + [s for s in self._proposal.added
+                   if s.clinician in clinicians and day in _days_of(s)])
 
     @property
     def sessions(self) -> tuple[Session, ...]:
@@ -164,6 +175,13 @@ class Checker:
         raw = self._evaluate(schedule, self._by_patient, None, by_clinician)
         self._raw: dict[Scope, list[Finding]] = raw
         self.report = self._report(schedule, raw, len(schedule.sessions))
+        #: The booked report's patients and sort keys, for splicing (see _spliced).
+        self._keys_of: Report | None = None
+        self._patients_in_order: list[str] = []
+        self._keys: list[tuple[str, Any, str, str]] = []
+        #: UTC day number -> clinician -> the sessions running that day (built per day
+        #: when a proposal first looks at it).
+        self._by_day_clinician: dict[int, dict[str, list[Session]]] = {}
 
     def propose(self, add: Iterable[Any] | Proposal = (), move: Iterable[Any] = (),
                 cancel: Iterable[str] = ()) -> Change:
@@ -188,7 +206,7 @@ class Checker:
         by_patient = {pid: _merged(self._by_patient.get(pid, ()), gone,
                                    [s for s in proposal.added if s.patient == pid])
                       for pid in patients}
-        proposed: Any = _Proposed(booked, proposal, self._on_day)
+        proposed: Any = _Proposed(booked, proposal, self._on_day, self._day_clinicians)
         # The windows that can change: the touched clinicians' own, and those that held
         # a double booking already (its overlaps stay, its suggestion may not).
         wanted = {(s.clinician, d) for s in touched for d in _days_of(s)}
@@ -211,25 +229,13 @@ class Checker:
             introduced, resolved = changes(self.report, report)
         else:
             # Every finding outside the touched partitions is the booked one, in order:
-            # only those inside are compared and merged into place.
-            def inside(f: Finding) -> bool:
-                if self._partition.get(f.rule) is Partition.CLINICIAN and f.session:
-                    anchor = booked.session_by_id[f.session]
-                    return (anchor.clinician, anchor.start_s // 86400) in wanted
-                return f.patient in patients
-
-            kept: list[Finding] = []
-            dropped: list[Finding] = []
-            for f in self.report.findings:
-                (dropped if inside(f) else kept).append(f)
+            # only those inside are compared, and spliced into place.
             new = sort_findings(f for found in fresh.values() for f in found)
-            findings = tuple(heapq.merge(kept, new, key=lambda f: f.sort_key))
+            findings, dropped = self._spliced(patients, wanted, new)
             report = attrs.evolve(self.report, findings=findings, sessions=sessions)
             introduced, resolved = changes_among(dropped, new)
-        on_day = {d: proposed.running_on(d) for d in
-                   {d for s in touched for d in _days_of(s)}}
         return Change(introduced, resolved, report, booked, proposal, raw,
-                      (by_patient, on_day), self.report)
+                      by_patient, self.report)
 
     def commit(self, change: Change) -> None:
         """Make the change's schedule the booked one. Only a change proposed on the
@@ -237,7 +243,14 @@ class Checker:
         if change._base is not self.report:
             raise ValueError("this change was proposed on another booked schedule; "
                              "propose it again")
-        by_patient_new, on_day_new = change._groups
+        by_patient_new = change._groups
+        # The days the proposal's sessions run on, as it leaves them (worked out here,
+        # not for every proposal: most are asked about and never committed).
+        proposal = change.proposal
+        touched = [self.schedule.session_by_id[sid] for sid in proposal.removed] + \
+            list(proposal.added)
+        proposed = _Proposed(self.schedule, proposal, self._on_day)
+        on_day_new = {d: proposed.running_on(d) for s in touched for d in _days_of(s)}
         by_patient = dict(self._by_patient)
         by_patient.update(by_patient_new)
         on_day: dict[int, list[Session]] = dict(self._on_day)
@@ -245,8 +258,72 @@ class Checker:
         self.schedule = change.schedule
         self._by_patient = by_patient
         self._on_day = on_day
+        for day in on_day_new:
+            self._by_day_clinician.pop(day, None)
         self._raw = dict(change._raw)
         self.report = change.report
+
+    def _day_clinicians(self, day: int) -> dict[str, list[Session]]:
+        """The booked sessions running on the day, by clinician."""
+        found = self._by_day_clinician.get(day)
+        if found is None:
+            found = {}
+            for s in self._on_day.get(day, ()):
+                found.setdefault(s.clinician, []).append(s)
+            self._by_day_clinician[day] = found
+        return found
+
+    def _sorted_keys(self) -> tuple[list[str], list[tuple[str, Any, str, str]]]:
+        """The booked findings' patients and sort keys, in report order (built once per
+        booked report)."""
+        if self._keys_of is not self.report:
+            self._patients_in_order = [f.patient or "" for f in self.report.findings]
+            self._keys = [f.sort_key for f in self.report.findings]
+            self._keys_of = self.report
+        return self._patients_in_order, self._keys
+
+    def _spliced(self, patients: set[str], wanted: set[tuple[str, int]],
+                 new: Sequence[Finding]) -> tuple[tuple[Finding, ...], list[Finding]]:
+        """The booked findings less those of the touched partitions (the touched patients'
+        and the double bookings in the touched clinician windows), with the new ones
+        inserted where sorting puts them; and the ones taken out. The report is sorted
+        by patient first, so a patient's findings are one run of it: found by bisection,
+        not by a scan of every finding."""
+        booked = self.report.findings
+        in_order, keys = self._sorted_keys()
+        drop: set[int] = set()
+        by_id = self.schedule.session_by_id
+        for pid in patients:
+            for i in range(bisect.bisect_left(in_order, pid), bisect.bisect_right(in_order, pid)):
+                f = booked[i]
+                # A double booking belongs to its clinician's window, which the proposal
+                # may not touch even when it touches the patient.
+                if self._partition.get(f.rule) is Partition.CLINICIAN and f.session:
+                    anchor = by_id[f.session]
+                    if (anchor.clinician, anchor.start_s // 86400) not in wanted:
+                        continue
+                drop.add(i)
+        for cid, day in wanted:
+            for f in self._raw.get(("clinician", cid, day), ()):
+                i = bisect.bisect_left(keys, f.sort_key)
+                while i < len(booked) and booked[i] is not f:
+                    i += 1
+                if i < len(booked):
+                    drop.add(i)
+        # Ties go after the booked findings of equal key, as a stable sort leaves them.
+        inserts = sorted(((bisect.bisect_right(keys, f.sort_key), n, f)
+                          for n, f in enumerate(new)), key=lambda t: (t[0], t[1]))
+        out: list[Finding] = []
+        previous, at = 0, 0
+        for point in sorted(drop | {p for p, _, _ in inserts}):
+            out.extend(booked[previous:point])
+            while at < len(inserts) and inserts[at][0] == point:
+                out.append(inserts[at][2])
+                at += 1
+            previous = point + 1 if point in drop else point
+        out.extend(booked[previous:])
+        out.extend(f for _, _, f in inserts[at:])
+        return tuple(out), [booked[i] for i in sorted(drop)]
 
     def _evaluate(self, schedule: Schedule, by_patient: Mapping[str, list[Session]],
                   windows: Mapping[int, Mapping[str, tuple[list[Session], list[Session]]]] | None,
@@ -304,7 +381,7 @@ def _windows(proposed: _Proposed, day: int,
     before and still running, sessions starting that day), each in order."""
     out: dict[str, tuple[list[Session], list[Session]]] = {}
     opens = day * 86400
-    running = [s for s in proposed.running_on(day) if s.clinician in clinicians]
+    running = proposed.running_for(day, clinicians)
     for s in sorted(running, key=lambda s: (s.start_s, s.id)):
         carried, own = out.setdefault(s.clinician, ([], []))
         (own if s.start_s >= opens else carried).append(s)

@@ -189,13 +189,10 @@ def _chunks(items: list[View], n: int) -> list[list[View]]:
 
 
 def _run(protocol: Protocol, views: dict[Partition, list[View]]) -> list[tuple[str, list[Hit]]]:
-    out = []
-    for settings in protocol.rules:
-        if settings.enabled:
-            part = Partition(TEMPLATES[settings.template].partition)
-            out.append((settings.id, engine.run_rule(MODULES[settings.template], settings,
-                                                     views[part])))
-    return out
+    enabled = [s for s in protocol.rules if s.enabled]
+    work = [(MODULES[s.template], s, views[Partition(TEMPLATES[s.template].partition)])
+            for s in enabled]
+    return [(s.id, hits) for s, hits in zip(enabled, engine.run_rules(work), strict=True)]
 
 
 def _run_chunk(index: int) -> list[tuple[str, list[Hit]]]:

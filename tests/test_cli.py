@@ -261,3 +261,9 @@ def test_a_baseline_that_is_not_a_report_exits_2(tmp_path: Path) -> None:
     bad.write_text('{"findings": [{"rule": 7}]}')
     result = kapcheck("validate", path, "--baseline", str(bad))
     assert result.returncode == 2 and "findings[0].rule" in result.stderr
+
+
+def test_rules_table_shows_the_diagnosis_map() -> None:
+    result = runner.invoke(app, ["rules"])
+    assert result.exit_code == 0
+    assert "Diagnosis map" in result.stdout and "F43.1: PE, CPT" in result.stdout

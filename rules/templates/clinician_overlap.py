@@ -59,14 +59,52 @@ def day_index(sessions: Any) -> dict[int, list[Any]]:
 _INDEX: tuple[Any, dict[int, list[Any]]] | None = None
 
 
+def clinician_day_index(sessions: Any) -> dict[int, dict[str, list[Any]]]:
+    """UTC day number -> clinician -> the sessions running that day (cached like
+    ``day_index``, for the last sessions tuple asked about)."""
+    global _BY_CLINICIAN
+    cached = _BY_CLINICIAN
+    if cached is not None and cached[0] is sessions:
+        return cached[1]
+    index: dict[int, dict[str, list[Any]]] = defaultdict(dict)
+    for day, running in day_index(sessions).items():
+        for o in running:
+            index[day].setdefault(o.clinician, []).append(o)
+    _BY_CLINICIAN = (sessions, index)
+    return index
+
+
+_BY_CLINICIAN: tuple[Any, dict[int, dict[str, list[Any]]]] | None = None
+
+
+def _sessions_of(schedule: Any, day: int, cid: str) -> Sequence[Any]:
+    lookup = getattr(schedule, "running_for", None)
+    if lookup is not None:
+        return list(lookup(day, {cid}))
+    return clinician_day_index(schedule.sessions).get(day, {}).get(cid, ())
+
+
+def _busy(schedule: Any, cid: str, s: Any) -> bool:
+    return any(o.start < s.end and s.start < o.end
+               for d in days_of(s) for o in _sessions_of(schedule, d, cid))
+
+
+#: How many free clinicians a suggestion names.
+NAMED = 3
+
+
 def _free(view: View, s: Any) -> list[str]:
-    """Clinicians of the roster who share a role with ``s``'s clinician and have no
-    session overlapping ``s``."""
-    busy = {o.clinician for d in days_of(s) for o in running_on(view.schedule, d)
-            if o.start < s.end and s.start < o.end}
-    roster = view.schedule.clinician_by_id
-    roles = roster[s.clinician].roles
-    return [c.id for c in view.schedule.clinicians if c.id not in busy and c.roles & roles]
+    """The first clinicians of the roster (at most NAMED) who share a role with ``s``'s
+    clinician and have no session overlapping ``s``: each looked up in its own day's
+    sessions, not in the whole network's."""
+    roles = view.schedule.clinician_by_id[s.clinician].roles
+    free: list[str] = []
+    for c in view.schedule.clinicians:
+        if c.roles & roles and not _busy(view.schedule, c.id, s):
+            free.append(c.id)
+            if len(free) == NAMED:
+                break
+    return free
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
@@ -90,7 +128,7 @@ def _suggest(view: View, s: Any) -> str:
     roles = " or ".join(sorted(r.value for r in view.schedule.clinician_by_id[s.clinician].roles))
     if not free:
         return f"another clinician (no other {roles or 'clinician'} of the roster is free then)"
-    return f"another {roles or 'clinician'} free then: " + ", ".join(free[:3])
+    return f"another {roles or 'clinician'} free then: " + ", ".join(free)
 
 
 PARTS = (Part("clinician-overlap", define, facts),)
