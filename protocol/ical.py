@@ -94,7 +94,7 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
                          problems if is_recurring else Problems(""), f"{where}.DTSTART")
         if start is not None:
             starts.append(start)
-        if is_recurring:
+        if is_recurring and start is not None:  # else reported above, once
             recurring.add(uid)
         if is_recurring or ev.get("RECURRENCE-ID") is not None:
             continue
@@ -125,11 +125,13 @@ def _instances(query: Any, first: datetime, horizon: date, recurring: set[str],
     counts: dict[str, int] = {}
     try:
         for ev in query.after(first - timedelta(days=1)):
+            # The horizon holds for every instance, all-day ones too (a yearly all-day
+            # event would otherwise be walked to the year 9999).
+            if _day_of(ev) > horizon:
+                break
             start = _instant(ev.get("DTSTART"), floating, Problems(""), "")
             if start is None:
                 continue
-            if start.date() > horizon:
-                break
             uid = str(ev.get("UID") or "").strip()
             if uid not in recurring or _status(ev) == "CANCELLED":
                 continue
@@ -143,6 +145,17 @@ def _instances(query: Any, first: datetime, horizon: date, recurring: set[str],
     except Exception as exc:  # noqa: BLE001 - a rule it cannot expand
         problems.add("RRULE", f"cannot expand the recurring events: {clip(str(exc))}")
     return out
+
+
+def _day_of(ev: Any) -> date:
+    """The day an instance starts on, as written (a date, or a date and time)."""
+    try:
+        value = ev.get("DTSTART").dt
+    except Exception:  # noqa: BLE001 - unreadable: its fields will tell
+        return date.min
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.min
 
 
 def _status(ev: Any) -> str:

@@ -181,3 +181,23 @@ def test_the_rfc_5545_vtimezone_example_is_read_at_its_published_time(tmp_path: 
     assert session.start.isoformat() == "1998-03-12T13:30:00+00:00"
     assert session.duration.total_seconds() == 3600
     assert session.source is not None and session.source.endswith("(line 21)")
+
+
+def test_an_all_day_recurring_event_is_one_problem_and_stops_at_the_horizon(
+        tmp_path: Path) -> None:
+    """Its instances have no time, so none is a session: the event is reported once,
+    and its expansion stops at the horizon like any other (walking a daily all-day
+    series to the year 9999 took minutes)."""
+    all_day = """BEGIN:VEVENT
+UID:daily-all-day
+DTSTART;VALUE=DATE:20260301
+RRULE:FREQ=DAILY
+CATEGORIES:assessment
+X-KAPCHECK-PATIENT:P-001
+ORGANIZER:mailto:dr-lee@example.org
+END:VEVENT"""
+    with pytest.raises(ScheduleError) as err:
+        load_schedule(calendar(tmp_path, WEEKLY, all_day))
+    problems = [str(p) for p in err.value.problems]
+    assert len(problems) == 1 and "daily-all-day" in problems[0]
+    assert "an all-day event is not a session" in problems[0]
