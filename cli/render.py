@@ -124,6 +124,8 @@ def report_table(report: Report, console: Console) -> None:
                 severity = Text(f"waived ({f.severity.value})", style="dim")
             rule = Text.assemble(f.rule, "\n", severity)
             message = Text(f.message)
+            if f.source:
+                message.append(f"\n{f.source}", style="dim")
             if f.waiver is not None:
                 message.append(f"\nWaived: {f.waiver.reason} (approved by "
                                f"{f.waiver.approved_by}"
@@ -193,7 +195,9 @@ def report_junit(report: Report, rule_order: Sequence[str],
             if found:
                 failures += 1
                 text = "\n".join(f"[{f.severity.value}] {f.session or '-'}: {f.message}\n"
-                                 f"  suggestion: {f.suggestion}" for f in found)
+                                 f"  suggestion: {f.suggestion}"
+                                 + (f"\n  written at: {f.source}" if f.source else "")
+                                 for f in found)
                 kind = "error" if any(f.severity is Severity.ERROR for f in found) else "warning"
                 body = (f'<failure message={quoteattr(found[0].message)} type="{kind}">'
                         f"{escape(text)}</failure>")
