@@ -246,8 +246,12 @@ def _read_structured(doc: Any, file: str, problems: Problems, cli_zone: str | No
         path = f"patients[{i}]"
         if (p := _patient(r, item, path)) is not None:
             raw.patients.append(_Placed(p, file, path))
-    for i, item in enumerate(r.sequence(top.get("sessions"), "sessions", "sessions")):
+    sessions = r.sequence(top.get("sessions"), "sessions", "sessions")
+    for i, item in enumerate(sessions):
         _add_session(raw, r, item, file, f"sessions[{i}]", tz)
+        # The document is read once: each session's mapping is let go as soon as its
+        # record is made, so a large file's parsed form and records are not both held.
+        sessions[i] = None
     for i, item in enumerate(r.sequence(top.get("waivers"), "waivers", "waivers")):
         path = f"waivers[{i}]"
         if (w := _waiver(r, item, path, raw.timezone, f"{file}: {path}")) is not None:
@@ -355,13 +359,20 @@ def _dose(r: _Reader, value: Any, path: Where) -> float | None:
 
 def _add_session(raw: _Raw, r: _Reader, item: Any, file: str, path: str,
                  tz: ZoneInfo | None) -> None:
-    """The session's record if its fields are sound; else its id, kept as broken."""
+    """The session, built at once (a large file's records are not held beside its
+    sessions), if its fields are sound; else its id, kept as broken."""
     before, naive = len(r.problems.items), r.naive
     s = _session(r, item, path, tz)
     if s is None:
         return
     if len(r.problems.items) == before and r.naive == naive:
-        raw.sessions.append(_Placed(s, file, path))
+        try:
+            session = Session(**s)
+        except (ValueError, TypeError) as exc:  # the fields were checked: a last guard
+            r.problems.add(path, str(exc))
+            raw.broken_sessions.add(s["id"])
+        else:
+            raw.sessions.append(_Placed(session, file, path))
     elif s["id"] is not None:
         raw.broken_sessions.add(s["id"])
 
@@ -701,12 +712,10 @@ def _build(raws: list[tuple[str, _Raw]], names: list[str]) -> tuple[Schedule, li
     problems: list[Problem] = []
     sessions = []
     for p in (p for _, raw in raws for p in raw.sessions):
-        try:
-            sessions.append(Session(**p.value, source=p.where))
-        except (ValueError, TypeError) as exc:  # the record was checked: a last guard
-            problems.append(Problem(p.file, p.path, str(exc)))
-        else:
-            placed["sessions"].append(p)
+        # Where it was written (a YAML line is known only once the document is read).
+        object.__setattr__(p.value, "source", p.where)
+        sessions.append(p.value)
+        placed["sessions"].append(p)
     zones = [raw.timezone for _, raw in raws if raw.timezone]
     clinics = [raw.clinic for _, raw in raws if raw.clinic]
     whole = Schedule(
