@@ -121,6 +121,9 @@ def _order(s: Session) -> tuple[int, str]:
     return (s.start_s, s.id)
 
 
+_NONE: frozenset[str] = frozenset()
+
+
 def _days(ordered: list[Session]) -> Iterator[tuple[date, tuple[Session, ...], frozenset[str]]]:
     """A clinician's sessions in windows of one UTC day each, by the day they start.
 
@@ -130,17 +133,19 @@ def _days(ordered: list[Session]) -> Iterator[tuple[date, tuple[Session, ...], f
     a day's sessions instead of a quarter's.
     """
     running: list[Session] = []
-    i = 0
-    while i < len(ordered):
+    i, n = 0, len(ordered)
+    while i < n:
         day = ordered[i].start_s // 86400
         opens = day * 86400
-        carried = [s for s in running if s.end_s > opens]
-        own = []
-        while i < len(ordered) and ordered[i].start_s // 86400 == day:
-            own.append(ordered[i])
-            i += 1
-        running = carried + own
-        yield ordered[i - 1].start.date(), tuple(running), frozenset(s.id for s in carried)
+        carried = [s for s in running if s.end_s > opens] if running else running
+        j = i + 1
+        while j < n and ordered[j].start_s // 86400 == day:
+            j += 1
+        running = carried + ordered[i:j]
+        i = j
+        if len(running) > 1:  # a window of one session holds no overlap: not built
+            yield (ordered[i - 1].start.date(), tuple(running),
+                   frozenset(s.id for s in carried) if carried else _NONE)
 
 
 def _finding(settings: RuleSettings, hit: Hit) -> Finding:
