@@ -60,12 +60,16 @@ def sha256_of(paths: Iterable[str]) -> list[tuple[str, str]]:
         if path in ("-", "<stdin>"):
             out.append((path, "(standard input)"))
             continue
-        if path.endswith(_SHIPPED):
-            item = resources.files("kapcheck.protocol") / "shipped" / \
-                f"{path[:-len(_SHIPPED)]}.toml"
-            data = item.read_bytes()
-        else:
-            data = Path(path).read_bytes()
+        try:
+            if path.endswith(_SHIPPED):
+                item = resources.files("kapcheck.protocol") / "shipped" / \
+                    f"{path[:-len(_SHIPPED)]}.toml"
+                data = item.read_bytes()
+            else:
+                data = Path(path).read_bytes()
+        except OSError as exc:  # read once already; gone or changed since
+            out.append((path, f"(could not be read again: {exc.strerror or exc})"))
+            continue
         out.append((path, hashlib.sha256(data).hexdigest()))
     return out
 
