@@ -183,8 +183,8 @@ def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None
 
 class _Unknown:
     """``no patient with id 'dr-amess' in the run; did you mean 'dr-ames'?``: the near
-    miss is looked for in the first few such problems of a run, among at most
-    10,000 ids (the first ten such problems: about 0.1 s), so that a run of many broken references stays fast."""
+    miss is looked for in the first ten such problems of a run, among at most 10,000
+    ids (about 0.1 s in all), so that a run of many broken references stays fast."""
 
     LOOKUPS = 10
     CANDIDATES = 10_000
