@@ -423,8 +423,8 @@ def explain_command(
                       markup=False)
     if settings.template == "modality-map" or settings.template == "diagnosis-covered":
         out.print("Diagnosis map (ICD-10-CM prefix: modalities):")
-        for entry in sorted(proto.diagnoses.entries, key=lambda e: e.key):
-            out.print(f"  {entry.prefix}: {', '.join(entry.modalities)}", markup=False)
+        for line in render.diagnosis_map_lines(proto):
+            out.print(line, markup=False)
     out.print()
     out.print("[bold]Why[/]")
     out.print(settings.rationale or "(the protocol gives no rationale)", markup=False)

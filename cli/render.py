@@ -267,8 +267,14 @@ def catalog_table(protocol: Protocol, console: Console) -> None:
         table.add_row(f"{s.id}\n({s.template})", sev, s.requirement_text(), params)
     console.print(table)
     console.print(Text("Diagnosis map (ICD-10-CM prefix: modalities that fit it)", style="bold"))
-    for e in sorted(protocol.diagnoses.entries, key=lambda e: e.key):
-        console.print(f"  {e.prefix}: {', '.join(e.modalities)}", markup=False)
+    for line in diagnosis_map_lines(protocol):
+        console.print(line, markup=False)
+
+
+def diagnosis_map_lines(protocol: Protocol) -> list[str]:
+    """``  F43.1: PE, CPT``: the diagnosis map as the terminal shows it, by prefix."""
+    return [f"  {e.prefix}: {', '.join(e.modalities)}"
+            for e in sorted(protocol.diagnoses.entries, key=lambda e: e.key)]
 
 
 def catalog_markdown(protocol: Protocol, scenarios: dict[str, list[str]]) -> str:

@@ -47,7 +47,7 @@ def cli_page() -> str:
            "nothing at or above `--fail-on`; **1** such findings (with `--propose` or "
            "`--baseline`: introduced ones); **2** unusable input or arguments, nothing "
            "validated; **3** an internal failure (never a verdict).", ""]
-    out += _options(group, ctx, "kapcheck")
+    out += _options(group, ctx)
     for name in group.list_commands(ctx):
         command = group.get_command(ctx, name)
         assert command is not None
@@ -55,11 +55,11 @@ def cli_page() -> str:
         usage = " ".join(command.collect_usage_pieces(sub)).replace("{", "").replace("}", "")
         out += [f"## `kapcheck {name}`", "", "```text", f"kapcheck {name} {usage}", "```", ""]
         out += [inspect.cleandoc(command.help or ""), ""]
-        out += _options(command, sub, f"kapcheck {name}")
+        out += _options(command, sub)
     return "\n".join(out).rstrip() + "\n"
 
 
-def _options(command: Any, ctx: Any, title: str) -> list[str]:
+def _options(command: Any, ctx: Any) -> list[str]:
     rows = []
     for param in command.get_params(ctx):
         if param.param_type_name == "argument":

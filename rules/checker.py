@@ -16,7 +16,7 @@ the booked report's findings the proposed one lacks.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -112,7 +112,7 @@ class _Proposed:
 
     def __init__(self, booked: Schedule, proposal: Proposal,
                  on_day: Mapping[int, list[Session]],
-                 day_clinicians: Any = None) -> None:
+                 day_clinicians: Callable[[int], Mapping[str, list[Session]]]) -> None:
         self._booked = booked
         self._proposal = proposal
         self._on_day = on_day
@@ -129,8 +129,6 @@ class _Proposed:
 
     def running_for(self, day: int, clinicians: set[str]) -> list[Session]:
         """The sessions of these clinicians running on the day, as the proposal leaves them."""
-        if self._day_clinicians is None:
-            return [s for s in self.running_on(day) if s.clinician in clinicians]
         gone = self._proposal.removed
         booked = self._day_clinicians(day)
         return ([s for cid in clinicians for s in booked.get(cid, ()) if s.id not in gone]
@@ -249,7 +247,7 @@ class Checker:
         proposal = change.proposal
         touched = [self.schedule.session_by_id[sid] for sid in proposal.removed] + \
             list(proposal.added)
-        proposed = _Proposed(self.schedule, proposal, self._on_day)
+        proposed = _Proposed(self.schedule, proposal, self._on_day, self._day_clinicians)
         on_day_new = {d: proposed.running_on(d) for s in touched for d in _days_of(s)}
         by_patient = dict(self._by_patient)
         by_patient.update(by_patient_new)

@@ -24,18 +24,6 @@ def define(name: str, mark: Mark) -> None:
     overlap.overlap_ruleset(name, mark)
 
 
-def running_on(schedule: Any, day: int) -> list[Any]:
-    """The sessions running on a UTC day (day number since the epoch).
-
-    A proposal's schedule answers from its checker's index (``running_on``); any other
-    schedule from an index built once per schedule.
-    """
-    lookup = getattr(schedule, "running_on", None)
-    if lookup is not None:
-        return list(lookup(day))
-    return day_index(schedule.sessions).get(day, [])
-
-
 def days_of(s: Any) -> range:
     """The UTC days a session runs on (start day to end day)."""
     return range(s.start_s // 86400, (s.end_s - 1) // 86400 + 1)
@@ -78,9 +66,10 @@ _BY_CLINICIAN: tuple[Any, dict[int, dict[str, list[Any]]]] | None = None
 
 
 def _sessions_of(schedule: Any, day: int, cid: str) -> Sequence[Any]:
-    lookup = getattr(schedule, "running_for", None)
+    lookup = getattr(schedule, "running_for", None)  # a proposal's, from its checker
     if lookup is not None:
-        return list(lookup(day, {cid}))
+        found: Sequence[Any] = lookup(day, {cid})
+        return found
     return clinician_day_index(schedule.sessions).get(day, {}).get(cid, ())
 
 
