@@ -115,14 +115,6 @@ class View:
         return local_text(instant, zone)
 
 
-def session_fact(view: View, session: Session, **extra: Any) -> Fact:
-    """The engine's picture of a session: kind, times in seconds since the origin."""
-    origin = view.origin_s
-    # Kind is a str enum: orjson writes its value.
-    return {"id": session.id, "type": "session", "kind": session.kind,
-            "start": session.start_s - origin, "end": session.end_s - origin, **extra}
-
-
 @frozen
 class Part:
     """One durable_rules ruleset of a template and the facts it reads."""
@@ -130,6 +122,13 @@ class Part:
     name: str
     define: Callable[[str, Mark], None]
     facts: Callable[[View, Params], Sequence[Fact]]
+    #: Its actions mark only fact ids (and constants that do not start with ``#``), and
+    #: no fact names another's id in a field: the engine may then assert a batch under
+    #: positional ids (``#0``, ``#1``, ...) and give an identical batch (another patient
+    #: whose sessions stand alike) the answer it already gave (``engine``).
+    by_id: bool = False
+    #: The facts in several batches, each asserted alone (None: ``facts``, one batch).
+    batches: Callable[[View, Params], Iterable[Sequence[Fact]]] | None = None
 
 
 @frozen

@@ -30,7 +30,7 @@ import orjson
 
 from kapcheck.protocol import KapcheckError, RuleSettings
 
-from .base import Fact, Hit, View
+from .base import Fact, Hit, Part, View
 
 T = TypeVar("T")
 
@@ -82,6 +82,9 @@ class _Engine:
         self.sinks: dict[str, list[Any]] = {}
         #: Set once the engine failed: its states can no longer be trusted to be empty.
         self.broken: str | None = None
+        #: Part name -> batch (positional ids) -> the marks the engine made on it.
+        self.memo: dict[str, dict[bytes, frozenset[Any]]] = {}
+        self.remembered = 0
 
     def start(self) -> None:
         """Define every template's rulesets and create them all, before any fact is
@@ -139,10 +142,11 @@ class _Engine:
         for view in views:
             marks: set[Any] = set()
             for part in module.PARTS:
-                facts = part.facts(view, params)
-                if facts:
-                    marks |= self._marks(part.name, facts, f"{rule.id} for {view.key}")
-                    used.add(part.name)
+                for facts in (part.batches(view, params) if part.batches is not None
+                              else (part.facts(view, params),)):
+                    if facts:
+                        marks |= self._marks(part, facts, view, rule)
+                        used.add(part.name)
             hits.extend(module.verdict(view, rule, marks))
         # Each partition's batch was retracted as it finished; one look at each state
         # confirms it (a leftover fact fails the run here, before any verdict is given).
@@ -151,12 +155,47 @@ class _Engine:
                 self._fail(f"{rule.id}: facts were left in the {name} state after retraction")
         return hits
 
-    def _marks(self, name: str, facts: Sequence[Fact], where: str) -> set[Any]:
+    def _marks(self, part: Part, facts: list[Fact], view: View, rule: RuleSettings) -> set[Any]:
+        """The marks the part's ruleset makes on one partition's facts.
+
+        A ``by_id`` part's facts are asserted under positional ids, so that two
+        partitions whose facts are alike (the same kinds, the same times from their
+        origins, the same parameters) make the same batch, byte for byte; the engine
+        answers each distinct batch once per run and its marks are read back into each
+        partition's own ids. The answer is the engine's all the same: it is a function
+        of the batch alone (every batch meets an empty state).
+        """
+        if not part.by_id:
+            return self._asserted(part.name, facts, view, rule)
+        ids = []
+        for i, fact in enumerate(facts):  # built for this call alone: changed in place
+            ids.append(fact["id"])
+            fact["id"] = f"#{i}"
+        fact_ids = orjson.dumps(facts)
+        memo = self.memo.setdefault(part.name, {})
+        known = memo.get(fact_ids)
+        if known is None:
+            if self.remembered >= MEMO_BATCHES:
+                self.forget()
+                memo = self.memo.setdefault(part.name, {})
+            known = frozenset(self._asserted(part.name, facts, view, rule))
+            memo[fact_ids] = known
+            self.remembered += 1
+        return {_own(mark, ids) for mark in known}
+
+    def forget(self) -> None:
+        """Let go of the answers remembered (before and after a run, and when full)."""
+        self.memo = {}
+        self.remembered = 0
+
+    def _asserted(self, name: str, facts: Sequence[Fact], view: View,
+                  rule: RuleSettings) -> set[Any]:
         """Assert one partition's facts into the ruleset's state, run the actions their
         matches queue, retract them (by id: durable_rules identifies a fact by its id);
         the marks the actions made."""
         import durable_rules_engine as dre
 
+        where = f"{rule.id} for {view.key}"
         sink = self.sinks[name]
         handle = self.handles[name]
         for fact in facts:  # built for this call alone: tagged in place, not copied
@@ -177,6 +216,20 @@ class _Engine:
         finally:
             sink.clear()
         return marks
+
+
+#: Distinct batches whose answers one run remembers (about 0.5 KB each); past it the
+#: engine starts remembering afresh.
+MEMO_BATCHES = 100_000
+
+
+def _own(mark: Any, ids: list[str]) -> Any:
+    """A mark made on positional ids, in the partition's own ids."""
+    if isinstance(mark, str):
+        return ids[int(mark[1:])] if mark.startswith("#") else mark
+    if isinstance(mark, tuple):
+        return tuple(_own(m, ids) for m in mark)
+    return mark
 
 
 _engine = _Engine()
@@ -214,7 +267,11 @@ def run_rules(work: Sequence[tuple[ModuleType, RuleSettings, Sequence[View]]]) -
     """The hits of each rule over its partitions, all computed in one visit to the engine
     thread (a proposal's few partitions would otherwise wait on eleven hand-overs)."""
     def all_rules() -> list[list[Hit]]:
-        return [_engine.run(module, rule, views) for module, rule, views in work]
+        _engine.forget()
+        try:
+            return [_engine.run(module, rule, views) for module, rule, views in work]
+        finally:
+            _engine.forget()  # answers are remembered for one run, not held after it
 
     return _on_engine_thread(all_rules)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 
 from kapcheck.protocol import (
@@ -23,6 +23,7 @@ from kapcheck.protocol.templates import REQUIRED, TEMPLATES
 
 from . import engine
 from .base import Hit, Partition, View
+from .overlap import day_windows
 from .report import Finding, Report, apply_waivers, sort_findings
 from .templates import MODULES
 
@@ -101,7 +102,7 @@ def views_of(schedule: Schedule, protocol: Protocol, by_patient: Mapping[str, li
     if Partition.CLINICIAN in needed:
         for cid in sorted(by_clinician):
             clinician = schedule.clinician_by_id.get(cid)
-            for day, sessions, carried in _days(by_clinician[cid]):
+            for day, sessions, carried in day_windows(by_clinician[cid]):
                 if len(sessions) > 1:
                     views[Partition.CLINICIAN].append(View(
                         key=f"clinician {cid} on {day}", sessions=sessions, schedule=schedule,
@@ -119,33 +120,6 @@ def views_of(schedule: Schedule, protocol: Protocol, by_patient: Mapping[str, li
 def _order(s: Session) -> tuple[int, str]:
     """By start, ties by id compared as strings."""
     return (s.start_s, s.id)
-
-
-_NONE: frozenset[str] = frozenset()
-
-
-def _days(ordered: list[Session]) -> Iterator[tuple[date, tuple[Session, ...], frozenset[str]]]:
-    """A clinician's sessions in windows of one UTC day each, by the day they start.
-
-    A window also holds the earlier sessions still running when it opens (carried):
-    a session that starts in the window can overlap only those and the window's own,
-    so every overlap lies within the window of its later session, and the engine joins
-    a day's sessions instead of a quarter's.
-    """
-    running: list[Session] = []
-    i, n = 0, len(ordered)
-    while i < n:
-        day = ordered[i].start_s // 86400
-        opens = day * 86400
-        carried = [s for s in running if s.end_s > opens] if running else running
-        j = i + 1
-        while j < n and ordered[j].start_s // 86400 == day:
-            j += 1
-        running = carried + ordered[i:j]
-        i = j
-        if len(running) > 1:  # a window of one session holds no overlap: not built
-            yield (ordered[i - 1].start.date(), tuple(running),
-                   frozenset(s.id for s in carried) if carried else _NONE)
 
 
 def _finding(settings: RuleSettings, hit: Hit) -> Finding:

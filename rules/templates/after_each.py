@@ -47,14 +47,15 @@ def define(name: str, mark: Mark) -> None:
                                     & (m.start >= c.anchor.lo)
                                     & (m.start <= c.anchor.hi)))
         def followed(c: Any) -> None:
-            mark((c.anchor.id[2:], c.later.id))
+            mark((c.anchor.id, c.later.id))
 
 
-PARTS = (Part("after-each", define, facts),)
+PARTS = (Part("after-each", define, facts, by_id=True),)
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     params = rule.parameters
+    marks = {(anchor[2:], target) for anchor, target in marks}  # anchors' ids are "a:<id>"
     kind, anchor_kind = params["kind"], params["anchor"]
     needed = int(params["min_sessions"])
     lo = timedelta(seconds=seconds(params["min_hours_after"], HOUR))

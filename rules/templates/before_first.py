@@ -44,7 +44,7 @@ def define(name: str, mark: Mark) -> None:
             mark(c.later.id)
 
 
-PARTS = (Part("before-first", define, facts),)
+PARTS = (Part("before-first", define, facts, by_id=True),)
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:

@@ -120,4 +120,4 @@ def _suggest(view: View, s: Any) -> str:
     return f"another {roles or 'clinician'} free then: " + ", ".join(free)
 
 
-PARTS = (Part("clinician-overlap", define, facts),)
+PARTS = (Part("clinician-overlap", define, facts, by_id=True),)

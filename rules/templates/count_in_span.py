@@ -46,7 +46,7 @@ def facts(view: View, params: Params) -> Sequence[Fact]:
         if top - cap >= 0:
             s = ordered[i]
             out.append({"id": f"p:{s.id}", "type": "probe", "rank": top - cap,
-                        "since": s.start_s - origin - window, "of": s.id})
+                        "since": s.start_s - origin - window})
     return out
 
 
@@ -57,10 +57,10 @@ def define(name: str, mark: Mark) -> None:
                                     & (m.rank == c.probe.rank)
                                     & (m.start > c.probe.since)))
         def over(c: Any) -> None:
-            mark(c.probe.of)
+            mark(c.probe.id)
 
 
-PARTS = (Part("count-in-span", define, facts),)
+PARTS = (Part("count-in-span", define, facts, by_id=True),)
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
@@ -71,7 +71,7 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     ordered = view.of_kind(kind)
     one = noun_of(kind)
     for s in ordered:
-        if s.id not in marks:
+        if f"p:{s.id}" not in marks:  # the probe of the session: its span is full
             continue
         # What the message tells: the other sessions in the span the engine found full.
         others = [o for o in ordered if o is not s and s.start - window < o.start <= s.start]

@@ -84,7 +84,7 @@ def define(name: str, mark: Mark) -> None:
             mark(c.later.id)
 
 
-PARTS = (Part("min-duration", define, facts),)
+PARTS = (Part("min-duration", define, facts, by_id=True),)
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:

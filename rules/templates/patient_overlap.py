@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from kapcheck.protocol import RuleSettings
@@ -13,6 +13,10 @@ from ..base import Fact, Hit, Mark, Params, Part, View, listing
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
     return overlap.facts(view)
+
+
+def batches(view: View, params: Params) -> Iterable[Sequence[Fact]]:
+    return overlap.day_batches(view)
 
 
 def define(name: str, mark: Mark) -> None:
@@ -35,4 +39,4 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
         )
 
 
-PARTS = (Part("patient-overlap", define, facts),)
+PARTS = (Part("patient-overlap", define, facts, by_id=True, batches=batches),)

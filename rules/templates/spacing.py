@@ -62,7 +62,7 @@ def define_max(name: str, mark: Mark) -> None:
             mark(("reached", c.first.id))
 
 
-PARTS = (Part("spacing", define_min, min_facts), Part("spacing-max", define_max, max_facts))
+PARTS = (Part("spacing", define_min, min_facts, by_id=True), Part("spacing-max", define_max, max_facts, by_id=True))
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
