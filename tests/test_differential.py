@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import random
 from collections import Counter
+from datetime import timedelta
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -56,6 +58,26 @@ def test_engine_agrees_with_reference_on_the_whole_protocol(data: st.DataObject)
     schedule = build(pick)
     protocol = protocol_variant(pick)
     assert engine_keys(schedule, protocol) == evaluate(schedule, protocol)
+
+
+@settings(max_examples=EXAMPLES_PER_RULE)
+@given(data=st.data())
+def test_alike_patients_are_each_judged_under_their_own_ids(data: st.DataObject) -> None:
+    """Every patient again under new ids, whole days later: the copies' batches are the
+    originals' byte for byte, so the engine answers them from what it found for the
+    originals, and each finding must still name the copy's own sessions."""
+    pick = _picker(data)
+    schedule = build(pick)
+    shift = timedelta(days=pick([1, 7, 400]))
+    copies = tuple(attrs.evolve(s, id=f"{s.id}x", patient=f"{s.patient}x",
+                                start=s.start + shift, end=s.end + shift)
+                   for s in schedule.sessions)
+    doubled = attrs.evolve(
+        schedule, sessions=schedule.sessions + copies,
+        patients=schedule.patients + tuple(attrs.evolve(p, id=f"{p.id}x")
+                                           for p in schedule.patients))
+    protocol = protocol_variant(pick)
+    assert engine_keys(doubled, protocol) == evaluate(doubled, protocol)
 
 
 @pytest.mark.parametrize("name", shipped_protocols())
