@@ -12,7 +12,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -357,10 +357,76 @@ def _dose(r: _Reader, value: Any, path: Where) -> float | None:
     return None
 
 
+_SESSION_KEY_SET = frozenset(SESSION_KEYS)
+_KINDS: dict[Any, Kind] = {k.value: k for k in Kind}
+_ROUTES: dict[Any, Route] = {k.value: k for k in Route}
+
+
+def _plain_id(value: Any) -> bool:
+    return type(value) is str and value != "" and value.strip() == value
+
+
+def _quick_session(item: Any, tz: ZoneInfo | None) -> Session | None:
+    """The session of a mapping written as most are (ids and texts as text without
+    surrounding spaces, known kind and route, times that read, a dose as a number),
+    built without the reader's bookkeeping; None for anything else, which the reader
+    then goes through field by field and reports. It accepts a subset of what
+    ``_session`` accepts and builds the same session from it."""
+    if type(item) is not dict or not _SESSION_KEY_SET.issuperset(item):
+        return None
+    get = item.get
+    sid, patient, clinician = get("id"), get("patient"), get("clinician")
+    kind = _KINDS.get(get("kind"))
+    start_text, end_text, length_text = get("start"), get("end"), get("duration")
+    modality, route_text, dose = get("modality"), get("route"), get("dose_mg")
+    if (kind is None or not _plain_id(sid) or not _plain_id(patient)
+            or not _plain_id(clinician) or type(start_text) is not str
+            or (end_text is None) == (length_text is None)):
+        return None
+    if modality is None:
+        if kind in MODALITY_KINDS:
+            return None
+    elif not _plain_id(modality) or len(modality) > MAX_TEXT_CHARS:
+        return None
+    route = None
+    if route_text is not None:
+        route = _ROUTES.get(route_text)
+        if route is None or kind is not Kind.DOSING:
+            return None
+    if dose is not None and type(dose) is not int and type(dose) is not float:
+        return None
+    try:
+        start = parse_instant(start_text, tz)
+        if end_text is not None:
+            if type(end_text) is not str:
+                return None
+            end = parse_instant(end_text, tz)
+        else:
+            if type(length_text) is not str:
+                return None
+            length = parse_duration(length_text)
+            if not _NO_TIME < length <= MAX_SESSION_LENGTH:
+                return None
+            end = start + length
+    except ValueError:  # NaiveTimeError too: the reader reports each
+        return None
+    if end <= start:
+        return None
+    return Session.checked(sid, patient, kind, start, end, clinician, modality, route, dose,
+                           tz.key if tz else None)
+
+
+_NO_TIME = timedelta(0)
+
+
 def _add_session(raw: _Raw, r: _Reader, item: Any, file: str, path: str,
                  tz: ZoneInfo | None) -> None:
     """The session, built at once (a large file's records are not held beside its
     sessions), if its fields are sound; else its id, kept as broken."""
+    quick = _quick_session(item, tz)
+    if quick is not None:
+        raw.sessions.append(_Placed(quick, file, path))
+        return
     before, naive = len(r.problems.items), r.naive
     s = _session(r, item, path, tz)
     if s is None:

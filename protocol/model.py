@@ -131,6 +131,32 @@ class Session:
         if value <= self.start:
             raise ValueError(f"session {self.id} ends at or before it starts")
 
+    @classmethod
+    def checked(cls, id: str, patient: str, kind: Kind, start: datetime, end: datetime,
+                clinician: str, modality: str | None = None, route: Route | None = None,
+                dose_mg: float | None = None, zone: str | None = None) -> Session:
+        """The session of fields a loader has already checked as the converters and
+        the validator would: ``kind`` a Kind, ``route`` a Route or None, ``start`` and
+        ``end`` aware datetimes in UTC, ``end`` after ``start``. Equal to
+        ``Session(...)`` of the same fields, built in a fraction of its time (a network
+        file has a million sessions)."""
+        self = object.__new__(cls)
+        put = object.__setattr__
+        put(self, "id", id)
+        put(self, "patient", patient)
+        put(self, "kind", kind)
+        put(self, "start", start)
+        put(self, "end", end)
+        put(self, "clinician", clinician)
+        put(self, "modality", modality)
+        put(self, "route", route)
+        put(self, "dose_mg", dose_mg)
+        put(self, "zone", zone)
+        put(self, "source", None)
+        put(self, "start_s", int(start.timestamp()))
+        put(self, "end_s", int(end.timestamp()))
+        return self
+
     @property
     def duration(self) -> timedelta:
         return self.end - self.start

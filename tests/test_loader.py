@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kapcheck.protocol import Kind, ScheduleError, load_schedule
+from kapcheck.protocol import Kind, ScheduleError, Session, load_schedule, loader
+from kapcheck.protocol.errors import Problems
 
 from .helpers import compliant_course, document, write
 
@@ -326,3 +331,57 @@ def test_csv_problems_name_the_line_and_the_column(tmp_path: Path) -> None:
     with pytest.raises(ScheduleError) as info:
         load_schedule(tmp_path / "s.csv", roster)
     assert [p.path for p in info.value.problems] == ["line 2, column kind"]
+
+
+#: Per field: values as most files write them, and values the reader must look at.
+_FIELD_VARIANTS: dict[str, tuple[list[object], list[object]]] = {
+    "id": (["S-1", "0"], [" S-1", "", 7, True, None, ["S-1"]]),
+    "patient": (["P-001"], ["P-001 ", None, 3]),
+    "clinician": (["dr-lee"], ["", None, {"id": "dr-lee"}]),
+    "kind": (["dosing", "integration", "assessment"], ["Dosing", "integation", None, 1]),
+    "start": (["2026-03-04T10:00", "2026-03-04T10:00:00Z", "2026-11-01T01:30",
+               "2026-03-04T10:00:00+05:30"],
+              ["2026-03-08T02:30", "2026-04-31T10:00", "2026-03-04", "2026-03-04T10:00:00.5",
+               " 2026-03-04T10:00 ", None, 20260304]),
+    "end": ([None, "2026-03-04T12:00", "2026-03-05T09:59:59Z"],
+            ["2026-03-04T10:00", "2026-03-04T09:00", "nonsense", 5]),
+    "duration": ([None, "2h", "PT50M", "24h", "1s"], ["0m", "25h", "ten", " 90m", 120]),
+    "modality": ([None, "CBT", "x" * 2000], [" CBT ", "", "x" * 2001, 5]),
+    "route": ([None, "IV", "oral"], ["iv", 2]),
+    "dose_mg": ([None, 25, 0.5], ["25", True, -3]),
+    "room": ([None], ["B2"]),
+}
+
+
+@settings(max_examples=600, deadline=None)
+@given(data=st.data())
+def test_the_loaders_quick_path_builds_what_its_reader_builds(data: st.DataObject) -> None:
+    """A session mapping the quick path takes gives, with no problem, exactly the
+    session that the field-by-field reader gives; everything else goes to the reader."""
+    item = {}
+    for key, (usual, unusual) in _FIELD_VARIANTS.items():
+        spoiled = data.draw(st.integers(0, 11), label=f"{key} spoiled") == 0
+        value = data.draw(st.sampled_from(unusual if spoiled else usual), label=key)
+        if value is not None:
+            item[key] = value
+    tz = ZoneInfo(data.draw(st.sampled_from(["America/New_York", "Europe/Berlin", "UTC"])))
+    quick = loader._quick_session(item, tz)
+    problems = Problems("x.yaml")
+    fields = loader._session(loader._Reader(problems), item, "sessions[0]", tz)
+    if quick is None:
+        return
+    assert not problems.items and fields is not None
+    slow = Session(**fields)
+    assert quick == slow
+    assert (quick.start_s, quick.end_s, quick.zone) == (slow.start_s, slow.end_s, slow.zone)
+    assert [type(getattr(quick, a.name)) for a in attrs.fields(Session)] == \
+        [type(getattr(slow, a.name)) for a in attrs.fields(Session)]
+
+
+def test_the_quick_path_takes_the_sessions_written_as_most_are() -> None:
+    tz = ZoneInfo("America/New_York")
+    item = {"id": "S-1", "patient": "P-001", "kind": "dosing", "route": "IV", "dose_mg": 25,
+            "start": "2026-03-04T10:00", "duration": "2h", "clinician": "dr-lee"}
+    assert loader._quick_session(item, tz) is not None
+    assert loader._quick_session({**item, "kind": "integration", "route": None,
+                                  "modality": "CBT"}, tz) is not None
