@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -362,7 +362,7 @@ _KINDS: dict[Any, Kind] = {k.value: k for k in Kind}
 _ROUTES: dict[Any, Route] = {k.value: k for k in Route}
 
 
-def _plain_id(value: Any) -> bool:
+def _plain_id(value: Any) -> TypeGuard[str]:
     return type(value) is str and value != "" and value.strip() == value
 
 

@@ -83,7 +83,7 @@ class _Engine:
         #: Set once the engine failed: its states can no longer be trusted to be empty.
         self.broken: str | None = None
         #: Part name -> batch (positional ids) -> the marks the engine made on it.
-        self.memo: dict[str, dict[bytes, frozenset[Any]]] = {}
+        self.memo: dict[str, dict[bytes, tuple[Any, ...]]] = {}
         self.remembered = 0
 
     def start(self) -> None:
@@ -171,36 +171,40 @@ class _Engine:
         for i, fact in enumerate(facts):  # built for this call alone: changed in place
             ids.append(fact["id"])
             fact["id"] = f"#{i}"
-        fact_ids = orjson.dumps(facts)
+            fact["sid"] = STATE
+        batch = orjson.dumps(facts)
         memo = self.memo.setdefault(part.name, {})
-        known = memo.get(fact_ids)
+        known = memo.get(batch)
         if known is None:
             if self.remembered >= MEMO_BATCHES:
                 self.forget()
                 memo = self.memo.setdefault(part.name, {})
-            known = frozenset(self._asserted(part.name, facts, view, rule))
-            memo[fact_ids] = known
+            marks = self._asserted(part.name, facts, view, rule, batch.decode())
+            known = memo[batch] = _positions(marks, len(ids), part)
             self.remembered += 1
-        return {_own(mark, ids) for mark in known}
+        return {ids[mark] if type(mark) is int
+                else tuple([ids[p] if type(p) is int else p for p in mark])
+                for mark in known}
 
     def forget(self) -> None:
         """Let go of the answers remembered (before and after a run, and when full)."""
         self.memo = {}
         self.remembered = 0
 
-    def _asserted(self, name: str, facts: Sequence[Fact], view: View,
-                  rule: RuleSettings) -> set[Any]:
-        """Assert one partition's facts into the ruleset's state, run the actions their
-        matches queue, retract them (by id: durable_rules identifies a fact by its id);
-        the marks the actions made."""
+    def _asserted(self, name: str, facts: Sequence[Fact], view: View, rule: RuleSettings,
+                  batch: str | None = None) -> set[Any]:
+        """Assert one partition's facts (``batch``: as JSON, already tagged) into the
+        ruleset's state, run the actions their matches queue, retract them (by id:
+        durable_rules identifies a fact by its id); the marks the actions made."""
         import durable_rules_engine as dre
 
         where = f"{rule.id} for {view.key}"
         sink = self.sinks[name]
         handle = self.handles[name]
-        for fact in facts:  # built for this call alone: tagged in place, not copied
-            fact["sid"] = STATE
-        batch = orjson.dumps(facts).decode()
+        if batch is None:
+            for fact in facts:  # built for this call alone: tagged in place, not copied
+                fact["sid"] = STATE
+            batch = orjson.dumps(facts).decode()
         sink.clear()
         try:
             self._assert(name, batch, where)
@@ -223,13 +227,22 @@ class _Engine:
 MEMO_BATCHES = 100_000
 
 
-def _own(mark: Any, ids: list[str]) -> Any:
-    """A mark made on positional ids, in the partition's own ids."""
-    if isinstance(mark, str):
-        return ids[int(mark[1:])] if mark.startswith("#") else mark
-    if isinstance(mark, tuple):
-        return tuple(_own(m, ids) for m in mark)
-    return mark
+def _positions(marks: set[Any], count: int, part: Part) -> tuple[Any, ...]:
+    """Marks made on positional ids, with each id (``#3``) as its position (3): a mark is
+    an id, or a tuple of ids and constants (text that is no id). Anything else is a
+    template that should not be ``by_id``, and fails the run."""
+    def position(value: Any) -> Any:
+        if type(value) is str and value.startswith("#"):
+            index = int(value[1:])
+            if 0 <= index < count:
+                return index
+        elif type(value) is str:
+            return value
+        raise EngineError(f"the {part.name} ruleset marked {value!r}, not a fact id: it "
+                          "cannot share answers between partitions")
+
+    return tuple(position(m) if type(m) is str else tuple(position(v) for v in m)
+                 if type(m) is tuple else position(m) for m in marks)
 
 
 _engine = _Engine()

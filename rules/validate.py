@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 import threading
 from collections import defaultdict
@@ -72,11 +73,9 @@ def group(sessions: Iterable[Session]) -> tuple[dict[str, list[Session]], dict[s
     """Sessions by patient and by clinician, each list in order (by start, ties by id)."""
     by_patient: dict[str, list[Session]] = defaultdict(list)
     by_clinician: dict[str, list[Session]] = defaultdict(list)
-    for s in sessions:
+    for s in sorted(sessions, key=_BY_START):  # one sort; each list keeps its order
         by_patient[s.patient].append(s)
         by_clinician[s.clinician].append(s)
-    for items in (*by_patient.values(), *by_clinician.values()):
-        items.sort(key=_order)
     return by_patient, by_clinician
 
 
@@ -117,9 +116,8 @@ def views_of(schedule: Schedule, protocol: Protocol, by_patient: Mapping[str, li
     return views
 
 
-def _order(s: Session) -> tuple[int, str]:
-    """By start, ties by id compared as strings."""
-    return (s.start_s, s.id)
+#: The order of a partition's sessions: by start, ties by id compared as strings.
+_BY_START = operator.attrgetter("start_s", "id")
 
 
 def _finding(settings: RuleSettings, hit: Hit) -> Finding:

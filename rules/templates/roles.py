@@ -31,11 +31,13 @@ from ..base import (
 
 def _candidates(view: View, params: Params) -> list[Any]:
     table = params["roles"]
-    return [s for s in view.sessions if s.kind.value in table]
+    # ``_value_``, not ``value``: a plain attribute, not Enum's property (a run reads
+    # it for every session twice).
+    return [s for s in view.sessions if s.kind._value_ in table]
 
 
 def _duty(session: Any) -> tuple[str, str]:
-    return (session.clinician, session.kind.value)
+    return (session.clinician, session.kind._value_)
 
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
