@@ -117,18 +117,28 @@ class View:
 
 @frozen
 class Part:
-    """One durable_rules ruleset of a template and the facts it reads."""
+    """One durable_rules ruleset of a template and the facts it reads: ``facts``, one
+    batch per view, or ``batches``, several (each asserted alone)."""
 
     name: str
     define: Callable[[str, Mark], None]
-    facts: Callable[[View, Params], Sequence[Fact]]
+    facts: Callable[[View, Params], Sequence[Fact]] | None = None
+    batches: Callable[[View, Params], Iterable[Sequence[Fact]]] | None = None
     #: Its actions mark only fact ids (and constants that do not start with ``#``), and
     #: no fact names another's id in a field: the engine may then assert a batch under
     #: positional ids (``#0``, ``#1``, ...) and give an identical batch (another patient
     #: whose sessions stand alike) the answer it already gave (``engine``).
     by_id: bool = False
-    #: The facts in several batches, each asserted alone (None: ``facts``, one batch).
-    batches: Callable[[View, Params], Iterable[Sequence[Fact]]] | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.facts is None) == (self.batches is None):
+            raise ValueError(f"part {self.name}: give facts or batches")
+
+    def batches_of(self, view: View, params: Params) -> Iterable[Sequence[Fact]]:
+        if self.batches is not None:
+            return self.batches(view, params)
+        assert self.facts is not None
+        return (self.facts(view, params),)
 
 
 @frozen

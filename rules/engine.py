@@ -142,8 +142,7 @@ class _Engine:
         for view in views:
             marks: set[Any] = set()
             for part in module.PARTS:
-                for facts in (part.batches(view, params) if part.batches is not None
-                              else (part.facts(view, params),)):
+                for facts in part.batches_of(view, params):
                     if facts:
                         marks |= self._marks(part, facts, view, rule)
                         used.add(part.name)

@@ -73,9 +73,14 @@ def group(sessions: Iterable[Session]) -> tuple[dict[str, list[Session]], dict[s
     """Sessions by patient and by clinician, each list in order (by start, ties by id)."""
     by_patient: dict[str, list[Session]] = defaultdict(list)
     by_clinician: dict[str, list[Session]] = defaultdict(list)
-    for s in sorted(sessions, key=_BY_START):  # one sort; each list keeps its order
+    # In the order given, then each list sorted: a file lists a patient's sessions
+    # together, and walking a million sessions in time order instead (one sort of the
+    # whole run) was twice as slow, from memory alone.
+    for s in sessions:
         by_patient[s.patient].append(s)
         by_clinician[s.clinician].append(s)
+    for items in (*by_patient.values(), *by_clinician.values()):
+        items.sort(key=_BY_START)
     return by_patient, by_clinician
 
 

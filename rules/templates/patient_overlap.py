@@ -11,10 +11,6 @@ from .. import overlap
 from ..base import Fact, Hit, Mark, Params, Part, View, listing
 
 
-def facts(view: View, params: Params) -> Sequence[Fact]:
-    return overlap.facts(view)
-
-
 def batches(view: View, params: Params) -> Iterable[Sequence[Fact]]:
     return overlap.day_batches(view)
 
@@ -39,4 +35,4 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
         )
 
 
-PARTS = (Part("patient-overlap", define, facts, by_id=True, batches=batches),)
+PARTS = (Part("patient-overlap", define, batches=batches, by_id=True),)

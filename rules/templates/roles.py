@@ -1,14 +1,19 @@
 """roles: each kind of session is run by a clinician with a fitting role.
 
 The protocol's ``roles`` table enters the ruleset as ``permit`` facts (kind, role),
-the roster as ``role`` facts (clinician, role), and the patient's sessions as ``duty``
+the roster as ``role`` facts (clinician, role), and the run's sessions as ``duty``
 facts, one per (clinician, kind) they pair. A three-way witness join marks every duty
 whose clinician holds a role its kind permits; the verdict reports the sessions whose
 duty is unmarked. Kinds the table does not list may be run by anyone.
+
+The run goes to the engine clinician by clinician: a batch holds one clinician's duties
+and roles and the permits, so clinicians with the same roles and the same kinds of
+duty make the same batch (``engine``), and no batch grows with the network.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -40,21 +45,27 @@ def _duty(session: Any) -> tuple[str, str]:
     return (session.clinician, session.kind._value_)
 
 
-def facts(view: View, params: Params) -> Sequence[Fact]:
-    sessions = _candidates(view, params)
-    if not sessions:
-        return []
-    duties = sorted({_duty(s) for s in sessions})
+def _of_duty(fact_id: str) -> tuple[str, str]:
+    """(clinician, kind) of a duty fact's id, ``duty:<clinician>:<kind>``."""
+    clinician, _, kind = fact_id.removeprefix("duty:").rpartition(":")
+    return (clinician, kind)
+
+
+def batches(view: View, params: Params) -> Iterator[Sequence[Fact]]:
     table = params["roles"]
-    permits = [{"id": f"permit:{kind}:{role}", "type": "permit", "kind": kind, "role": role}
-               for kind in sorted(table) for role in sorted(set(table[kind]))]
+    kinds: dict[str, set[str]] = defaultdict(set)
+    for cid, kind in {_duty(s) for s in _candidates(view, params)}:
+        kinds[cid].add(kind)
+    permits = [(kind, role) for kind in sorted(table) for role in sorted(set(table[kind]))]
     roster = view.schedule.clinician_by_id
-    used = sorted({s.clinician for s in sessions})
-    roles = [{"id": f"role:{cid}:{role.value}", "type": "role", "clinician": cid,
-              "role": role.value}
-             for cid in used for role in sorted(roster[cid].roles, key=lambda r: r.value)]
-    return ([{"id": f"duty:{cid}:{kind}", "type": "duty", "clinician": cid, "kind": kind}
-             for cid, kind in duties] + permits + roles)
+    for cid in sorted(kinds):
+        # One clinician per batch: the join's clinician is any one constant.
+        yield ([{"id": f"duty:{cid}:{kind}", "type": "duty", "clinician": "c", "kind": kind}
+                for kind in sorted(kinds[cid])]
+               + [{"id": f"role:{role}", "type": "role", "clinician": "c", "role": role}
+                  for role in sorted(r.value for r in roster[cid].roles)]
+               + [{"id": f"permit:{kind}:{role}", "type": "permit", "kind": kind, "role": role}
+                  for kind, role in permits])
 
 
 def define(name: str, mark: Mark) -> None:
@@ -66,7 +77,7 @@ def define(name: str, mark: Mark) -> None:
                                     & (m.clinician == c.session.clinician)
                                     & (m.role == c.permit.role)))
         def qualified(c: Any) -> None:
-            mark((c.session.clinician, c.session.kind))
+            mark(c.session.id)
 
 
 def qualified_clinicians(view: View, roles: Sequence[str]) -> list[str]:
@@ -80,6 +91,7 @@ def _qualified(schedule: Schedule, roles: tuple[str, ...]) -> list[str]:
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     params = rule.parameters
+    marks = {_of_duty(mark) for mark in marks}
     table = params["roles"]
     roster = view.schedule.clinician_by_id
     for s in _candidates(view, params):
@@ -102,4 +114,4 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
         )
 
 
-PARTS = (Part("roles", define, facts),)
+PARTS = (Part("roles", define, batches=batches, by_id=True),)
