@@ -376,7 +376,8 @@ def _quick_session(item: Any, tz: ZoneInfo | None) -> Session | None:
         return None
     get = item.get
     sid, patient, clinician = get("id"), get("patient"), get("clinician")
-    kind = _KINDS.get(get("kind"))
+    kind_text = get("kind")
+    kind = _KINDS.get(kind_text) if type(kind_text) is str else None
     start_text, end_text, length_text = get("start"), get("end"), get("duration")
     modality, route_text, dose = get("modality"), get("route"), get("dose_mg")
     if (kind is None or not _plain_id(sid) or not _plain_id(patient)
@@ -390,7 +391,7 @@ def _quick_session(item: Any, tz: ZoneInfo | None) -> Session | None:
         return None
     route = None
     if route_text is not None:
-        route = _ROUTES.get(route_text)
+        route = _ROUTES.get(route_text) if type(route_text) is str else None
         if route is None or kind is not Kind.DOSING:
             return None
     if dose is not None and type(dose) is not int and type(dose) is not float:

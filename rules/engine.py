@@ -82,9 +82,6 @@ class _Engine:
         self.sinks: dict[str, list[Any]] = {}
         #: Set once the engine failed: its states can no longer be trusted to be empty.
         self.broken: str | None = None
-        #: Part name -> batch (positional ids) -> the marks the engine made on it.
-        self.memo: dict[str, dict[bytes, tuple[Any, ...]]] = {}
-        self.remembered = 0
 
     def start(self) -> None:
         """Define every template's rulesets and create them all, before any fact is
@@ -139,12 +136,13 @@ class _Engine:
         hits: list[Hit] = []
         params = rule.parameters
         used: set[str] = set()
+        memos = {part.name: _Memo() for part in module.PARTS if part.by_id}
         for view in views:
             marks: set[Any] = set()
             for part in module.PARTS:
                 for facts in part.batches_of(view, params):
                     if facts:
-                        marks |= self._marks(part, facts, view, rule)
+                        marks |= self._marks(part, facts, view, rule, memos.get(part.name))
                         used.add(part.name)
             hits.extend(module.verdict(view, rule, marks))
         # Each partition's batch was retracted as it finished; one look at each state
@@ -154,17 +152,18 @@ class _Engine:
                 self._fail(f"{rule.id}: facts were left in the {name} state after retraction")
         return hits
 
-    def _marks(self, part: Part, facts: list[Fact], view: View, rule: RuleSettings) -> set[Any]:
+    def _marks(self, part: Part, facts: list[Fact], view: View, rule: RuleSettings,
+               memo: _Memo | None) -> set[Any]:
         """The marks the part's ruleset makes on one partition's facts.
 
         A ``by_id`` part's facts are asserted under positional ids, so that two
         partitions whose facts are alike (the same kinds, the same times from their
         origins, the same parameters) make the same batch, byte for byte; the engine
-        answers each distinct batch once per run and its marks are read back into each
+        answers each distinct batch once per rule and its marks are read back into each
         partition's own ids. The answer is the engine's all the same: it is a function
         of the batch alone (every batch meets an empty state).
         """
-        if not part.by_id:
+        if memo is None:
             return self._asserted(part.name, facts, view, rule)
         ids = []
         for i, fact in enumerate(facts):  # built for this call alone: changed in place
@@ -172,23 +171,16 @@ class _Engine:
             fact["id"] = f"#{i}"
             fact["sid"] = STATE
         batch = orjson.dumps(facts)
-        memo = self.memo.setdefault(part.name, {})
-        known = memo.get(batch)
+        known = memo.answers.get(batch)
         if known is None:
-            if self.remembered >= MEMO_BATCHES:
-                self.forget()
-                memo = self.memo.setdefault(part.name, {})
             marks = self._asserted(part.name, facts, view, rule, batch.decode())
-            known = memo[batch] = _positions(marks, len(ids), part)
-            self.remembered += 1
+            known = _positions(marks, len(ids), part)
+            memo.keep(batch, known)
+        else:
+            memo.found += 1
         return {ids[mark] if type(mark) is int
                 else tuple([ids[p] if type(p) is int else p for p in mark])
                 for mark in known}
-
-    def forget(self) -> None:
-        """Let go of the answers remembered (before and after a run, and when full)."""
-        self.memo = {}
-        self.remembered = 0
 
     def _asserted(self, name: str, facts: Sequence[Fact], view: View, rule: RuleSettings,
                   batch: str | None = None) -> set[Any]:
@@ -221,9 +213,34 @@ class _Engine:
         return marks
 
 
-#: Distinct batches whose answers one run remembers (about 0.5 KB each); past it the
-#: engine starts remembering afresh.
+class _Memo:
+    """The engine's answers to the distinct batches of one part in one rule's run.
+
+    It stops taking answers when it holds MEMO_BATCHES, or when few batches repeat
+    (fewer than one in four of the first MEMO_TRIAL): patients' courses seldom
+    repeat to the second, and such a part's batches would only be held, never read."""
+
+    __slots__ = ("answers", "asked", "found", "open")
+
+    def __init__(self) -> None:
+        self.answers: dict[bytes, tuple[Any, ...]] = {}
+        self.asked = 0
+        self.found = 0
+        self.open = True
+
+    def keep(self, batch: bytes, answer: tuple[Any, ...]) -> None:
+        self.asked += 1
+        if self.open:
+            self.answers[batch] = answer
+            if len(self.answers) >= MEMO_BATCHES or (
+                    self.asked + self.found >= MEMO_TRIAL and self.found * 3 < self.asked):
+                self.open = False
+
+
+#: The most answers one part keeps in one rule's run (about 1 KB each).
 MEMO_BATCHES = 100_000
+#: Batches looked at before a part whose batches seldom repeat stops keeping answers.
+MEMO_TRIAL = 2_000
 
 
 def _positions(marks: set[Any], count: int, part: Part) -> tuple[Any, ...]:
@@ -279,11 +296,7 @@ def run_rules(work: Sequence[tuple[ModuleType, RuleSettings, Sequence[View]]]) -
     """The hits of each rule over its partitions, all computed in one visit to the engine
     thread (a proposal's few partitions would otherwise wait on eleven hand-overs)."""
     def all_rules() -> list[list[Hit]]:
-        _engine.forget()
-        try:
-            return [_engine.run(module, rule, views) for module, rule, views in work]
-        finally:
-            _engine.forget()  # answers are remembered for one run, not held after it
+        return [_engine.run(module, rule, views) for module, rule, views in work]
 
     return _on_engine_thread(all_rules)
 

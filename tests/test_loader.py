@@ -338,7 +338,8 @@ _FIELD_VARIANTS: dict[str, tuple[list[object], list[object]]] = {
     "id": (["S-1", "0"], [" S-1", "", 7, True, None, ["S-1"]]),
     "patient": (["P-001"], ["P-001 ", None, 3]),
     "clinician": (["dr-lee"], ["", None, {"id": "dr-lee"}]),
-    "kind": (["dosing", "integration", "assessment"], ["Dosing", "integation", None, 1]),
+    "kind": (["dosing", "integration", "assessment"],
+             ["Dosing", "integation", None, 1, [], {"a": 1}]),
     "start": (["2026-03-04T10:00", "2026-03-04T10:00:00Z", "2026-11-01T01:30",
                "2026-03-04T10:00:00+05:30"],
               ["2026-03-08T02:30", "2026-04-31T10:00", "2026-03-04", "2026-03-04T10:00:00.5",
@@ -346,9 +347,9 @@ _FIELD_VARIANTS: dict[str, tuple[list[object], list[object]]] = {
     "end": ([None, "2026-03-04T12:00", "2026-03-05T09:59:59Z"],
             ["2026-03-04T10:00", "2026-03-04T09:00", "nonsense", 5]),
     "duration": ([None, "2h", "PT50M", "24h", "1s"], ["0m", "25h", "ten", " 90m", 120]),
-    "modality": ([None, "CBT", "x" * 2000], [" CBT ", "", "x" * 2001, 5]),
-    "route": ([None, "IV", "oral"], ["iv", 2]),
-    "dose_mg": ([None, 25, 0.5], ["25", True, -3]),
+    "modality": ([None, "CBT", "x" * 2000], [" CBT ", "", "x" * 2001, 5, ["CBT"]]),
+    "route": ([None, "IV", "oral"], ["iv", 2, ["IV"]]),
+    "dose_mg": ([None, 25, 0.5], ["25", True, -3, [25]]),
     "room": ([None], ["B2"]),
 }
 

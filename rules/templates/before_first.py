@@ -26,12 +26,14 @@ def facts(view: View, params: Params) -> Sequence[Fact]:
     anchor = first(view, params)
     if anchor is None:
         return []
-    start = anchor.start_s - view.origin_s
+    # Times from the anchor's start: patients whose windows hold alike sessions make
+    # one batch (``engine``), wherever their courses began.
+    origin = anchor.start_s
     return [{"id": f"a:{anchor.id}", "type": "anchor",
-             "latest": start - seconds(params["min_hours_before"], HOUR),
-             "earliest": start - seconds(params["max_days_before"], DAY)}] + [
-        {"id": s.id, "type": "target", "start": s.start_s - view.origin_s,
-         "end": s.end_s - view.origin_s} for s in view.of_kind(params["kind"])]
+             "latest": -seconds(params["min_hours_before"], HOUR),
+             "earliest": -seconds(params["max_days_before"], DAY)}] + [
+        {"id": s.id, "type": "target", "start": s.start_s - origin,
+         "end": s.end_s - origin} for s in view.of_kind(params["kind"])]
 
 
 def define(name: str, mark: Mark) -> None:

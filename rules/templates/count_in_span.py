@@ -36,7 +36,7 @@ def facts(view: View, params: Params) -> Sequence[Fact]:
         return []
     window = seconds(span_days(params), DAY)
     cap = int(params["max_sessions"])
-    origin = view.origin_s
+    origin = ordered[0].start_s  # from the first: alike courses make one batch
     out: list[Fact] = [{"id": s.id, "type": "s", "rank": i, "start": s.start_s - origin}
                        for i, s in enumerate(ordered)]
     top = len(ordered) - 1

@@ -28,18 +28,20 @@ from ..base import noun as noun_of
 
 def min_facts(view: View, params: Params) -> Sequence[Fact]:
     gap = seconds(params["min_hours"], HOUR)
-    return [{"id": s.id, "type": "s", "rank": i, "start": s.start_s - view.origin_s,
-             "clear": s.start_s - view.origin_s + gap}
-            for i, s in enumerate(view.of_kind(params["kind"]))]
+    sessions = view.of_kind(params["kind"])
+    origin = sessions[0].start_s if sessions else 0  # alike courses make one batch
+    return [{"id": s.id, "type": "s", "rank": i, "start": s.start_s - origin,
+             "clear": s.start_s - origin + gap} for i, s in enumerate(sessions)]
 
 
 def max_facts(view: View, params: Params) -> Sequence[Fact]:
     if params.get("max_hours") is None:
         return []
     gap = seconds(params["max_hours"], HOUR)
-    return [{"id": s.id, "type": "s", "rank": i, "start": s.start_s - view.origin_s,
-             "reach": s.start_s - view.origin_s + gap}
-            for i, s in enumerate(view.of_kind(params["kind"]))]
+    sessions = view.of_kind(params["kind"])
+    origin = sessions[0].start_s if sessions else 0
+    return [{"id": s.id, "type": "s", "rank": i, "start": s.start_s - origin,
+             "reach": s.start_s - origin + gap} for i, s in enumerate(sessions)]
 
 
 def define_min(name: str, mark: Mark) -> None:
