@@ -13,6 +13,7 @@ import os
 import re
 import stat
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,85 @@ def json_loads(data: str | bytes) -> Any:
     decoder, which can see every pair, reads documents; orjson is kept for writing.
     """
     return json.loads(data, object_pairs_hook=_no_duplicates)
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+_WS = re.compile(r"[ \t\n\r]*")
+#: The JSON decoder's own reader of a string (its C version), from just past the quote.
+_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+
+
+def _skip(text: str, pos: int) -> int:
+    """The position of the first character at or after ``pos`` that is no whitespace."""
+    match = _WS.match(text, pos)
+    return match.end() if match else pos
+
+
+class _Cursor:
+    __slots__ = ("pos", "done")
+
+    def __init__(self, pos: int) -> None:
+        self.pos = pos
+        self.done = False
+
+
+def json_members(text: str, streamed: str) -> Iterator[tuple[str, Any]]:
+    """The members of the JSON object ``text`` holds, in order, each value decoded as
+    ``json_loads`` decodes it; but the value of the member named ``streamed``, when it
+    is an array, comes as an iterator of its items, each decoded when it is asked for
+    (consume it before asking for the next member). A large schedule is so read one
+    session at a time instead of whole. ValueError (DuplicateKeyError within a value)
+    for text that is not one well-formed JSON object."""
+    pos = _skip(text, 0)
+    if text[pos:pos + 1] != "{":
+        raise ValueError("expected a JSON object")
+    pos = _skip(text, pos + 1)
+    if text[pos:pos + 1] == "}":
+        pos += 1
+    else:
+        while True:
+            if text[pos:pos + 1] != '"':
+                raise ValueError(f"expected a key at {pos}")
+            key, pos = _scanstring(text, pos + 1)
+            pos = _skip(text, pos)
+            if text[pos:pos + 1] != ":":
+                raise ValueError(f"expected ':' at {pos}")
+            pos = _skip(text, pos + 1)
+            if key == streamed and text[pos:pos + 1] == "[":
+                cursor = _Cursor(pos + 1)
+                yield key, _items(text, cursor)
+                if not cursor.done:
+                    raise ValueError(f"the items of {streamed} were not all read")
+                pos = cursor.pos
+            else:
+                value, pos = _DECODER.raw_decode(text, pos)
+                yield key, value
+            pos = _skip(text, pos)
+            mark = text[pos:pos + 1]
+            if mark == "}":
+                pos += 1
+                break
+            if mark != ",":
+                raise ValueError(f"expected ',' or '}}' at {pos}")
+            pos = _skip(text, pos + 1)
+    if _skip(text, pos) != len(text):
+        raise ValueError(f"extra data at {pos}")
+
+
+def _items(text: str, cursor: _Cursor) -> Iterator[Any]:
+    pos = _skip(text, cursor.pos)
+    if text[pos:pos + 1] != "]":
+        while True:
+            item, pos = _DECODER.raw_decode(text, pos)
+            yield item
+            pos = _skip(text, pos)
+            mark = text[pos:pos + 1]
+            if mark == "]":
+                break
+            if mark != ",":
+                raise ValueError(f"expected ',' or ']' at {pos}")
+            pos = _skip(text, pos + 1)
+    cursor.pos, cursor.done = pos + 1, True
 
 
 MAX_BYTES = MAX_FILE_BYTES

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -22,7 +22,7 @@ from attrs import define, field
 
 from . import fhir, gcpause, ical
 from .checks import ICD_CODE, check_schedule
-from .documents import STDIN, Places, parse_structured, read_bytes, sniff_format
+from .documents import STDIN, Places, json_members, parse_structured, read_bytes, sniff_format
 from .errors import Problem, Problems, ScheduleError, Where, did_you_mean, join_path
 from .limits import ECHO_CHARS, MAX_SESSION_LENGTH, MAX_TEXT_CHARS, shown
 from .model import (
@@ -95,6 +95,9 @@ class _Raw:
     #: Ids of sessions written with problems: they exist, so nothing that names
     #: them is reported as naming nothing.
     broken_sessions: set[str] = field(factory=set)
+    #: One text object for each distinct patient, clinician and modality: a network's
+    #: sessions repeat them (about 150 MB at a million sessions when each is its own).
+    texts: dict[str, str] = field(factory=dict)
 
 
 class _Reader:
@@ -260,6 +263,59 @@ def _read_structured(doc: Any, file: str, problems: Problems, cli_zone: str | No
     return raw
 
 
+#: JSON documents from this size on are first read session by session (``_read_streamed``).
+STREAM_MIN_BYTES = 1 << 20
+
+
+def _utf8(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+
+
+def _read_streamed(text: str, file: str, cli_zone: str | None) -> _Raw | None:
+    """A large JSON schedule read session by session: each session's mapping is decoded,
+    made a session and let go before the next is decoded, so the whole document is never
+    held beside its sessions (about 740 MiB for a million sessions).
+
+    Only a schedule document that reads without a single problem, its timezone (if it
+    names one) written before its sessions, is read so; for anything else the answer is
+    None, and the document is read whole as ever, its problems reported as ever. What
+    it gives is what ``_read_structured`` gives for the whole document (a test holds it
+    to that).
+    """
+    problems = Problems(file)
+    top: dict[str, Any] = {}
+    streamed: _Raw | None = None
+    try:
+        for key, value in json_members(text, "sessions"):
+            if key not in TOP_KEYS or key in top or (key == "timezone" and "sessions" in top):
+                return None
+            if key != "sessions":
+                top[key] = value
+                continue
+            zone_name = top.get("timezone")
+            if not isinstance(value, Iterator) or not isinstance(zone_name, (str, type(None))):
+                return None
+            tz = _sessions_zone(zone_name, problems, cli_zone)
+            streamed, r = _Raw(), _Reader(problems)
+            for i, item in enumerate(value):
+                _add_session(streamed, r, item, file, f"sessions[{i}]", tz)
+                if problems.items:
+                    return None
+            top["sessions"] = []
+    except (ValueError, RecursionError):  # not well-formed: read whole, and reported
+        return None
+    if streamed is None:
+        return None
+    raw = _read_structured(top, file, problems, cli_zone)
+    if problems.items:
+        return None
+    raw.sessions, raw.texts = streamed.sessions, streamed.texts
+    return raw
+
+
 def _clinician(r: _Reader, item: Any, path: str) -> Clinician | None:
     m = r.mapping(item, path, CLINICIAN_KEYS, required=("id",))
     if m is None:
@@ -366,7 +422,7 @@ def _plain_id(value: Any) -> TypeGuard[str]:
     return type(value) is str and value != "" and value.strip() == value
 
 
-def _quick_session(item: Any, tz: ZoneInfo | None) -> Session | None:
+def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str]) -> Session | None:
     """The session of a mapping written as most are (ids and texts as text without
     surrounding spaces, known kind and route, times that read, a dose as a number),
     built without the reader's bookkeeping; None for anything else, which the reader
@@ -413,8 +469,11 @@ def _quick_session(item: Any, tz: ZoneInfo | None) -> Session | None:
         return None
     if end <= start:
         return None
-    return Session.checked(sid, patient, kind, start, end, clinician, modality, route, dose,
-                           tz.key if tz else None)
+    shared = texts.setdefault
+    return Session.checked(sid, shared(patient, patient), kind, start, end,
+                           shared(clinician, clinician),
+                           None if modality is None else shared(modality, modality), route,
+                           dose, tz.key if tz else None)
 
 
 _NO_TIME = timedelta(0)
@@ -424,7 +483,7 @@ def _add_session(raw: _Raw, r: _Reader, item: Any, file: str, path: str,
                  tz: ZoneInfo | None) -> None:
     """The session, built at once (a large file's records are not held beside its
     sessions), if its fields are sound; else its id, kept as broken."""
-    quick = _quick_session(item, tz)
+    quick = _quick_session(item, tz, raw.texts)
     if quick is not None:
         raw.sessions.append(_Placed(quick, file, path))
         return
@@ -653,6 +712,17 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
         if fmt == "ics":
             raws.append((name, _read_ical(data, name, problems, timezone, until)))
             continue
+        if fmt == "json" and len(data) >= STREAM_MIN_BYTES:
+            text = _utf8(data)
+            if text is not None:
+                del data  # the text alone is held while the sessions are read
+                streamed = _read_streamed(text, name, timezone)
+                if streamed is not None:
+                    del text
+                    raws.append((name, streamed))
+                    continue
+                data = text.encode()
+                del text
         found: list[Places] = []
         doc = parse_structured(data, fmt, problems, found if fmt == "yaml" else None)
         del data  # a network's file and its parsed form are large: free them early

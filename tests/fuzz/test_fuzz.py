@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from kapcheck.cli import app
-from kapcheck.protocol import documents, load_protocol, load_schedule
+from kapcheck.protocol import ScheduleError, documents, load_protocol, load_schedule, loader
 
 from ..reference import evaluate
 
@@ -166,6 +166,27 @@ def test_mutated_schedules_never_crash(tmp_path: Path, encode: Callable[[Any], b
         got = {(f["rule"], f["severity"], f["patient"], f["session"])
                for f in report["findings"] if f["rule"] != "WAIVER-001"}
         assert got == expected
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_json_schedules_read_alike_session_by_session(tmp_path: Path,
+                                                             data: st.DataObject) -> None:
+    """Read session by session (as a large file is) or whole: the same schedule, with the
+    same places, or the same problems."""
+    raw = _bytes_mutation(data.draw, to_json(data.draw(mutated(BASE))))
+    path = tmp_path / "s.json"
+    path.write_bytes(raw)
+    outcomes = []
+    for threshold in (0, 1 << 60):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(loader, "STREAM_MIN_BYTES", threshold)
+            try:
+                schedule = load_schedule(path)
+                outcomes.append((schedule, [s.source for s in schedule.sessions]))
+            except ScheduleError as exc:
+                outcomes.append([str(p) for p in exc.problems])
+    assert outcomes[0] == outcomes[1]
 
 
 SESSION_COLUMNS = ["id", "patient", "kind", "start", "end", "duration", "clinician", "modality",
