@@ -157,7 +157,8 @@ TimezoneOpt = Annotated[Optional[str], typer.Option(
     help="IANA timezone for naive times in documents that name none.")]
 JobsOpt = Annotated[Optional[int], typer.Option(
     metavar="N",
-    help="Worker processes (default: one, or for very large runs the cores that are free).",
+    help="Worker processes (default: one; more are faster on free cores, and each holds much "
+         "of the schedule again in memory).",
     min=1)]
 PatientsOpt = Annotated[Optional[str], typer.Option(
     metavar="FILE",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import operator
-import os
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -134,25 +133,13 @@ def _finding(settings: RuleSettings, hit: Hit) -> Finding:
 
 #: Below this many sessions a run stays in one process: forking costs more than it saves.
 PARALLEL_MIN_SESSIONS = 5000
-#: Below this many sessions the default is one process: measured on two cores, two
-#: workers were no faster at 100,000 sessions (bench/README.md).
-AUTO_PARALLEL_SESSIONS = 400_000
+#: Worker processes when none are asked for (``jobs=None``): one. Measured at a million
+#: sessions on two free cores (bench/README.md), two workers took 44 to 53 s against 58
+#: to 64 s in one process, but the process tree held 2.3 GB against 0.87 GB (a worker's
+#: reads dirty the pages it shares with the parent: reference counts), past the 1 GB a
+#: run keeps to; ``jobs=N`` is there for a machine with the memory to spare.
+DEFAULT_JOBS = 1
 
-
-def default_jobs(sessions: int) -> int:
-    """Worker processes for a run of that size: the cores this process may use that are
-    not already busy (by the load average), one for runs under AUTO_PARALLEL_SESSIONS."""
-    if sessions < AUTO_PARALLEL_SESSIONS:
-        return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:
-        busy = 0.0
-    return max(1, min(4, int(cores - busy + 0.5)))
 
 # What forked workers read: set by the parent just before it forks, inherited by the
 # children (copy on write), so that no schedule is pickled to them.
@@ -211,8 +198,9 @@ def validate(schedule: Schedule, protocol: Protocol, *, as_of: date | None = Non
 
     ``as_of`` is the day waivers are judged on (default: today in each waiver's
     document timezone). ``jobs`` > 1 partitions patients (and clinicians' days) across
-    that many forked worker processes; the findings are the same. ``jobs=None`` chooses
-    from the run's size and the cores free (``default_jobs``).
+    that many forked worker processes; the findings are the same (faster on free cores,
+    at the cost of memory: each worker holds much of the model again). ``jobs=None`` is
+    ``DEFAULT_JOBS``, one.
     Raises ScheduleError listing every problem of a schedule that breaks the
     invariants every loaded schedule keeps (a hand-built or ``attrs.evolve``-d one is
     checked here), ProtocolError for a protocol kapcheck cannot run, and EngineError
@@ -227,7 +215,7 @@ def validate(schedule: Schedule, protocol: Protocol, *, as_of: date | None = Non
 def _validate(schedule: Schedule, protocol: Protocol, as_of: date | None,
               jobs: int | None) -> Report:
     if jobs is None:
-        jobs = default_jobs(len(schedule.sessions))
+        jobs = DEFAULT_JOBS
     views = _views(schedule, protocol)
     if jobs > 1 and len(schedule.sessions) >= PARALLEL_MIN_SESSIONS and _can_fork():
         results = _run_parallel(protocol, views, jobs)
