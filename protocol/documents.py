@@ -57,6 +57,10 @@ _WS = re.compile(r"[ \t\n\r]*")
 _scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
+#: The characters JSON takes as whitespace.
+_SPACE = frozenset(" \t\n\r")
+
+
 def _skip(text: str, pos: int) -> int:
     """The position of the first character at or after ``pos`` that is no whitespace."""
     match = _WS.match(text, pos)
@@ -120,13 +124,17 @@ def _items(text: str, cursor: _Cursor) -> Iterator[Any]:
         while True:
             item, pos = _DECODER.raw_decode(text, pos)
             yield item
-            pos = _skip(text, pos)
             mark = text[pos:pos + 1]
+            if mark in _SPACE:  # most files write "},{" or "},\n  {"
+                pos = _skip(text, pos)
+                mark = text[pos:pos + 1]
             if mark == "]":
                 break
             if mark != ",":
                 raise ValueError(f"expected ',' or ']' at {pos}")
-            pos = _skip(text, pos + 1)
+            pos += 1
+            if text[pos:pos + 1] in _SPACE:
+                pos = _skip(text, pos)
     cursor.pos, cursor.done = pos + 1, True
 
 

@@ -416,6 +416,7 @@ def _dose(r: _Reader, value: Any, path: Where) -> float | None:
 _SESSION_KEY_SET = frozenset(SESSION_KEYS)
 _KINDS: dict[Any, Kind] = {k.value: k for k in Kind}
 _ROUTES: dict[Any, Route] = {k.value: k for k in Route}
+_MODALITY_KIND_TEXTS = frozenset(k.value for k in MODALITY_KINDS)
 
 
 def _plain_id(value: Any) -> TypeGuard[str]:
@@ -436,12 +437,14 @@ def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str]) -> Ses
     kind = _KINDS.get(kind_text) if type(kind_text) is str else None
     start_text, end_text, length_text = get("start"), get("end"), get("duration")
     modality, route_text, dose = get("modality"), get("route"), get("dose_mg")
-    if (kind is None or not _plain_id(sid) or not _plain_id(patient)
-            or not _plain_id(clinician) or type(start_text) is not str
+    if (kind is None or type(sid) is not str or type(patient) is not str
+            or type(clinician) is not str or not sid or not patient or not clinician
+            or sid.strip() != sid or patient.strip() != patient
+            or clinician.strip() != clinician or type(start_text) is not str
             or (end_text is None) == (length_text is None)):
         return None
     if modality is None:
-        if kind in MODALITY_KINDS:
+        if kind_text in _MODALITY_KIND_TEXTS:
             return None
     elif not _plain_id(modality) or len(modality) > MAX_TEXT_CHARS:
         return None
