@@ -164,7 +164,7 @@ class _Engine:
         of the batch alone (every batch meets an empty state).
         """
         if memo is None:
-            return self._asserted(part.name, facts, view, rule)
+            return self._asserted(part.name, facts, f"{rule.id} for {view.key}")
         ids = []
         for i, fact in enumerate(facts):  # built for this call alone: changed in place
             ids.append(fact["id"])
@@ -173,7 +173,8 @@ class _Engine:
         batch = orjson.dumps(facts)
         known = memo.answers.get(batch)
         if known is None:
-            marks = self._asserted(part.name, facts, view, rule, batch.decode())
+            marks = self._asserted(part.name, facts, f"{rule.id} for {view.key}",
+                                   batch.decode())
             known = _positions(marks, len(ids), part)
             memo.keep(batch, known)
         else:
@@ -182,14 +183,14 @@ class _Engine:
                 else tuple([ids[p] if type(p) is int else p for p in mark])
                 for mark in known}
 
-    def _asserted(self, name: str, facts: Sequence[Fact], view: View, rule: RuleSettings,
+    def _asserted(self, name: str, facts: Sequence[Fact], where: str,
                   batch: str | None = None) -> set[Any]:
         """Assert one partition's facts (``batch``: as JSON, already tagged) into the
         ruleset's state, run the actions their matches queue, retract them (by id:
-        durable_rules identifies a fact by its id); the marks the actions made."""
+        durable_rules identifies a fact by its id); the marks the actions made.
+        ``where`` names the rule and partition if the engine fails."""
         import durable_rules_engine as dre
 
-        where = f"{rule.id} for {view.key}"
         sink = self.sinks[name]
         handle = self.handles[name]
         if batch is None:
