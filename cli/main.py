@@ -47,7 +47,7 @@ from kapcheck.rules import (
 from kapcheck.rules.baseline import load_baseline
 from kapcheck.rules.report import count
 
-from . import html, render
+from . import render
 from .specs import scenarios_for
 
 
@@ -306,6 +306,8 @@ def report_command(
         _fail([f"error: --html {html_out} is one of the input files (schedule, roster, "
                "waivers, proposal or protocol); choose another name"])
     inputs = [*read, *proto.files]
+    from . import html  # only this command writes HTML: other runs do not import it
+
     if change is None:
         page = html.render(report, schedule, proto, files, inputs=inputs)
     else:
