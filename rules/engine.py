@@ -10,6 +10,10 @@ where the rulesets are also created and registered; every fact asserted is handl
 a condition of its ruleset; an exception from the engine fails the run loudly; and
 the differential tests hold each ruleset to the plain-Python reference evaluator.
 
+Partitions whose facts are alike make one batch: the per-partition templates' facts are
+asserted under positional ids, and each distinct batch is answered by the engine once per
+rule's run (``_Memo``), its marks read back into each partition's own ids.
+
 States are never deleted: ``delete_state`` frees pointers it never set (valgrind: an
 invalid free in ``deleteStateNode``, whose action context is left uninitialised), and a
 ruleset holds at most 1,024 states. One state per ruleset, emptied by retracting the
@@ -250,9 +254,8 @@ def _positions(marks: set[Any], count: int, part: Part) -> tuple[Any, ...]:
     template that should not be ``by_id``, and fails the run."""
     def position(value: Any) -> Any:
         if type(value) is str and value.startswith("#"):
-            index = int(value[1:])
-            if 0 <= index < count:
-                return index
+            if value[1:].isdigit() and int(value[1:]) < count:
+                return int(value[1:])
         elif type(value) is str:
             return value
         raise EngineError(f"the {part.name} ruleset marked {value!r}, not a fact id: it "

@@ -105,12 +105,11 @@ def views_of(schedule: Schedule, protocol: Protocol, by_patient: Mapping[str, li
     if Partition.CLINICIAN in needed:
         for cid in sorted(by_clinician):
             clinician = schedule.clinician_by_id.get(cid)
-            for day, sessions, carried in day_windows(by_clinician[cid]):
-                if len(sessions) > 1:
-                    views[Partition.CLINICIAN].append(View(
-                        key=f"clinician {cid} on {day}", sessions=sessions, schedule=schedule,
-                        diagnoses=protocol.diagnoses, origin=sessions[0].start,
-                        clinician=clinician, carried=carried))
+            for day, sessions, carried in day_windows(by_clinician[cid]):  # of 2 or more
+                views[Partition.CLINICIAN].append(View(
+                    key=f"clinician {cid} on {day}", sessions=sessions, schedule=schedule,
+                    diagnoses=protocol.diagnoses, origin=sessions[0].start,
+                    clinician=clinician, carried=carried))
     if Partition.RUN in needed:
         sessions = tuple(s for pid in sorted(by_patient) for s in by_patient[pid])
         if sessions:
