@@ -473,7 +473,7 @@ def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str]) -> Ses
     if end <= start:
         return None
     shared = texts.setdefault
-    return Session.checked(sid, shared(patient, patient), kind, start, end,
+    return Session._from_checked(sid, shared(patient, patient), kind, start, end,
                            shared(clinician, clinician),
                            None if modality is None else shared(modality, modality), route,
                            dose, tz.key if tz else None)

@@ -132,12 +132,13 @@ class Session:
             raise ValueError(f"session {self.id} ends at or before it starts")
 
     @classmethod
-    def checked(cls, id: str, patient: str, kind: Kind, start: datetime, end: datetime,
-                clinician: str, modality: str | None = None, route: Route | None = None,
-                dose_mg: float | None = None, zone: str | None = None) -> Session:
-        """The session of fields a loader has already checked as the converters and
-        the validator would: ``kind`` a Kind, ``route`` a Route or None, ``start`` and
-        ``end`` aware datetimes in UTC, ``end`` after ``start``. Equal to
+    def _from_checked(cls, id: str, patient: str, kind: Kind, start: datetime,
+                      end: datetime, clinician: str, modality: str | None = None,
+                      route: Route | None = None, dose_mg: float | None = None,
+                      zone: str | None = None) -> Session:
+        """For kapcheck's loaders: the session of fields already checked as the
+        converters and the validator would: ``kind`` a Kind, ``route`` a Route or None,
+        ``start`` and ``end`` aware datetimes in UTC, ``end`` after ``start``. Equal to
         ``Session(...)`` of the same fields, built in a fraction of its time (a network
         file has a million sessions)."""
         self = object.__new__(cls)
