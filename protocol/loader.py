@@ -473,10 +473,10 @@ def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str]) -> Ses
     if end <= start:
         return None
     shared = texts.setdefault
-    return Session._from_checked(sid, shared(patient, patient), kind, start, end,
-                           shared(clinician, clinician),
-                           None if modality is None else shared(modality, modality), route,
-                           dose, tz.key if tz else None)
+    return Session._from_checked(
+        sid, shared(patient, patient), kind, start, end, shared(clinician, clinician),
+        None if modality is None else shared(modality, modality), route, dose,
+        tz.key if tz else None)
 
 
 _NO_TIME = timedelta(0)
