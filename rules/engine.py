@@ -167,7 +167,7 @@ class _Engine:
         partition's own ids. The answer is the engine's all the same: it is a function
         of the batch alone (every batch meets an empty state).
         """
-        if memo is None:
+        if memo is None or not memo.open:  # asserted under its own ids: nothing to read back
             return self._asserted(part.name, facts, f"{rule.id} for {view.key}")
         ids = []
         for i, fact in enumerate(facts):  # built for this call alone: changed in place
@@ -221,9 +221,10 @@ class _Engine:
 class _Memo:
     """The engine's answers to the distinct batches of one part in one rule's run.
 
-    It stops taking answers when it holds MEMO_BATCHES, or when few batches repeat
-    (fewer than one in four of the first MEMO_TRIAL): patients' courses seldom
-    repeat to the second, and such a part's batches would only be held, never read."""
+    It closes when it holds MEMO_BATCHES, or when few batches repeat (fewer than one in
+    four of the first MEMO_TRIAL): patients' integration windows seldom repeat to the
+    second, and such a part's batches would only be held, never read. The rest of the
+    part's batches are then asserted under their own ids, as if there were no memo."""
 
     __slots__ = ("answers", "asked", "found", "open")
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from kapcheck.protocol import Protocol, Schedule, load_protocol, shipped_protocols
 from kapcheck.protocol.templates import TEMPLATES
-from kapcheck.rules import check_protocol, validate
+from kapcheck.rules import check_protocol, engine, validate
 
 from .generate import build, protocol_variant, template_protocol
 from .reference import evaluate
@@ -78,6 +78,19 @@ def test_alike_patients_are_each_judged_under_their_own_ids(data: st.DataObject)
                                            for p in schedule.patients))
     protocol = protocol_variant(pick)
     assert engine_keys(doubled, protocol) == evaluate(doubled, protocol)
+
+
+@settings(max_examples=max(20, EXAMPLES_PER_RULE // 2))
+@given(data=st.data())
+def test_a_closed_memo_asserts_each_batch_under_its_own_ids(data: st.DataObject) -> None:
+    """With the memo closed after its first batch (as it closes for parts whose batches
+    seldom repeat), every later batch is asserted under its own ids."""
+    pick = _picker(data)
+    schedule = build(pick)
+    protocol = protocol_variant(pick)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "MEMO_TRIAL", 1)
+        assert engine_keys(schedule, protocol) == evaluate(schedule, protocol)
 
 
 @pytest.mark.parametrize("name", shipped_protocols())
