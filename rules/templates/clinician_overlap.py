@@ -55,9 +55,11 @@ def clinician_day_index(sessions: Any) -> dict[int, dict[str, list[Any]]]:
     if cached is not None and cached[0] is sessions:
         return cached[1]
     index: dict[int, dict[str, list[Any]]] = defaultdict(dict)
-    for day, running in day_index(sessions).items():
-        for o in running:
-            index[day].setdefault(o.clinician, []).append(o)
+    for o in sessions:  # one pass (a million sessions at most), each day it runs on
+        first, last = o.start_s // 86400, (o.end_s - 1) // 86400
+        index[first].setdefault(o.clinician, []).append(o)
+        for d in range(first + 1, last + 1):
+            index[d].setdefault(o.clinician, []).append(o)
     _BY_CLINICIAN = (sessions, index)
     return index
 
