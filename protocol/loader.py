@@ -437,10 +437,8 @@ def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str]) -> Ses
     kind = _KINDS.get(kind_text) if type(kind_text) is str else None
     start_text, end_text, length_text = get("start"), get("end"), get("duration")
     modality, route_text, dose = get("modality"), get("route"), get("dose_mg")
-    if (kind is None or type(sid) is not str or type(patient) is not str
-            or type(clinician) is not str or not sid or not patient or not clinician
-            or sid.strip() != sid or patient.strip() != patient
-            or clinician.strip() != clinician or type(start_text) is not str
+    if (kind is None or not _plain_id(sid) or not _plain_id(patient)
+            or not _plain_id(clinician) or type(start_text) is not str
             or (end_text is None) == (length_text is None)):
         return None
     if modality is None:

@@ -84,7 +84,8 @@ class View:
     """One partition of a run: a patient's sessions, or a clinician's day across patients.
 
     ``sessions`` are sorted by start, ties by id. Facts give times as whole seconds
-    since ``origin`` (``origin_s``): the engine reasons on small integers (10-digit
+    since ``origin`` (``origin_s``), or since a point of the template's own batch (its
+    first dose, a day's first start): the engine reasons on small integers (10-digit
     epoch times were seen to crash durable_rules).
     """
 

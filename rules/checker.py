@@ -367,7 +367,7 @@ class Checker:
 
 def _merged(old: Sequence[Session], gone: set[str], new: list[Session]) -> list[Session]:
     out = [s for s in old if s.id not in gone] + new
-    out.sort(key=lambda s: (s.start_s, s.id))
+    out.sort(key=v.BY_START)
     return out
 
 

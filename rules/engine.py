@@ -226,20 +226,21 @@ class _Memo:
     second, and such a part's batches would only be held, never read. The rest of the
     part's batches are then asserted under their own ids, as if there were no memo."""
 
-    __slots__ = ("answers", "asked", "found", "open")
+    __slots__ = ("answers", "missed", "found", "open")
 
     def __init__(self) -> None:
         self.answers: dict[bytes, tuple[Any, ...]] = {}
-        self.asked = 0
+        #: Batches looked up and not found (then asserted), and found.
+        self.missed = 0
         self.found = 0
         self.open = True
 
     def keep(self, batch: bytes, answer: tuple[Any, ...]) -> None:
-        self.asked += 1
+        self.missed += 1
         if self.open:
             self.answers[batch] = answer
             if len(self.answers) >= MEMO_BATCHES or (
-                    self.asked + self.found >= MEMO_TRIAL and self.found * 3 < self.asked):
+                    self.missed + self.found >= MEMO_TRIAL and self.found * 3 < self.missed):
                 self.open = False
 
 
@@ -262,8 +263,8 @@ def _positions(marks: set[Any], count: int, part: Part) -> tuple[Any, ...]:
         raise EngineError(f"the {part.name} ruleset marked {value!r}, not a fact id: it "
                           "cannot share answers between partitions")
 
-    return tuple(position(m) if type(m) is str else tuple(position(v) for v in m)
-                 if type(m) is tuple else position(m) for m in marks)
+    return tuple(tuple(position(v) for v in m) if type(m) is tuple else position(m)
+                 for m in marks)
 
 
 _engine = _Engine()
@@ -290,11 +291,6 @@ def _fresh_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_fresh_after_fork)
-
-
-def run_rule(module: ModuleType, rule: RuleSettings, views: Sequence[View]) -> list[Hit]:
-    """The hits of one rule over the partitions, computed on the engine thread."""
-    return _on_engine_thread(_engine.run, module, rule, views)
 
 
 def run_rules(work: Sequence[tuple[ModuleType, RuleSettings, Sequence[View]]]) -> list[list[Hit]]:

@@ -79,7 +79,7 @@ def group(sessions: Iterable[Session]) -> tuple[dict[str, list[Session]], dict[s
         by_patient[s.patient].append(s)
         by_clinician[s.clinician].append(s)
     for items in (*by_patient.values(), *by_clinician.values()):
-        items.sort(key=_BY_START)
+        items.sort(key=BY_START)
     return by_patient, by_clinician
 
 
@@ -120,7 +120,7 @@ def views_of(schedule: Schedule, protocol: Protocol, by_patient: Mapping[str, li
 
 
 #: The order of a partition's sessions: by start, ties by id compared as strings.
-_BY_START = operator.attrgetter("start_s", "id")
+BY_START = operator.attrgetter("start_s", "id")
 
 
 def _finding(settings: RuleSettings, hit: Hit) -> Finding:
