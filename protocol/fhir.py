@@ -60,11 +60,17 @@ def _at(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+def _coding(concept: dict[str, Any]) -> list[Any]:
+    """A CodeableConcept's ``coding`` list (none when it is written as something else)."""
+    coding = concept.get("coding", [])
+    return coding if isinstance(coding, list) else []
+
+
 def _codes(concept: Any) -> list[str]:
     """A CodeableConcept's codes and text, as written."""
     if not isinstance(concept, dict):
         return []
-    found = [c.get("code") for c in concept.get("coding", []) if isinstance(c, dict)]
+    found = [c.get("code") for c in _coding(concept) if isinstance(c, dict)]
     found.append(concept.get("text"))
     return [c.strip() for c in found if isinstance(c, str) and c.strip()]
 
@@ -72,7 +78,7 @@ def _codes(concept: Any) -> list[str]:
 def _icd(concept: Any) -> list[str]:
     if not isinstance(concept, dict):
         return []
-    return [c["code"] for c in concept.get("coding", [])
+    return [c["code"] for c in _coding(concept)
             if isinstance(c, dict) and c.get("system") == ICD10CM and isinstance(c.get("code"), str)]
 
 
@@ -130,9 +136,9 @@ def read(doc: dict[str, Any], problems: Problems) -> dict[str, list[tuple[str, A
         if r.get("resourceType") != "Appointment" or not isinstance(r.get("id"), str):
             continue
         state = r.get("status")
-        if state in NOT_SESSIONS:
+        if isinstance(state, str) and state in NOT_SESSIONS:
             continue
-        if state not in SESSION_STATUSES:
+        if not isinstance(state, str) or state not in SESSION_STATUSES:
             problems.add(_at(path, "status"), f"expected an Appointment status, got {shown(state)}")
             continue
         session = _appointment(r, path, problems, role_practitioner)

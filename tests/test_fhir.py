@@ -154,3 +154,17 @@ def test_rosters_may_come_from_another_file_of_the_run(tmp_path: Path) -> None:
     schedule = load_schedule([roster, path])
     report = validate(schedule, load_protocol("kap"))
     assert {f.rule for f in report.findings} >= {"KAP-INT-001", "KAP-PREP-001"}
+
+
+def test_a_status_or_coding_of_the_wrong_shape_is_a_problem_not_a_crash(
+        tmp_path: Path) -> None:
+    """The fuzzer found a list as an appointment's status raising TypeError (exit 3)."""
+    doc = bundle(PATIENT, DOCTOR, ROLE, appointment(status=["booked"]),
+                 appointment(id="a2", appointmentType={"coding": 5}),
+                 {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},
+                  "code": {"coding": {"code": "F33.2"}}})
+    with pytest.raises(ScheduleError) as err:
+        load(tmp_path, doc)
+    text = str(err.value)
+    assert "entry[3].resource.status: expected an Appointment status, got ['booked']" in text
+    assert "entry[4].resource.appointmentType: expected a session kind" in text
