@@ -98,6 +98,9 @@ class _Raw:
     #: One text object for each distinct patient, clinician and modality: a network's
     #: sessions repeat them (about 150 MB at a million sessions when each is its own).
     texts: dict[str, str] = field(factory=dict)
+    #: Each distinct time text of the document (and start with duration) read once, as
+    #: the instant and its seconds since the epoch: a clinic's slots repeat.
+    times: dict[Any, tuple[datetime, int]] = field(factory=dict)
 
 
 class _Reader:
@@ -423,7 +426,8 @@ def _plain_id(value: Any) -> TypeGuard[str]:
     return type(value) is str and value != "" and value.strip() == value
 
 
-def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str]) -> Session | None:
+def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str],
+                   times: dict[Any, tuple[datetime, int]]) -> Session | None:
     """The session of a mapping written as most are (ids and texts as text without
     surrounding spaces, known kind and route, times that read, a dose as a number),
     built without the reader's bookkeeping; None for anything else, which the reader
@@ -454,18 +458,22 @@ def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str]) -> Ses
     if dose is not None and type(dose) is not int and type(dose) is not float:
         return None
     try:
-        start = parse_instant(start_text, tz)
+        start, start_s = times.get(start_text) or _timed(times, start_text, start_text, tz)
         if end_text is not None:
             if type(end_text) is not str:
                 return None
-            end = parse_instant(end_text, tz)
+            end, end_s = times.get(end_text) or _timed(times, end_text, end_text, tz)
         else:
             if type(length_text) is not str:
                 return None
-            length = parse_duration(length_text)
-            if not _NO_TIME < length <= MAX_SESSION_LENGTH:
-                return None
-            end = start + length
+            key = (start_text, length_text)
+            known = times.get(key)
+            if known is None:
+                length = parse_duration(length_text)
+                if not _NO_TIME < length <= MAX_SESSION_LENGTH:
+                    return None
+                known = _timed(times, key, start + length)
+            end, end_s = known
     except ValueError:  # NaiveTimeError too: the reader reports each
         return None
     if end <= start:
@@ -474,7 +482,22 @@ def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str]) -> Ses
     return Session._from_checked(
         sid, shared(patient, patient), kind, start, end, shared(clinician, clinician),
         None if modality is None else shared(modality, modality), route, dose,
-        tz.key if tz else None)
+        tz.key if tz else None, start_s, end_s)
+
+
+#: The most time texts one document's reading keeps at once.
+_TIMES_KEPT = 65_536
+
+
+def _timed(times: dict[Any, tuple[datetime, int]], key: Any, value: str | datetime,
+           tz: ZoneInfo | None = None) -> tuple[datetime, int]:
+    """The instant of a time text (or the instant given), with its seconds, kept."""
+    instant = parse_instant(value, tz) if type(value) is str else value
+    assert isinstance(instant, datetime)
+    if len(times) >= _TIMES_KEPT:
+        times.clear()
+    timed = times[key] = (instant, int(instant.timestamp()))
+    return timed
 
 
 _NO_TIME = timedelta(0)
@@ -484,7 +507,7 @@ def _add_session(raw: _Raw, r: _Reader, item: Any, file: str, path: str,
                  tz: ZoneInfo | None) -> None:
     """The session, built at once (a large file's records are not held beside its
     sessions), if its fields are sound; else its id, kept as broken."""
-    quick = _quick_session(item, tz, raw.texts)
+    quick = _quick_session(item, tz, raw.texts, raw.times)
     if quick is not None:
         raw.sessions.append(_Placed(quick, file, path))
         return

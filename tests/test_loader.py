@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -354,6 +355,11 @@ _FIELD_VARIANTS: dict[str, tuple[list[object], list[object]]] = {
 }
 
 
+#: The quick path's shared texts and read times, one pair per timezone (as one document
+#: keeps them), so that later examples read times earlier ones kept.
+_KEPT: dict[str, tuple[dict[str, str], dict[Any, Any]]] = {}
+
+
 @settings(max_examples=600, deadline=None)
 @given(data=st.data())
 def test_the_loaders_quick_path_builds_what_its_reader_builds(data: st.DataObject) -> None:
@@ -366,7 +372,8 @@ def test_the_loaders_quick_path_builds_what_its_reader_builds(data: st.DataObjec
         if value is not None:
             item[key] = value
     tz = ZoneInfo(data.draw(st.sampled_from(["America/New_York", "Europe/Berlin", "UTC"])))
-    quick = loader._quick_session(item, tz, {})
+    texts, times = _KEPT.setdefault(tz.key, ({}, {}))  # kept across examples, as in a file
+    quick = loader._quick_session(item, tz, texts, times)
     problems = Problems("x.yaml")
     fields = loader._session(loader._Reader(problems), item, "sessions[0]", tz)
     if quick is None:
@@ -383,6 +390,6 @@ def test_the_quick_path_takes_the_sessions_written_as_most_are() -> None:
     tz = ZoneInfo("America/New_York")
     item = {"id": "S-1", "patient": "P-001", "kind": "dosing", "route": "IV", "dose_mg": 25,
             "start": "2026-03-04T10:00", "duration": "2h", "clinician": "dr-lee"}
-    assert loader._quick_session(item, tz, {}) is not None
+    assert loader._quick_session(item, tz, {}, {}) is not None
     assert loader._quick_session({**item, "kind": "integration", "route": None,
-                                  "modality": "CBT"}, tz, {}) is not None
+                                  "modality": "CBT"}, tz, {}, {}) is not None
