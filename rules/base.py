@@ -48,12 +48,23 @@ Mark = Callable[[Any], None]
 T = TypeVar("T")
 
 
+#: Each rule's parameters as its texts show them, by the rule's identity (the rule is
+#: kept with them, so an id is never taken for a later object's, and so are the values
+#: they were shown from): a run of many findings shows them once per rule, not once per
+#: finding.
+_SHOWN: dict[int, tuple[RuleSettings, dict[str, Any], dict[str, str]]] = {}
+
+
 def texts(rule: RuleSettings, message: str, suggestion: str,
           fields: Mapping[str, Any]) -> tuple[str, str]:
     """A finding's message and suggestion: the rule's wording if its protocol gives one,
     else the template's, with the placeholders filled in."""
-    values = shown_parameters(rule)
-    values.update(fields)
+    kept = _SHOWN.get(id(rule))
+    if kept is None or kept[0] is not rule or kept[1] != rule.parameters:
+        if len(_SHOWN) >= 64:
+            _SHOWN.clear()
+        kept = _SHOWN[id(rule)] = (rule, dict(rule.parameters), shown_parameters(rule))
+    values = {**kept[2], **fields}
     return ((rule.message or message).format_map(values),
             (rule.suggestion or suggestion).format_map(values))
 

@@ -169,10 +169,9 @@ class _Engine:
         """
         if memo is None or not memo.open:  # asserted under its own ids: nothing to read back
             return self._asserted(part.name, facts, f"{rule.id} for {view.key}")
-        ids = []
-        for i, fact in enumerate(facts):  # built for this call alone: changed in place
-            ids.append(fact["id"])
-            fact["id"] = f"#{i}"
+        ids = [fact["id"] for fact in facts]
+        for fact, position in zip(facts, _ids(len(facts))):  # built for this call alone
+            fact["id"] = position
             fact["sid"] = STATE
         batch = orjson.dumps(facts)
         known = memo.answers.get(batch)
@@ -216,6 +215,17 @@ class _Engine:
         finally:
             sink.clear()
         return marks
+
+
+#: Positional ids: ``#0``, ``#1``, ...
+_POSITIONS: list[str] = []
+
+
+def _ids(count: int) -> list[str]:
+    """The first ``count`` positional ids."""
+    while len(_POSITIONS) < count:
+        _POSITIONS.append(f"#{len(_POSITIONS)}")
+    return _POSITIONS
 
 
 class _Memo:
