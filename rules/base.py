@@ -92,7 +92,8 @@ class Partition(str, enum.Enum):
 
 @frozen
 class View:
-    """One partition of a run: a patient's sessions, or a clinician's day across patients.
+    """One partition of a run: a patient's sessions, or a clinician's across patients
+    (a proposal's checker gives a clinician's day, with the sessions carried into it).
 
     ``sessions`` are sorted by start, ties by id. Facts give times as whole seconds
     since ``origin`` (``origin_s``), or since a point of the template's own batch (its

@@ -170,7 +170,7 @@ class _Engine:
         if memo is None or not memo.open:  # asserted under its own ids: nothing to read back
             return self._asserted(part.name, facts, f"{rule.id} for {view.key}")
         ids = [fact["id"] for fact in facts]
-        for fact, position in zip(facts, _ids(len(facts))):  # built for this call alone
+        for fact, position in zip(facts, _ids(len(facts)), strict=True):  # built for this call
             fact["id"] = position
             fact["sid"] = STATE
         batch = orjson.dumps(facts)
@@ -225,7 +225,7 @@ def _ids(count: int) -> list[str]:
     """The first ``count`` positional ids."""
     while len(_POSITIONS) < count:
         _POSITIONS.append(f"#{len(_POSITIONS)}")
-    return _POSITIONS
+    return _POSITIONS[:count]
 
 
 class _Memo:

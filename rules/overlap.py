@@ -5,16 +5,17 @@ Sessions carry their rank in the partition (by start, ties by id compared as
 strings). The ruleset marks every pair in which a later-ranked session starts before
 an earlier-ranked one ends: the later one is the anchor. Back-to-back is fine.
 
-Both join one UTC day's sessions at a time (``day_windows``): a clinician's views are
-days; a patient's sessions go to the engine day by day, each day's times counted from
-its own first start, so that alike days make one batch (``engine``).
+Both join one UTC day's sessions at a time (``day_windows``): a patient's or a
+clinician's sessions go to the engine day by day, each day's times counted from its own
+first start, so that alike days make one batch (``engine``). A proposal's checker gives
+a clinician's view of one day, the sessions carried into it first; those are never
+anchors (``pairs``), so what they join on the day before is not reported twice.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from datetime import date
 from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
@@ -23,18 +24,15 @@ from kapcheck.protocol import Session
 
 from .base import Fact, Mark, View, within
 
-_NONE: frozenset[str] = frozenset()
 
-
-def day_windows(ordered: Sequence[Session]
-                ) -> Iterator[tuple[date, tuple[Session, ...], frozenset[str]]]:
+def day_windows(ordered: Sequence[Session]) -> Iterator[tuple[Session, ...]]:
     """Sessions (in order) in windows of one UTC day each, by the day they start.
 
-    A window also holds the earlier sessions still running when it opens (carried):
-    a session that starts in the window can overlap only those and the window's own,
-    so every overlap lies within the window of its later session, and the engine joins
-    a day's sessions instead of a quarter's. A window of one session holds no overlap
-    and is not built.
+    A window also holds, first, the earlier sessions still running when it opens
+    (carried): a session that starts in the window can overlap only those and the
+    window's own, so every overlap lies within the window of its later session, and the
+    engine joins a day's sessions instead of a quarter's. A window of one session holds
+    no overlap and is not given.
     """
     running: list[Session] = []
     i, n = 0, len(ordered)
@@ -48,8 +46,7 @@ def day_windows(ordered: Sequence[Session]
         running = carried + list(ordered[i:j])
         i = j
         if len(running) > 1:
-            yield (ordered[i - 1].start.date(), tuple(running),
-                   frozenset(s.id for s in carried) if carried else _NONE)
+            yield tuple(running)
 
 
 def _facts(sessions: Sequence[Session], origin: int) -> list[Fact]:
@@ -58,21 +55,15 @@ def _facts(sessions: Sequence[Session], origin: int) -> list[Fact]:
              "end": s.end_s - origin} for i, s in enumerate(sessions)]
 
 
-def facts(view: View) -> Sequence[Fact]:
-    """A view's sessions at once (a clinician's day)."""
-    if len(view.sessions) < 2:
-        return []
-    return _facts(view.sessions, view.origin_s)
-
-
 def day_batches(view: View) -> Iterator[Sequence[Fact]]:
-    """A view's sessions day by day (a patient's), each day from its own first start.
+    """A view's sessions day by day (a patient's, a clinician's), each day from its own
+    first start.
 
     Every pair that overlaps is joined in the window of its later session (where the
     earlier one is its own or carried); a pair of carried sessions is joined again,
     which the set of marks absorbs.
     """
-    for _, sessions, _ in day_windows(view.sessions):
+    for sessions in day_windows(view.sessions):
         yield _facts(sessions, sessions[0].start_s)
 
 

@@ -23,7 +23,6 @@ from kapcheck.protocol.templates import REQUIRED, TEMPLATES
 
 from . import engine
 from .base import Hit, Partition, View
-from .overlap import day_windows
 from .report import Finding, Report, apply_waivers, sort_findings
 from .templates import MODULES
 
@@ -89,8 +88,7 @@ def views_of(schedule: Schedule, protocol: Protocol, by_patient: Mapping[str, li
     proposal touches). The run-wide partition holds the sessions of the patients given:
     its verdicts depend on a patient's own sessions.
 
-    A clinician's day with a single session (and none carried into it) is left out: no
-    overlap can lie in it, so its assertion would hold no fact.
+    A clinician with a single session is left out: no overlap can lie in it.
     """
     needed = {Partition(TEMPLATES[r.template].partition) for r in protocol.rules if r.enabled}
     views: dict[Partition, list[View]] = {part: [] for part in Partition}
@@ -104,12 +102,12 @@ def views_of(schedule: Schedule, protocol: Protocol, by_patient: Mapping[str, li
                     diagnoses=protocol.diagnoses, origin=mine[0].start, patient=patient))
     if Partition.CLINICIAN in needed:
         for cid in sorted(by_clinician):
-            clinician = schedule.clinician_by_id.get(cid)
-            for day, sessions, carried in day_windows(by_clinician[cid]):  # of 2 or more
+            mine = by_clinician[cid]
+            if len(mine) > 1:  # the template joins them day by day (overlap.day_batches)
                 views[Partition.CLINICIAN].append(View(
-                    key=f"clinician {cid} on {day}", sessions=sessions, schedule=schedule,
-                    diagnoses=protocol.diagnoses, origin=sessions[0].start,
-                    clinician=clinician, carried=carried))
+                    key=f"clinician {cid}", sessions=tuple(mine), schedule=schedule,
+                    diagnoses=protocol.diagnoses, origin=mine[0].start,
+                    clinician=schedule.clinician_by_id.get(cid)))
     if Partition.RUN in needed:
         sessions = tuple(s for pid in sorted(by_patient) for s in by_patient[pid])
         if sessions:
@@ -196,7 +194,7 @@ def validate(schedule: Schedule, protocol: Protocol, *, as_of: date | None = Non
     """Check every enabled rule of the protocol against the schedule.
 
     ``as_of`` is the day waivers are judged on (default: today in each waiver's
-    document timezone). ``jobs`` > 1 partitions patients (and clinicians' days) across
+    document timezone). ``jobs`` > 1 partitions patients (and clinicians) across
     that many forked worker processes; the findings are the same (faster on free cores,
     at the cost of memory: each worker holds much of the model again). ``jobs=None`` is
     ``DEFAULT_JOBS``, one.

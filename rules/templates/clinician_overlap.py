@@ -1,13 +1,14 @@
 """clinician-overlap: a clinician's sessions do not overlap (across patients).
 
-Partitioned by clinician, not by patient: one engine state holds all of a
-clinician's sessions in the run.
+Partitioned by clinician, not by patient: the engine joins a clinician's sessions (of
+every patient) one UTC day at a time, with the sessions carried into the day from the
+one before (``overlap.day_batches``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from kapcheck.protocol import RuleSettings
@@ -16,8 +17,10 @@ from .. import overlap
 from ..base import Fact, Hit, Mark, Params, Part, View, listing
 
 
-def facts(view: View, params: Params) -> Sequence[Fact]:
-    return overlap.facts(view)
+def batches(view: View, params: Params) -> Iterable[Sequence[Fact]]:
+    """The clinician's sessions day by day (a clinician's whole run, or a proposal's
+    window of one day with the sessions carried into it)."""
+    return overlap.day_batches(view)
 
 
 def define(name: str, mark: Mark) -> None:
@@ -122,4 +125,4 @@ def _suggest(view: View, s: Any) -> str:
     return f"another {roles or 'clinician'} free then: " + ", ".join(free)
 
 
-PARTS = (Part("clinician-overlap", define, facts, by_id=True),)
+PARTS = (Part("clinician-overlap", define, batches=batches, by_id=True),)
