@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import gc
 import os
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from kapcheck.protocol import (
     RuleSettings,
     Schedule,
     Severity,
+    gcpause,
     load_protocol,
     load_schedule,
     shipped_protocols,
@@ -191,15 +193,20 @@ def _run(files: list[str], protocol: str, waivers: Optional[str], as_of: Optiona
     proto = _protocol(protocol)
     change = None
     try:
-        schedule = load_schedule(files, timezone=timezone, waivers=waivers,
-                                 patients=patients, clinicians=clinicians,
-                                 until=_as_of(until, "--until"))
-        if propose is not None:
-            checker = Checker(schedule, proto, as_of=day)
-            change = checker.propose(load_proposal(propose, schedule))
-            report = change.report
-        else:
-            report = validate(schedule, proto, as_of=day, jobs=jobs)
+        with gcpause.paused():
+            schedule = load_schedule(files, timezone=timezone, waivers=waivers,
+                                     patients=patients, clinicians=clinicians,
+                                     until=_as_of(until, "--until"))
+            if propose is not None:
+                checker = Checker(schedule, proto, as_of=day)
+                change = checker.propose(load_proposal(propose, schedule))
+                report = change.report
+            else:
+                report = validate(schedule, proto, as_of=day, jobs=jobs)
+            # A command is one run: what it built lives until the process exits, so the
+            # cyclic collector is told not to walk it (resuming after a pause, it would
+            # walk everything built during it: about 0.1 s for 100k sessions).
+            gc.freeze()
     except InputError as exc:
         _input_error(exc)
     except EngineError as exc:
