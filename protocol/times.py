@@ -147,8 +147,11 @@ def parse_date(text: object) -> date:
     raise ValueError(f"expected a date such as 2026-04-01, got {shown(text)}")
 
 
+@functools.lru_cache(maxsize=8192)
 def local_text(instant: datetime, zone_name: str | None) -> str:
-    """``2026-03-04 12:00`` in the zone (or UTC), for messages."""
+    """``2026-03-04 12:00`` in the zone (or UTC), for messages. Kept for the instants
+    messages name most (a clinic's slots), which a large run names thousands of times;
+    equal instants (in any timezone) read the same."""
     if zone_name:
         local = instant.astimezone(ZoneInfo(zone_name))
         fmt = "%Y-%m-%d %H:%M" if not local.second else "%Y-%m-%d %H:%M:%S"
