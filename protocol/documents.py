@@ -119,10 +119,14 @@ def json_members(text: str, streamed: str) -> Iterator[tuple[str, Any]]:
 
 
 def _items(text: str, cursor: _Cursor) -> Iterator[Any]:
+    scan = _DECODER.scan_once  # what raw_decode calls, without its frame per item
     pos = _skip(text, cursor.pos)
     if text[pos:pos + 1] != "]":
         while True:
-            item, pos = _DECODER.raw_decode(text, pos)
+            try:
+                item, pos = scan(text, pos)
+            except StopIteration:
+                raise ValueError(f"expected a value at {pos}") from None
             yield item
             mark = text[pos:pos + 1]
             if mark in _SPACE:  # most files write "},{" or "},\n  {"

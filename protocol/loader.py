@@ -899,9 +899,8 @@ def _build(raws: list[tuple[str, _Raw]], names: list[str]) -> tuple[Schedule, li
     # A clinician or patient defined identically in two files of the run is one.
     clinicians = {c.id: c for c in reversed(whole.clinicians)}
     patients = {p.id: p for p in reversed(whole.patients)}
-    schedule = attrs.evolve(
-        whole,
-        clinicians=tuple(c for c in whole.clinicians if clinicians.get(c.id) is c),
-        patients=tuple(p for p in whole.patients if patients.get(p.id) is p),
-    )
-    return schedule, problems
+    kept_clinicians = tuple(c for c in whole.clinicians if clinicians.get(c.id) is c)
+    kept_patients = tuple(p for p in whole.patients if patients.get(p.id) is p)
+    if (len(kept_clinicians), len(kept_patients)) == (len(whole.clinicians), len(whole.patients)):
+        return whole, problems  # no twins: the schedule as built (its indexes built once)
+    return attrs.evolve(whole, clinicians=kept_clinicians, patients=kept_patients), problems
