@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Mapping
-from datetime import datetime
+from datetime import date, datetime
+from operator import attrgetter
 from typing import Any
 
 from .errors import Problem, ScheduleError, did_you_mean, join_path
@@ -32,8 +33,9 @@ from .limits import (
     MAX_TEXT_CHARS,
     shown,
 )
-from .model import MODALITY_KINDS, Kind, Schedule, Session
+from .model import MODALITY_KINDS, Kind, Schedule, Session, Waiver
 from .params import MAX_DOSE_MG
+from .times import zone
 
 #: ICD-10-CM codes as kapcheck reads them: a letter, a digit, one more, an optional
 #: dot and up to four more characters.
@@ -103,6 +105,10 @@ def check_schedule(schedule: Schedule, place: Place | None = None,
             add("patients", i, "id", p)
         elif patients.setdefault(pt.id, pt) != pt:
             add("patients", i, "id", f"duplicate patient id {shown(pt.id)}")
+        if not isinstance(pt.diagnoses, (tuple, list)):
+            add("patients", i, "diagnoses",
+                f"expected a list of ICD-10-CM codes, got {shown(pt.diagnoses)}")
+            continue
         if len(pt.diagnoses) > MAX_DIAGNOSES:
             add("patients", i, "diagnoses", f"at most {MAX_DIAGNOSES} diagnoses per patient")
         for j, code in enumerate(pt.diagnoses[:MAX_DIAGNOSES]):
@@ -113,6 +119,8 @@ def check_schedule(schedule: Schedule, place: Place | None = None,
     seen = _check_sessions(schedule, add, patients, clinicians, set(broken_sessions))
     unknown = _Unknown()
     for i, w in enumerate(schedule.waivers):
+        if _waiver_fields(w, i, add):
+            continue
         if w.session is not None and w.session not in seen:
             add("waivers", i, "session", unknown("session", w.session, seen))
         elif w.patient is not None and w.patient not in patients:
@@ -120,6 +128,47 @@ def check_schedule(schedule: Schedule, place: Place | None = None,
         if len(w.reason) > MAX_TEXT_CHARS:
             add("waivers", i, "reason", f"at most {MAX_TEXT_CHARS} characters")
     return problems
+
+
+def _waiver_fields(w: Waiver, i: int, add: Callable[[str, int, str, str], None]) -> bool:
+    """Whether a (hand-built) waiver has a field of the wrong type, each reported."""
+    wrong = False
+    for key in ("rule", "reason", "approved_by"):
+        value = getattr(w, key)
+        if not isinstance(value, str) or not value.strip():
+            add("waivers", i, key, f"expected text, got {shown(value)}")
+            wrong = True
+    for key in ("session", "patient"):
+        value = getattr(w, key)
+        if value is not None and (p := _ident_problem(value)) is not None:
+            add("waivers", i, key, p)
+            wrong = True
+    if w.expires is not None and (not isinstance(w.expires, date)
+                                  or isinstance(w.expires, datetime)):
+        add("waivers", i, "expires", f"expected a date, got {shown(w.expires)}")
+        wrong = True
+    if (p := _zone_problem(w.zone)) is not None:
+        add("waivers", i, "zone", p)
+        wrong = True
+    return wrong
+
+
+#: Timezone names a session was seen to carry that name a known timezone.
+_ZONES_READ: set[str] = set()
+
+
+def _zone_problem(name: Any) -> str | None:
+    """What is wrong with a model's timezone name (None: UTC), or None."""
+    if name is None:
+        return None
+    try:
+        zone(name)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+_CLINICIAN = attrgetter("clinician")
 
 
 def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None],
@@ -131,6 +180,15 @@ def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None
         add("sessions", MAX_SESSIONS, "", f"a run holds at most {MAX_SESSIONS:,} sessions")
     per_patient: dict[str, int] = defaultdict(int)
     per_clinician_day: dict[tuple[str, int], int] = defaultdict(int)
+    # Days are counted only for clinicians with more sessions in all than a day may
+    # hold: a run's table of every clinician's every day (half a million entries at a
+    # million sessions) took a third of this check.
+    try:
+        per_clinician = Counter(map(_CLINICIAN, schedule.sessions))
+    except TypeError:  # a clinician that is no text (built by hand): reported below
+        per_clinician = Counter(c for c in map(_CLINICIAN, schedule.sessions)
+                                if isinstance(c, str))
+    busy = {cid for cid, n in per_clinician.items() if n > MAX_SESSIONS_PER_CLINICIAN_DAY}
     ids: set[str] = set()
     unknown = _Unknown()
     # A run without any patients (or clinicians) lacks its roster: one problem says so,
@@ -154,8 +212,12 @@ def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None
                 and end - start <= longest and s.dose_mg is None
                 and (s.route is None or s.kind is Kind.DOSING)
                 and (s.modality is None and s.kind not in MODALITY_KINDS
-                     or type(s.modality) is str and 0 < len(s.modality) <= MAX_NAME_CHARS)):
+                     or type(s.modality) is str and 0 < len(s.modality) <= MAX_NAME_CHARS)
+                and (s.zone is None or type(s.zone) is str and s.zone in _ZONES_READ)
+                and (s.source is None or type(s.source) is str)):
             _check_session(s, i, add)
+        if not (isinstance(sid, str) and isinstance(pid, str) and isinstance(cid, str)):
+            continue  # an id that is no text is reported above, and names nothing
         if sid in ids:
             add("sessions", i, "id", f"duplicate session id {shown(sid)}")
         ids.add(sid)
@@ -171,7 +233,7 @@ def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None
         if cid not in clinicians:
             if "clinician" not in no_roster:
                 add("sessions", i, "clinician", unknown("clinician", cid, clinicians))
-        else:
+        elif cid in busy:
             key = (cid, s.start_s // 86400)
             count = per_clinician_day[key] = per_clinician_day[key] + 1
             if count == MAX_SESSIONS_PER_CLINICIAN_DAY + 1:
@@ -220,6 +282,12 @@ def _check_session(s: Session, i: int, add: Callable[[str, int, str, str], None]
                                        "(a modality such as CBT, PDT or PE)")
     if s.route is not None and s.kind is not Kind.DOSING:
         add("sessions", i, "route", f"applies to dosing sessions only, not {s.kind}")
+    if (p := _zone_problem(s.zone)) is not None:
+        add("sessions", i, "zone", p)
+    elif s.zone is not None and len(_ZONES_READ) < 1024:
+        _ZONES_READ.add(s.zone)
+    if s.source is not None and not isinstance(s.source, str):
+        add("sessions", i, "source", f"expected text, got {shown(s.source)}")
     if s.dose_mg is not None:
         if s.kind is not Kind.DOSING:
             add("sessions", i, "dose_mg", f"applies to dosing sessions only, not {s.kind}")

@@ -4,20 +4,24 @@ library holds the loader's invariants for schedules built by hand."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kapcheck.protocol import (
     ProtocolError,
     ScheduleError,
     Session,
+    Waiver,
     load_protocol,
     load_schedule,
 )
@@ -276,3 +280,47 @@ def test_hand_built_sessions_take_kinds_as_text_and_refuse_unknown_ones(loaded) 
     with pytest.raises(ValueError):
         Session(id="S-u", patient="P-001", kind="dozing", start=s.start, end=s.end,
                 clinician="dr-lee")
+
+
+#: A compliant course, loaded once (hypothesis examples share it: nothing changes it).
+_LOADED = load_schedule("-", stdin=io.BytesIO(json.dumps(document(compliant_course())).encode()))
+_ODD = ["", " ", ["S-1"], {"id": 1}, 7, 2.5, True, None, "x" * 5000, float("nan")]
+_ODD_FIELDS = {
+    "session": ("id", "patient", "clinician", "modality", "dose_mg", "zone", "source"),
+    "patient": ("id", "diagnoses"),
+    "clinician": ("id",),
+    "waiver": ("rule", "reason", "approved_by", "session", "patient", "expires", "zone"),
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_a_hand_built_schedule_with_any_odd_field_is_an_input_error_or_a_report(
+        data: st.DataObject) -> None:
+    """Whatever a library user puts in a field of a model class (a list, a mapping, a
+    number, nothing, a huge text), ``validate`` gives a report or a ScheduleError listing
+    the problem: never a TypeError from deep inside the check."""
+    schedule = _LOADED
+    what = data.draw(st.sampled_from(sorted(_ODD_FIELDS)), label="class")
+    name = data.draw(st.sampled_from(_ODD_FIELDS[what]), label="field")
+    value = data.draw(st.sampled_from(_ODD), label="value")
+    try:
+        if what == "session":
+            changed = attrs.evolve(schedule.sessions[2], **{name: value})
+            schedule = attrs.evolve(schedule, sessions=(*schedule.sessions, changed))
+        elif what == "patient":
+            changed = attrs.evolve(schedule.patients[0], **{name: value})
+            schedule = attrs.evolve(schedule, patients=(*schedule.patients, changed))
+        elif what == "clinician":
+            changed = attrs.evolve(schedule.clinicians[0], **{name: value})
+            schedule = attrs.evolve(schedule, clinicians=(*schedule.clinicians, changed))
+        else:
+            waiver = Waiver(rule="KAP-INT-001", reason="by video", approved_by="dr-lee",
+                            session="S-3")
+            schedule = attrs.evolve(schedule, waivers=(attrs.evolve(waiver, **{name: value}),))
+    except (TypeError, ValueError):
+        return  # refused where it was built (a converter), before any check
+    try:
+        validate(schedule, load_protocol("kap"), as_of=date(2026, 3, 1))
+    except ScheduleError as exc:
+        assert exc.problems
