@@ -14,7 +14,7 @@ from typing import Any
 from kapcheck.protocol import RuleSettings
 
 from .. import overlap
-from ..base import Fact, Hit, Mark, Params, Part, View, listing
+from ..base import Fact, Hit, Mark, Params, Part, View, listing, per_schedule
 
 
 def batches(view: View, params: Params) -> Iterable[Sequence[Fact]]:
@@ -87,15 +87,23 @@ def _busy(schedule: Any, cid: str, s: Any) -> bool:
 NAMED = 3
 
 
+@per_schedule
+def _sharing(schedule: Any, roles: frozenset[Any]) -> tuple[str, ...]:
+    """The roster's clinicians, in its order, who hold one of these roles: found once
+    per schedule and role set, not by a walk of the roster for every double booking (a
+    network of 14,000 clinicians took 2.5 s so at a million sessions)."""
+    return tuple(c.id for c in schedule.clinicians if c.roles & roles)
+
+
 def _free(view: View, s: Any) -> list[str]:
     """The first clinicians of the roster (at most NAMED) who share a role with ``s``'s
     clinician and have no session overlapping ``s``: each looked up in its own day's
     sessions, not in the whole network's."""
     roles = view.schedule.clinician_by_id[s.clinician].roles
     free: list[str] = []
-    for c in view.schedule.clinicians:
-        if c.roles & roles and not _busy(view.schedule, c.id, s):
-            free.append(c.id)
+    for cid in _sharing(view.schedule, roles):
+        if not _busy(view.schedule, cid, s):
+            free.append(cid)
             if len(free) == NAMED:
                 break
     return free
