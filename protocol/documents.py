@@ -52,6 +52,8 @@ def json_loads(data: str | bytes) -> Any:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+#: What ``raw_decode`` calls (the C scanner), for reading items without its frame each.
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 _WS = re.compile(r"[ \t\n\r]*")
 #: The JSON decoder's own reader of a string (its C version), from just past the quote.
 _scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
@@ -119,7 +121,7 @@ def json_members(text: str, streamed: str) -> Iterator[tuple[str, Any]]:
 
 
 def _items(text: str, cursor: _Cursor) -> Iterator[Any]:
-    scan = _DECODER.scan_once  # what raw_decode calls, without its frame per item
+    scan = _SCAN
     pos = _skip(text, cursor.pos)
     if text[pos:pos + 1] != "]":
         while True:
