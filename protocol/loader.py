@@ -315,7 +315,7 @@ def _read_streamed(text: str, file: str, cli_zone: str | None) -> _Raw | None:
     raw = _read_structured(top, file, problems, cli_zone)
     if problems.items:
         return None
-    raw.sessions, raw.texts = streamed.sessions, streamed.texts
+    raw.sessions = streamed.sessions
     return raw
 
 
@@ -458,11 +458,12 @@ def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str],
     if dose is not None and type(dose) is not int and type(dose) is not float:
         return None
     try:
-        start, start_s = times.get(start_text) or _timed(times, start_text, start_text, tz)
+        start, start_s = (times.get(start_text)
+                          or _timed(times, start_text, parse_instant(start_text, tz)))
         if end_text is not None:
             if type(end_text) is not str:
                 return None
-            end, end_s = times.get(end_text) or _timed(times, end_text, end_text, tz)
+            end, end_s = times.get(end_text) or _timed(times, end_text, parse_instant(end_text, tz))
         else:
             if type(length_text) is not str:
                 return None
@@ -489,11 +490,10 @@ def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str],
 _TIMES_KEPT = 65_536
 
 
-def _timed(times: dict[Any, tuple[datetime, int]], key: Any, value: str | datetime,
-           tz: ZoneInfo | None = None) -> tuple[datetime, int]:
-    """The instant of a time text (or the instant given), with its seconds, kept."""
-    instant = parse_instant(value, tz) if type(value) is str else value
-    assert isinstance(instant, datetime)
+def _timed(times: dict[Any, tuple[datetime, int]], key: Any,
+           instant: datetime) -> tuple[datetime, int]:
+    """The instant with its seconds since the epoch, kept under ``key`` (its text, or
+    its start and duration texts)."""
     if len(times) >= _TIMES_KEPT:
         times.clear()
     timed = times[key] = (instant, int(instant.timestamp()))

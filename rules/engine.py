@@ -248,7 +248,7 @@ def _positions(marks: set[Any], count: int, part: Part) -> tuple[Any, ...]:
     template that should not be ``by_id``, and fails the run."""
     def position(value: Any) -> Any:
         if type(value) is str and value.startswith("#"):
-            if value[1:].isdigit() and int(value[1:]) < count:
+            if value[1:].isdecimal() and int(value[1:]) < count:
                 return int(value[1:])
         elif type(value) is str:
             return value

@@ -59,9 +59,7 @@ def clinician_day_index(sessions: Any) -> dict[int, dict[str, list[Any]]]:
         return cached[1]
     index: dict[int, dict[str, list[Any]]] = defaultdict(dict)
     for o in sessions:  # one pass (a million sessions at most), each day it runs on
-        first, last = o.start_s // 86400, (o.end_s - 1) // 86400
-        index[first].setdefault(o.clinician, []).append(o)
-        for d in range(first + 1, last + 1):
+        for d in days_of(o):
             index[d].setdefault(o.clinician, []).append(o)
     _BY_CLINICIAN = (sessions, index)
     return index

@@ -26,22 +26,25 @@ from ..base import HOUR, Fact, Hit, Mark, Params, Part, View, seconds, span, tex
 from ..base import noun as noun_of
 
 
-def min_facts(view: View, params: Params) -> Sequence[Fact]:
-    gap = seconds(params["min_hours"], HOUR)
+def _ranked(view: View, params: Params, hours: str, field: str) -> list[Fact]:
+    """The sessions of the kind in order, each with its rank, start and start plus the
+    parameter ``hours`` (as ``field``), times from the first of them: alike courses
+    make one batch."""
+    gap = seconds(params[hours], HOUR)
     sessions = view.of_kind(params["kind"])
-    origin = sessions[0].start_s if sessions else 0  # alike courses make one batch
+    origin = sessions[0].start_s if sessions else 0
     return [{"id": s.id, "type": "s", "rank": i, "start": s.start_s - origin,
-             "clear": s.start_s - origin + gap} for i, s in enumerate(sessions)]
+             field: s.start_s - origin + gap} for i, s in enumerate(sessions)]
+
+
+def min_facts(view: View, params: Params) -> Sequence[Fact]:
+    return _ranked(view, params, "min_hours", "clear")
 
 
 def max_facts(view: View, params: Params) -> Sequence[Fact]:
     if params.get("max_hours") is None:
         return []
-    gap = seconds(params["max_hours"], HOUR)
-    sessions = view.of_kind(params["kind"])
-    origin = sessions[0].start_s if sessions else 0
-    return [{"id": s.id, "type": "s", "rank": i, "start": s.start_s - origin,
-             "reach": s.start_s - origin + gap} for i, s in enumerate(sessions)]
+    return _ranked(view, params, "max_hours", "reach")
 
 
 def define_min(name: str, mark: Mark) -> None:
