@@ -151,15 +151,14 @@ class _Engine:
         """
         if memo is None or not memo.open:  # asserted under its own ids: nothing to read back
             return self._asserted(part.name, facts, f"{rule.id} for {view.key}")
-        ids = [fact["id"] for fact in facts]
-        for fact, position in zip(facts, _ids(len(facts)), strict=True):  # built for this call
-            fact["id"] = position
-            fact["sid"] = STATE
+        # The batch without its ids is the memo's key: a fact's position in it is its id.
+        ids = [fact.pop("id") for fact in facts]  # built for this call: changed in place
         batch = orjson.dumps(facts)
         known = memo.answers.get(batch)
         if known is None:
-            marks = self._asserted(part.name, facts, f"{rule.id} for {view.key}",
-                                   batch.decode())
+            for fact, position in zip(facts, _ids(len(facts)), strict=True):
+                fact["id"] = position
+            marks = self._asserted(part.name, facts, f"{rule.id} for {view.key}")
             known = _positions(marks, len(ids), part)
             memo.keep(batch, known)
         else:
@@ -168,20 +167,18 @@ class _Engine:
                 else tuple([ids[p] if type(p) is int else p for p in mark])
                 for mark in known}
 
-    def _asserted(self, name: str, facts: Sequence[Fact], where: str,
-                  batch: str | None = None) -> set[Any]:
-        """Assert one partition's facts (``batch``: as JSON, already tagged) into the
-        ruleset's state, run the actions their matches queue, retract them (by id:
-        durable_rules identifies a fact by its id); the marks the actions made.
-        ``where`` names the rule and partition if the engine fails."""
+    def _asserted(self, name: str, facts: Sequence[Fact], where: str) -> set[Any]:
+        """Assert one partition's facts into the ruleset's state, run the actions their
+        matches queue, retract them (by id: durable_rules identifies a fact by its id);
+        the marks the actions made. ``where`` names the rule and partition if the engine
+        fails."""
         import durable_rules_engine as dre
 
         sink = self.sinks[name]
         handle = self.handles[name]
-        if batch is None:
-            for fact in facts:  # built for this call alone: tagged in place, not copied
-                fact["sid"] = STATE
-            batch = orjson.dumps(facts).decode()
+        for fact in facts:  # built for this call alone: tagged in place, not copied
+            fact["sid"] = STATE
+        batch = orjson.dumps(facts).decode()
         sink.clear()
         try:
             self._assert(name, batch, where)

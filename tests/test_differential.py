@@ -11,14 +11,25 @@ from __future__ import annotations
 import os
 import random
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kapcheck.protocol import Protocol, Schedule, load_protocol, shipped_protocols
+from kapcheck.protocol import (
+    Clinician,
+    Kind,
+    Patient,
+    Protocol,
+    Role,
+    Schedule,
+    Session,
+    load_protocol,
+    shipped_protocols,
+)
 from kapcheck.protocol.templates import TEMPLATES
 from kapcheck.rules import check_protocol, engine, validate
 
@@ -121,3 +132,63 @@ def test_generated_schedules_exercise_both_outcomes_of_every_template() -> None:
     for template in TEMPLATES:
         assert flagged[template] >= 5, f"{template} rarely flagged: {flagged[template]}"
         assert kept[template] >= 5, f"{template} rarely kept: {kept[template]}"
+
+
+@pytest.mark.parametrize(("min_hours_after", "window_hours"),
+                         [(0, 24), (1, 24), (24, 36.5), (0, 72), (47, 72), (0, 720), (24, 720)])
+def test_a_window_after_each_anchor_is_decided_to_the_second_across_utc_midnight(
+        min_hours_after: float, window_hours: float) -> None:
+    """after-each sends each anchor with the sessions starting on the UTC days its window
+    touches: a window's bound on, just before or just after a UTC midnight, and a
+    session one second inside or outside it, are the engine's to decide, and match the
+    reference (one patient per case, so each case stands alone)."""
+    utc = ZoneInfo("UTC")
+    midnight = datetime(2026, 3, 10, tzinfo=utc)
+    lo, hi = timedelta(hours=min_hours_after), timedelta(hours=window_hours)
+    sessions, expected = [], set()
+    case = 0
+    for bound in (lo, hi):
+        for edge in (-1, 0, 1):  # the bound one second before, on, after a midnight
+            for offset in (-1, 0, 1):  # the session one second before, on, after it
+                case += 1
+                end = midnight + timedelta(days=case * 40, seconds=edge) - bound
+                start = end - timedelta(hours=2)
+                at = end + bound + timedelta(seconds=offset)
+                pid = f"P{case:02d}"
+                dose = Session(id=f"D{case:02d}", patient=pid, kind=Kind.DOSING, start=start,
+                               end=end, clinician="c0", zone="UTC")
+                sessions += [dose, Session(id=f"I{case:02d}", patient=pid,
+                                           kind=Kind.INTEGRATION, start=at,
+                                           end=at + timedelta(minutes=50), clinician="c0",
+                                           modality="CBT", zone="UTC")]
+    # A dense course (a dose and an integration session daily): with a long window its
+    # anchors go to the engine as one batch. The first integration session starts on
+    # the first dose's window's opening second; the last, on the last dose's closing
+    # second, is that dose's only witness; each other starts a second before its own
+    # dose's window opens, where it may still serve earlier doses.
+    case += 1
+    for day in range(12):
+        end = midnight + timedelta(days=case * 40 + day, hours=11)
+        at = end + (lo if day == 0 else hi if day == 11 else lo - timedelta(seconds=1))
+        sessions += [Session(id=f"D{case:02d}-{day:02d}", patient=f"P{case:02d}",
+                             kind=Kind.DOSING, start=end - timedelta(hours=2), end=end,
+                             clinician="c0", zone="UTC"),
+                     Session(id=f"I{case:02d}-{day:02d}", patient=f"P{case:02d}",
+                             kind=Kind.INTEGRATION, start=at, end=at + timedelta(minutes=50),
+                             clinician="c0", modality="CBT", zone="UTC")]
+    for dose in sessions:
+        if dose.kind is Kind.DOSING and not any(
+                lo <= s.start - dose.end <= hi for s in sessions
+                if s.kind is Kind.INTEGRATION and s.patient == dose.patient):
+            expected.add(dose.id)
+    schedule = Schedule(clinicians=(Clinician("c0", frozenset({Role.PRESCRIBER})),),
+                        patients=tuple(Patient(f"P{i:02d}", ("F33.2",))
+                                       for i in range(1, case + 1)),
+                        sessions=tuple(sessions), timezone="UTC")
+    rule = attrs.evolve(load_protocol("kap").rule("KAP-INT-001"), parameters={
+        "anchor": "dosing", "kind": "integration", "min_sessions": 1,
+        "min_hours_after": min_hours_after, "window_hours": window_hours})
+    protocol = attrs.evolve(load_protocol("kap"), rules=(rule,))
+    found = engine_keys(schedule, protocol)
+    assert {session for *_, session in found} == expected
+    assert found == evaluate(schedule, protocol)
