@@ -192,3 +192,37 @@ def test_a_window_after_each_anchor_is_decided_to_the_second_across_utc_midnight
     found = engine_keys(schedule, protocol)
     assert {session for *_, session in found} == expected
     assert found == evaluate(schedule, protocol)
+
+
+def test_what_a_template_remembers_of_a_view_is_that_view_s_alone() -> None:
+    """A run-wide template reads a view's sessions once for its facts and its verdict
+    (``per_view``): never for another view or other arguments, and it does not keep a
+    finished run alive."""
+    import gc
+    import weakref
+
+    from kapcheck.rules.base import View, per_view
+
+    calls: list[tuple[str, int]] = []
+
+    @per_view
+    def read(view: View, arg: int) -> list[str]:
+        calls.append((view.key, arg))
+        return [view.key]
+
+    protocol = load_protocol("kap")
+    schedule = build(random.Random(7).choice)
+
+    def view(key: str) -> View:
+        return View(key=key, sessions=schedule.sessions, schedule=schedule,
+                    diagnoses=protocol.diagnoses, origin=datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC")))
+
+    first, second = view("first"), view("second")
+    assert read(first, 1) is read(first, 1)
+    assert read(second, 1) == ["second"] and read(first, 2) == ["first"]
+    assert calls == [("first", 1), ("second", 1), ("first", 2)]
+    gone = weakref.ref(first)
+    del first
+    gc.collect()
+    assert gone() is None
+    assert read(view("third"), 2) == ["third"]

@@ -16,10 +16,11 @@ from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import Kind, RuleSettings, Session
 
-from ..base import Fact, Hit, Mark, Params, Part, View, listing, within
+from ..base import Fact, Hit, Mark, Params, Part, View, listing, per_view, within
 from .modality_map import code_facts, diagnosis_sets, set_codes
 
 
+@per_view
 def first_doses(view: View) -> dict[str, Session]:
     """Each dosed patient's first dosing session (by start, ties by id)."""
     first: dict[str, Session] = {}

@@ -19,7 +19,7 @@ from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import Kind, RuleSettings, Schedule, icd_key
 
-from ..base import Fact, Hit, Mark, Params, Part, View, listing, within
+from ..base import Fact, Hit, Mark, Params, Part, View, listing, per_view, within
 
 _KINDS = (Kind.PSYCHOTHERAPY, Kind.INTEGRATION)
 
@@ -65,9 +65,16 @@ def _modality(session: Any) -> str:
     return (session.modality or "").upper()
 
 
-def facts(view: View, params: Params) -> Sequence[Fact]:
+@per_view
+def _used(view: View) -> set[tuple[int, str]]:
+    """The (diagnosis set, modality) pairs the view's therapy sessions use."""
     numbers = diagnosis_sets(view.schedule)
-    used = sorted({(numbers[s.patient], _modality(s)) for s in view.sessions if s.kind in _KINDS})
+    return {(numbers[s.patient], (s.modality or "").upper()) for s in view.sessions
+            if s.kind in _KINDS}
+
+
+def facts(view: View, params: Params) -> Sequence[Fact]:
+    used = sorted(_used(view))
     if not used:
         return []
     wanted = {n for n, _ in used}
@@ -97,6 +104,8 @@ PARTS = (Part("modality-map", define, facts),)
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
+    if _used(view) <= marks:
+        return
     numbers = diagnosis_sets(view.schedule)
     patients = view.schedule.patient_by_id
     for s in view.sessions:

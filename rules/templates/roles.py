@@ -14,7 +14,7 @@ duty make the same batch (``engine``), and no batch grows with the network.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
@@ -30,19 +30,17 @@ from ..base import (
     View,
     listing,
     per_schedule,
+    per_view,
     within,
 )
 
 
-def _candidates(view: View, params: Params) -> list[Any]:
-    table = params["roles"]
+@per_view
+def _duties(view: View, table: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """The (clinician, kind) duties of the view's sessions whose kind the table lists."""
     # ``_value_``, not ``value``: a plain attribute, not Enum's property (a run reads
-    # it for every session twice).
-    return [s for s in view.sessions if s.kind._value_ in table]
-
-
-def _duty(session: Any) -> tuple[str, str]:
-    return (session.clinician, session.kind._value_)
+    # it for every session).
+    return {(s.clinician, kind) for s in view.sessions if (kind := s.kind._value_) in table}
 
 
 def _of_duty(fact_id: str) -> tuple[str, str]:
@@ -54,7 +52,7 @@ def _of_duty(fact_id: str) -> tuple[str, str]:
 def batches(view: View, params: Params) -> Iterator[Sequence[Fact]]:
     table = params["roles"]
     kinds: dict[str, set[str]] = defaultdict(set)
-    for cid, kind in {_duty(s) for s in _candidates(view, params)}:
+    for cid, kind in _duties(view, table):
         kinds[cid].add(kind)
     permits = [(kind, role) for kind in sorted(table) for role in sorted(set(table[kind]))]
     roster = view.schedule.clinician_by_id
@@ -94,8 +92,11 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     marks = {_of_duty(mark) for mark in marks}
     table = params["roles"]
     roster = view.schedule.clinician_by_id
-    for s in _candidates(view, params):
-        if _duty(s) in marks:
+    unmarked = _duties(view, table) - marks
+    if not unmarked:
+        return
+    for s in view.sessions:
+        if (s.clinician, s.kind._value_) not in unmarked:
             continue
         needed = sorted(set(table[s.kind.value]))
         has = sorted(r.value for r in roster[s.clinician].roles)
