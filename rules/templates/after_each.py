@@ -81,12 +81,14 @@ PARTS = (Part("after-each", define, batches=batches, by_id=True),)
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     params = rule.parameters
-    marks = {(anchor[2:], target) for anchor, target in marks}  # anchors' ids are "a:<id>"
-    kind, anchor_kind = params["kind"], params["anchor"]
     needed = int(params["min_sessions"])
+    found = Counter(anchor[2:] for anchor, _ in marks)  # anchors' ids are "a:<id>"
+    short = [s for s in anchor_sessions(view, params) if found[s.id] < needed]
+    if not short:
+        return
+    kind, anchor_kind = params["kind"], params["anchor"]
     lo = timedelta(seconds=seconds(params["min_hours_after"], HOUR))
     hi = timedelta(seconds=seconds(params["window_hours"], HOUR))
-    found = Counter(anchor for anchor, _ in marks)
     window = ("within {window_hours} hours after it" if not params["min_hours_after"]
               else "between {min_hours_after} and {window_hours} hours after it")
     if needed == 1:
@@ -95,9 +97,7 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     else:
         message = (f"{anchor_kind.capitalize()} session {{session}} ends {{end}} and "
                    f"{{found}} of the {{needed}} {kind} sessions required start {window}.")
-    for s in anchor_sessions(view, params):
-        if found[s.id] >= needed:
-            continue
+    for s in short:
         missing = needed - found[s.id]
         book = (f"Book {a(kind)} {kind} session" if missing == 1
                 else f"Book {missing} more {kind} sessions")
@@ -108,4 +108,4 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
              "missing": missing, "earliest": view.when(s.end + lo, s),
              "latest": view.when(s.end + hi, s)})
         yield Hit(session=s, patient=s.patient, message=msg, suggestion=suggestion,
-                  related=tuple(sorted(t for anchor, t in marks if anchor == s.id)))
+                  related=tuple(sorted(t for anchor, t in marks if anchor[2:] == s.id)))

@@ -64,6 +64,8 @@ PARTS = (Part("count-in-span", define, facts, by_id=True),)
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
+    if not marks:  # no probe found its span full
+        return
     params = rule.parameters
     kind = params["kind"]
     cap = int(params["max_sessions"])

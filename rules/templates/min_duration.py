@@ -88,6 +88,8 @@ PARTS = (Part("min-duration", define, facts, by_id=True),)
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
+    if not marks:  # no session too short
+        return
     params = rule.parameters
     kind = params["kind"]
     what = "dose plus monitoring" if kind == "dosing" else "the session"

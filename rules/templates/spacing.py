@@ -72,6 +72,9 @@ PARTS = (Part("spacing", define_min, min_facts, by_id=True), Part("spacing-max",
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     params = rule.parameters
+    too_far = params.get("max_hours") is not None
+    if not marks and not too_far:  # no session too soon, and no session can be too late
+        return
     kind = params["kind"]
     ordered = view.of_kind(params["kind"])
     rank = {s.id: i for i, s in enumerate(ordered)}
@@ -82,7 +85,6 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
             if later not in previous or rank[earlier] > rank[previous[later]]:
                 previous[later] = earlier
     reached = {mark[1] for mark in marks if mark[0] == "reached"}
-    too_far = params.get("max_hours") is not None
     head = f"{kind.capitalize()} session {{session}} ({{start}}) starts {{gap}} after the " \
            f"previous {noun_of(kind)} {{previous}}; {noun_of(kind, True)} must start"
     for i, s in enumerate(ordered):
