@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import gc
 import os
 import sys
@@ -14,11 +15,12 @@ import tempfile
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
-from rich.console import Console
-from typer import core as _typer_core
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 from kapcheck.protocol import (
     DEFAULT,
@@ -77,10 +79,6 @@ class FailOn(str, enum.Enum):
     WARNING = "warning"
 
 
-# typer writes an argument's Python type beside its name in help (FILE <list[str]>);
-# the metavar and the help text say what to give.
-_typer_core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
-
 app = typer.Typer(
     name="kapcheck",
     help="Validate ketamine-assisted psychotherapy schedules against a session protocol.",
@@ -107,12 +105,16 @@ def main(
     """Validate ketamine-assisted psychotherapy schedules against a session protocol."""
     _MACHINE_FORMAT.clear()  # set by the command that prints machine output, if any
 
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+@functools.cache
+def _err() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _fail(lines: list[str], code: Exit = Exit.UNUSABLE) -> NoReturn:
     for line in lines:
-        _err.print(f"kapcheck: {line}", markup=False)
+        _err().print(f"kapcheck: {line}", markup=False)
     raise typer.Exit(int(code))
 
 
@@ -140,12 +142,14 @@ def _as_of(value: Optional[str], option: str = "--as-of") -> Optional[date]:
 
 
 def _stdout() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
 FilesArg = Annotated[list[str], typer.Argument(
     help="Schedule files (YAML, JSON, CSV, iCalendar or FHIR R4 JSON); '-' reads standard input. Several files "
-         "are validated together as one run.", show_default=False, metavar="FILE")]
+         "are validated together as one run.", show_default=False, metavar="FILE...")]
 ProtocolOpt = Annotated[str, typer.Option(
     "--protocol", "-p", metavar="NAME|FILE",
     help="A shipped protocol's name or a protocol TOML file.")]
@@ -326,7 +330,7 @@ def report_command(
         _write_atomically(target, page)
     except OSError as exc:
         _fail([f"error: cannot write {html_out}: {exc.strerror or exc}"])
-    _err.print(f"kapcheck: wrote {html_out} ({count(report.errors, 'error')}, "
+    _err().print(f"kapcheck: wrote {html_out} ({count(report.errors, 'error')}, "
                f"{count(report.warnings, 'warning')}, {report.waived} waived)", markup=False)
     raise typer.Exit(int(Exit.OK))
 
@@ -376,7 +380,7 @@ def serve_command(
         application = create_app(protocol)
     except InputError as exc:
         _input_error(exc)
-    _err.print(f"kapcheck: serving on http://{host}:{port} (protocol {protocol})", markup=False)
+    _err().print(f"kapcheck: serving on http://{host}:{port} (protocol {protocol})", markup=False)
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
