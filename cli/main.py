@@ -19,9 +19,6 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
 from kapcheck.protocol import (
     DEFAULT,
     InputError,
@@ -53,6 +50,9 @@ from kapcheck.rules.report import count
 
 from . import render
 from .specs import scenarios_for
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class Exit(enum.IntEnum):
@@ -105,8 +105,11 @@ def main(
     """Validate ketamine-assisted psychotherapy schedules against a session protocol."""
     _MACHINE_FORMAT.clear()  # set by the command that prints machine output, if any
 
+
 @functools.cache
 def _err() -> Console:
+    """Standard error, as rich writes it; made when first written to (a run that
+    writes JSON does without rich)."""
     from rich.console import Console
 
     return Console(stderr=True, highlight=False, soft_wrap=True)

@@ -69,8 +69,7 @@ def _modality(session: Any) -> str:
 def _used(view: View) -> set[tuple[int, str]]:
     """The (diagnosis set, modality) pairs the view's therapy sessions use."""
     numbers = diagnosis_sets(view.schedule)
-    return {(numbers[s.patient], (s.modality or "").upper()) for s in view.sessions
-            if s.kind in _KINDS}
+    return {(numbers[s.patient], _modality(s)) for s in view.sessions if s.kind in _KINDS}
 
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
