@@ -112,6 +112,10 @@ class View:
     #: Sessions that start before this view's window but are still running when it
     #: opens: there only as partners of overlaps, never as anchors.
     carried: frozenset[str] = frozenset()
+    #: Every clinician's sessions of the run in order, by clinician id, shared by the
+    #: run's clinician views: a double booking's suggestion names colleagues free then.
+    #: None where the schedule answers for itself (a proposal's ``running_for``).
+    peers: Mapping[str, Sequence[Session]] | None = field(default=None, eq=False, repr=False)
     origin_s: int = field(init=False, repr=False, eq=False,
                           default=Factory(lambda self: int(self.origin.timestamp()),
                                           takes_self=True))

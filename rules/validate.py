@@ -101,13 +101,17 @@ def views_of(schedule: Schedule, protocol: Protocol, by_patient: Mapping[str, li
                     key=f"patient {pid}", sessions=tuple(mine), schedule=schedule,
                     diagnoses=protocol.diagnoses, origin=mine[0].start, patient=patient))
     if Partition.CLINICIAN in needed:
+        # Every clinician's sessions, when they are the run's every session (both callers
+        # give them all): a suggestion looks there for a colleague free at the time.
+        whole = sum(map(len, by_clinician.values())) == len(schedule.sessions)
+        peers = by_clinician if whole else None
         for cid in sorted(by_clinician):
             mine = by_clinician[cid]
             if len(mine) > 1:  # the template joins them day by day (overlap.day_batches)
                 views[Partition.CLINICIAN].append(View(
                     key=f"clinician {cid}", sessions=tuple(mine), schedule=schedule,
                     diagnoses=protocol.diagnoses, origin=mine[0].start,
-                    clinician=schedule.clinician_by_id.get(cid)))
+                    clinician=schedule.clinician_by_id.get(cid), peers=peers))
     if Partition.RUN in needed:
         sessions = tuple(s for pid in sorted(by_patient) for s in by_patient[pid])
         if sessions:

@@ -226,3 +226,64 @@ def test_what_a_template_remembers_of_a_view_is_that_view_s_alone() -> None:
     gc.collect()
     assert gone() is None
     assert read(view("third"), 2) == ["third"]
+
+
+def _free_then(schedule: Schedule, anchor: Session) -> list[str]:
+    """By definition: the roster's first three clinicians (in its order) who share a role
+    with the anchor's clinician and have no session overlapping the anchor."""
+    roles = schedule.clinician_by_id[anchor.clinician].roles
+    return [c.id for c in schedule.clinicians
+            if c.roles & roles and not any(o.clinician == c.id and o.start < anchor.end
+                                           and anchor.start < o.end
+                                           for o in schedule.sessions)][:3]
+
+
+def _assert_suggestions_name_the_free(schedule: Schedule) -> int:
+    report = validate(schedule, load_protocol("kap"))
+    anchors = {s.id: s for s in schedule.sessions}
+    seen = 0
+    for f in report.findings:
+        if f.rule == "KAP-CLIN-001":
+            free = _free_then(schedule, anchors[f.session])
+            if free:
+                assert f.suggestion.endswith(f" free then: {', '.join(free)}."), f.suggestion
+            else:
+                assert f.suggestion.endswith(" is free then)."), f.suggestion
+            seen += 1
+    return seen
+
+
+@settings(max_examples=EXAMPLES_PER_RULE)
+@given(data=st.data())
+def test_a_double_booking_names_the_colleagues_free_then(data: st.DataObject) -> None:
+    """A clinician's double booking suggests the first colleagues of the roster who share
+    a role and have no session overlapping it: looked up in each clinician's sessions in
+    order, as the definition says looking at every session of the run."""
+    _assert_suggestions_name_the_free(build(_picker(data), max_sessions=16))
+
+
+def test_a_colleague_is_free_when_a_day_long_session_ends_as_the_booking_starts() -> None:
+    """The lookup stops at a session starting a longest session's length (24 hours)
+    before the booking: one of 24 hours ending as it starts leaves its clinician free,
+    one ending a second later does not, and one starting as it ends is no overlap."""
+    utc = ZoneInfo("UTC")
+    at = datetime(2026, 3, 10, 9, 0, tzinfo=utc)
+    day, hour, second = timedelta(hours=24), timedelta(hours=1), timedelta(seconds=1)
+    therapists = [Clinician(cid, frozenset({Role.THERAPIST}))
+                  for cid in ("t-busy", "t-ends-then", "t-ends-after", "t-free", "t-later")]
+
+    def session(sid: str, cid: str, start: datetime, length: timedelta) -> Session:
+        return Session(id=sid, patient="P1", kind=Kind.PSYCHOTHERAPY, start=start,
+                       end=start + length, clinician=cid, modality="CBT")
+
+    schedule = Schedule(
+        clinicians=tuple(therapists), patients=(Patient("P1", ("F33.2",)),),
+        sessions=(session("A", "t-busy", at - hour / 2, hour), session("B", "t-busy", at, hour),
+                  session("C", "t-ends-then", at - day, day),
+                  session("D", "t-ends-after", at - day + second, day),
+                  session("E", "t-later", at + hour, hour)),
+        timezone="UTC")
+    assert _assert_suggestions_name_the_free(schedule) == 1
+    report = validate(schedule, load_protocol("kap"))
+    (finding,) = [f for f in report.findings if f.rule == "KAP-CLIN-001"]
+    assert finding.suggestion.endswith("free then: t-ends-then, t-free, t-later.")

@@ -7,11 +7,14 @@ one before (``overlap.day_batches``).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from operator import attrgetter
 from typing import Any
 
 from kapcheck.protocol import RuleSettings
+from kapcheck.protocol.limits import MAX_SESSION_LENGTH
 
 from .. import overlap
 from ..base import Fact, Hit, Mark, Params, Part, View, listing, per_schedule
@@ -76,9 +79,29 @@ def _sessions_of(schedule: Any, day: int, cid: str) -> Sequence[Any]:
     return clinician_day_index(schedule.sessions).get(day, {}).get(cid, ())
 
 
-def _busy(schedule: Any, cid: str, s: Any) -> bool:
-    return any(o.start < s.end and s.start < o.end
-               for d in days_of(s) for o in _sessions_of(schedule, d, cid))
+_START_S = attrgetter("start_s")
+_LONGEST_S = int(MAX_SESSION_LENGTH.total_seconds())
+
+
+def _busy(view: View, cid: str, s: Any) -> bool:
+    """Whether the clinician has a session overlapping ``s``."""
+    if view.peers is None or hasattr(view.schedule, "running_for"):
+        return any(o.start < s.end and s.start < o.end
+                   for d in days_of(s) for o in _sessions_of(view.schedule, d, cid))
+    # The clinician's sessions in order of start: those that start before ``s`` ends,
+    # looked at from the latest back to one that starts a longest session's length (or
+    # more) before ``s`` does, which ends by the time ``s`` starts (the schedule's check
+    # holds every session to that length), as does every one before it.
+    mine = view.peers.get(cid, ())
+    i = bisect_left(mine, s.end_s, key=_START_S)
+    while i > 0:
+        i -= 1
+        o = mine[i]
+        if o.start_s <= s.start_s - _LONGEST_S:
+            return False
+        if o.end_s > s.start_s:
+            return True
+    return False
 
 
 #: How many free clinicians a suggestion names.
@@ -100,7 +123,7 @@ def _free(view: View, s: Any) -> list[str]:
     roles = view.schedule.clinician_by_id[s.clinician].roles
     free: list[str] = []
     for cid in _sharing(view.schedule, roles):
-        if not _busy(view.schedule, cid, s):
+        if not _busy(view, cid, s):
             free.append(cid)
             if len(free) == NAMED:
                 break
