@@ -10,20 +10,24 @@
   ``ROLE=REQ-PARTICIPANT`` (its ``CN``, else its address before the ``@``); clinician:
   ``X-KAPCHECK-CLINICIAN``, else ``ORGANIZER`` (the same way).
 - times: ``DTSTART`` with ``DTEND`` or ``DURATION``; ``TZID``, UTC and floating times
-  (floating: the calendar's ``X-WR-TIMEZONE``, else ``--timezone``). ``STATUS:CANCELLED``
-  events are not sessions. An event with no kind, patient or clinician, or an all-day
-  date, is an input error naming its UID and line.
+  (floating: the calendar's ``X-WR-TIMEZONE``, else ``--timezone``); every instance of
+  a recurring event lasts its event's exact duration on the UTC timeline.
+  ``STATUS:CANCELLED`` events are not sessions. An event with no kind, patient or
+  clinician, or an all-day date, is an input error naming its UID and line.
+- bounds: a series is expanded a week at a time up to the horizon, to at most
+  MAX_INSTANCES sessions and MAX_WALKED instances; one that can recur more than
+  MAX_PER_DAY times a day is refused unexpanded.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from .errors import Problems
-from .limits import MAX_SESSIONS_PER_PATIENT, clip, shown
+from .limits import MAX_SESSIONS_PER_CLINICIAN_DAY, MAX_SESSIONS_PER_PATIENT, clip, shown
 from .model import Kind
 
 _KINDS = {k.value: k.value for k in Kind}
@@ -105,46 +109,172 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
             out.append((where, session))
     if recurring and starts:
         horizon = until or (min(starts) + DEFAULT_HORIZON).date()
-        for ev, start in _instances(recurring_ical_events.of(calendar), min(starts), horizon,
+        for ev in events:  # a series too dense to expand is one problem, not expanded
+            uid = str(ev.get("UID") or "").strip()
+            if uid in recurring and (per_day := _per_day(ev)) > MAX_PER_DAY:
+                recurring.discard(uid)
+                problems.add(f"VEVENT {uid} (line {lines.get(uid, '?')}).RRULE",
+                             f"recurs up to {per_day:,} times a day; kapcheck expands a "
+                             f"series to at most {MAX_PER_DAY} sessions a day")
+        # Only the series are expanded: a calendar of the same properties (its
+        # X-WR-TIMEZONE) and timezones, holding their events and their overrides.
+        series = icalendar.Calendar(calendar)
+        series.subcomponents = [c for c in calendar.subcomponents if c.name != "VEVENT"
+                                or str(c.get("UID") or "").strip() in recurring]
+        lengths = _lengths(events, recurring, floating)
+        for ev, start in _instances(recurring_ical_events.of(series), min(starts), horizon,
                                     recurring, floating, problems, lines):
             uid = str(ev.get("UID") or "").strip()
             sid = f"{uid}@{start.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
             where = f"VEVENT {sid} (line {lines.get(uid, '?')})"
             session = _session(ev, sid, where, floating, problems)
             if session is not None:
+                # Its length is its event's, on the UTC timeline (RFC 5545: the same exact
+                # duration for every instance): the library adds the length as wall-clock
+                # time, so an instance across a change of clocks came out an hour long or
+                # short (a 90-minute dose on the night clocks go back, 150 minutes).
+                rid = _utc(ev.get("RECURRENCE-ID"), floating)
+                length = lengths.get((uid, rid), lengths.get((uid, None)))
+                if length is not None and length > timedelta(0):
+                    session.pop("end", None)
+                    session["duration"] = f"PT{int(length.total_seconds())}S"
                 out.append((where, session))
     return out, zone_name
+
+
+def _utc(prop: Any, floating: ZoneInfo | None) -> datetime | None:
+    value = _instant(prop, floating, Problems(""), "") if prop is not None else None
+    return value.astimezone(timezone.utc) if value is not None else None
+
+
+def _lengths(events: list[Any], recurring: set[str], floating: ZoneInfo | None,
+             ) -> dict[tuple[str, datetime | None], timedelta | None]:
+    """The length of each series' event, (UID, None), and of each of its overrides,
+    (UID, RECURRENCE-ID in UTC): DTEND less DTSTART on the UTC timeline, or DURATION."""
+    out: dict[tuple[str, datetime | None], timedelta | None] = {}
+    for ev in events:
+        try:
+            uid = str(ev.get("UID") or "").strip()
+            if uid not in recurring:
+                continue
+            rid = _utc(ev.get("RECURRENCE-ID"), floating)
+            length = None
+            if ev.get("DTEND") is not None:
+                start, end = _utc(ev.get("DTSTART"), floating), _utc(ev.get("DTEND"), floating)
+                length = end - start if start is not None and end is not None else None
+            elif isinstance(getattr(ev.get("DURATION"), "dt", None), timedelta):
+                length = ev.get("DURATION").dt
+            out.setdefault((uid, rid), length)
+        except Exception:  # noqa: BLE001 - unreadable: the instance's own fields tell
+            continue
+    return out
 
 
 def _instances(query: Any, first: datetime, horizon: date, recurring: set[str],
                floating: ZoneInfo | None, problems: Problems,
                lines: dict[str, int]) -> list[tuple[Any, datetime]]:
-    """The instances of the recurring events up to the horizon, in order; at most
-    MAX_INSTANCES of one event (``FREQ=SECONDLY`` would make millions)."""
+    """The instances of the recurring events up to the horizon, in order of start.
+
+    The calendar is walked a window (``WINDOW``) at a time, so that what is expanded
+    at once stays bounded: at most ``MAX_PER_DAY`` instances a day of each series (a
+    denser one is refused before), never the years after the horizon, however far off
+    a series starts. A series may make MAX_INSTANCES sessions, and MAX_WALKED
+    instances in all, cancelled ones too (they are expanded all the same).
+    """
     out: list[tuple[Any, datetime]] = []
     counts: dict[str, int] = {}
+    walked: dict[str, int] = {}
+    taken: dict[tuple[Any, ...], int] = {}
+    # Every local date up to the horizon starts before this (offsets are under a day).
+    stop = datetime.combine(horizon + timedelta(days=2), time(), timezone.utc)
+    low = first.astimezone(timezone.utc) - timedelta(days=1)
     try:
-        for ev in query.after(first - timedelta(days=1)):
-            # The horizon holds for every instance, all-day ones too (a yearly all-day
-            # event would otherwise be walked to the year 9999).
-            if _day_of(ev) > horizon:
-                break
-            start = _instant(ev.get("DTSTART"), floating, Problems(""), "")
-            if start is None:
-                continue
-            uid = str(ev.get("UID") or "").strip()
-            if uid not in recurring or _status(ev) == "CANCELLED":
-                continue
-            counts[uid] = counts.get(uid, 0) + 1
-            if counts[uid] > MAX_INSTANCES:
-                problems.add(f"VEVENT {uid} (line {lines.get(uid, '?')}).RRULE",
-                             f"expands to more than {MAX_INSTANCES} sessions before {horizon}; "
-                             "give a shorter --until or a smaller rule")
-                return out
-            out.append((ev, start))
+        while low < stop:
+            high = min(low + WINDOW, stop)
+            here: dict[tuple[Any, ...], list[Any]] = {}
+            for ev in query.between(low, high):
+                here.setdefault(_identity(ev), []).append(ev)
+            found: list[tuple[date, datetime | None, str, Any]] = []
+            for key, alike in here.items():
+                # Instances of one series and one time run across the same windows: those
+                # a window holds beyond the ones an earlier window held are new (a moved
+                # instance can share its time with another, and both are sessions).
+                for ev in alike[taken.get(key, 0):]:
+                    found.append((_day_of(ev), _instant(ev.get("DTSTART"), floating,
+                                                        Problems(""), ""), key[0], ev))
+                taken[key] = max(taken.get(key, 0), len(alike))
+            found.sort(key=lambda f: (f[0], f[1] or _MIDNIGHT, f[2]))
+            for day, start, uid, ev in found:
+                if day > horizon:
+                    continue
+                walked[uid] = walked.get(uid, 0) + 1
+                session = start is not None and uid in recurring and _status(ev) != "CANCELLED"
+                if session:
+                    counts[uid] = counts.get(uid, 0) + 1
+                if counts.get(uid, 0) > MAX_INSTANCES or walked[uid] > MAX_WALKED:
+                    what = (f"more than {MAX_INSTANCES} sessions" if walked[uid] <= MAX_WALKED
+                            else f"more than {MAX_WALKED:,} instances, cancelled ones too,")
+                    problems.add(f"VEVENT {uid} (line {lines.get(uid, '?')}).RRULE",
+                                 f"expands to {what} before {horizon}; give a shorter "
+                                 "--until or a smaller rule")
+                    return out
+                if session and start is not None:
+                    out.append((ev, start))
+            low = high
     except Exception as exc:  # noqa: BLE001 - a rule it cannot expand
         problems.add("RRULE", f"cannot expand the recurring events: {clip(str(exc))}")
+    out.sort(key=lambda pair: pair[1])
     return out
+
+
+#: Instances of one series walked, cancelled ones too.
+MAX_WALKED = 10 * MAX_INSTANCES
+#: How much of a calendar is expanded at once.
+WINDOW = timedelta(days=7)
+#: The most instances a day one series may have: a clinician's day holds no more.
+MAX_PER_DAY = MAX_SESSIONS_PER_CLINICIAN_DAY
+_MIDNIGHT = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _per_day(ev: Any) -> int:
+    """The most instances a day the event's RRULEs can make (0 if none can be read:
+    the expansion then says what is wrong with them).
+
+    A rule below a day (``FREQ=HOURLY``) makes a day's share of its frequency, at most
+    the hours, minutes and seconds its BY parts leave; a rule of a day or more makes a
+    day's instances from its BYHOUR, BYMINUTE and BYSECOND lists.
+    """
+    try:
+        rules = ev.get("RRULE")
+        total = 0
+        for rule in rules if isinstance(rules, list) else [rules] if rules is not None else []:
+            freq = str((rule.get("FREQ") or [""])[0]).upper()
+            interval = max(1, int((rule.get("INTERVAL") or [1])[0]))
+            hours, minutes, seconds = (len(rule.get(part) or ())
+                                       for part in ("BYHOUR", "BYMINUTE", "BYSECOND"))
+            if freq == "SECONDLY":
+                count = min(-(-86400 // interval), (hours or 24) * (minutes or 60) * (seconds or 60))
+            elif freq == "MINUTELY":
+                count = min(-(-1440 // interval), (hours or 24) * (minutes or 60)) * (seconds or 1)
+            elif freq == "HOURLY":
+                count = min(-(-24 // interval), hours or 24) * (minutes or 1) * (seconds or 1)
+            else:
+                count = (hours or 1) * (minutes or 1) * (seconds or 1)
+            total += count
+        return total
+    except Exception:  # noqa: BLE001 - an unreadable rule: the expansion reports it
+        return 0
+
+
+def _identity(ev: Any) -> tuple[Any, ...]:
+    """An instance's series and times as written: alike for the same instance met in
+    two windows (unreadable times: the instance alone)."""
+    uid = str(ev.get("UID") or "").strip()
+    try:
+        return (uid, *(getattr(ev.get(name), "dt", None)
+                       for name in ("DTSTART", "DTEND", "DURATION")))
+    except Exception:  # noqa: BLE001 - icalendar reads values lazily, and may fail
+        return (uid, id(ev))
 
 
 def _day_of(ev: Any) -> date:

@@ -201,3 +201,117 @@ END:VEVENT"""
     problems = [str(p) for p in err.value.problems]
     assert len(problems) == 1 and "daily-all-day" in problems[0]
     assert "an all-day event is not a session" in problems[0]
+
+
+def _series(uid: str, start: str, rule: str, *extra: str, length: str = "PT50M") -> str:
+    return "\n".join(["BEGIN:VEVENT", f"UID:{uid}", f"DTSTART:{start}", f"DURATION:{length}",
+                      f"RRULE:{rule}", *extra, "CATEGORIES:psychotherapy,CBT",
+                      "X-KAPCHECK-PATIENT:P-001", "ORGANIZER;CN=t-ortiz:mailto:t@example.org",
+                      "END:VEVENT"])
+
+
+@pytest.mark.parametrize(("rule", "extra", "per_day"), [
+    ("FREQ=SECONDLY", ("STATUS:CANCELLED",), "86,400"),
+    ("FREQ=MINUTELY;INTERVAL=5", (), "288"),
+    ("FREQ=DAILY;BYHOUR=8,9,10,11,12,13,14,15,16,17,18;BYMINUTE=0,5,10,15,20,25,30,35,40,45,"
+     "50,55;BYSECOND=0,30", (), "264"),
+])
+def test_a_series_denser_than_a_clinician_s_day_is_one_problem(
+        tmp_path: Path, rule: str, extra: tuple[str, ...], per_day: str) -> None:
+    """A series that can recur more often in a day than a clinician's day holds sessions
+    (200) is refused before it is expanded, cancelled or not: a cancelled series every
+    second, walked to the horizon, took minutes and gigabytes."""
+    with pytest.raises(ScheduleError) as err:
+        load_schedule(calendar(tmp_path, _series("dense", "20260302T080000", rule, *extra)))
+    (problem,) = err.value.problems
+    assert "VEVENT dense (line 6).RRULE" in str(problem)
+    assert f"recurs up to {per_day} times a day" in str(problem)
+
+
+def test_a_series_within_a_day_s_bound_is_expanded_and_held_by_the_session_limit(
+        tmp_path: Path) -> None:
+    twice_an_hour = _series("busy", "20260302T080000", "FREQ=HOURLY;BYMINUTE=0,30")
+    with pytest.raises(ScheduleError) as err:
+        load_schedule(calendar(tmp_path, twice_an_hour, header="X-WR-TIMEZONE:UTC"))
+    (problem,) = err.value.problems
+    assert "expands to more than 1000 sessions before 2026-08-29" in str(problem)
+
+
+def test_a_series_that_starts_long_after_the_horizon_makes_no_session(tmp_path: Path) -> None:
+    """The calendar is expanded a week at a time up to the horizon, never past it: a
+    series that starts centuries later (expanded by the library's own search, whose
+    windows double across an empty stretch) took minutes and gigabytes."""
+    far = _series("far", "40000301T100000", "FREQ=HOURLY;INTERVAL=8")
+    schedule = load_schedule(calendar(tmp_path, WEEKLY, far))
+    assert sorted(s.id for s in schedule.sessions) == [
+        "cbt-weekly@20260302T150000Z", "cbt-weekly@20260309T140000Z",
+        "cbt-weekly@20260323T140000Z"]
+
+
+def test_instances_across_the_expansion_s_windows_are_each_one_session(tmp_path: Path) -> None:
+    """A series of 23-hour sessions every day runs across every week's boundary of the
+    walk: each instance is one session, and none is lost or doubled."""
+    from datetime import date
+
+    daily = _series("long", "20260302T060000", "FREQ=DAILY;COUNT=40", length="PT23H")
+    (tmp_path / "roster.yaml").write_text(ROSTER)
+    schedule = load_schedule(calendar(tmp_path, daily), until=date(2026, 12, 31))
+    ids = [s.id for s in schedule.sessions]
+    assert len(ids) == len(set(ids)) == 40
+
+
+def test_an_instance_moved_onto_another_s_time_is_a_duplicate_not_merged(tmp_path: Path) -> None:
+    weekly = _series("w", "20260305T090000", "FREQ=WEEKLY;COUNT=3")
+    moved = "\n".join(["BEGIN:VEVENT", "UID:w", "RECURRENCE-ID:20260319T090000",
+                       "DTSTART:20260312T090000", "DURATION:PT50M",
+                       "CATEGORIES:psychotherapy,CBT", "X-KAPCHECK-PATIENT:P-001",
+                       "ORGANIZER;CN=t-ortiz:mailto:t@example.org", "END:VEVENT"])
+    with pytest.raises(ScheduleError, match="duplicate session id 'w@20260312T130000Z'"):
+        load_schedule(calendar(tmp_path, weekly, moved))
+
+
+def test_a_long_cancelled_series_is_walked_within_a_bound(tmp_path: Path) -> None:
+    """Cancelled instances are no sessions, but they are expanded all the same: a series
+    may walk 10,000 of them before the horizon."""
+    from datetime import date
+
+    cancelled = _series("gone", "20260302T080000", "FREQ=HOURLY", "STATUS:CANCELLED")
+    schedule = load_schedule(calendar(tmp_path, WEEKLY, cancelled), until=date(2026, 4, 30))
+    assert len(schedule.sessions) == 3  # 24 a day for two months: 1,440 walked
+    with pytest.raises(ScheduleError, match="expands to more than 10,000 instances, "
+                                            "cancelled ones too, before 2027-06-30"):
+        load_schedule(calendar(tmp_path, WEEKLY, cancelled), until=date(2027, 6, 30))
+
+
+@pytest.mark.parametrize("length", ["DTEND;TZID=America/New_York:20261025T023000",
+                                    "DURATION:PT1H30M"])
+def test_an_instance_across_a_change_of_clocks_lasts_as_long_as_its_event(
+        tmp_path: Path, length: str) -> None:
+    """Elapsed time on the UTC timeline (§2): a weekly 90-minute dose at 01:00 lasts 90
+    minutes on the night clocks go back too (the library's wall-clock arithmetic made it
+    150, and KAP-MON-001's 120 minutes were then met). Ids name each instance's start."""
+    from datetime import timedelta
+
+    doses = "\n".join(["BEGIN:VEVENT", "UID:dose", "DTSTART;TZID=America/New_York:20261025T010000",
+                       length, "RRULE:FREQ=WEEKLY;COUNT=3", "CATEGORIES:dosing",
+                       "X-KAPCHECK-PATIENT:P-001", "ORGANIZER;CN=dr-lee:mailto:d@example.org",
+                       "END:VEVENT"])
+    schedule = load_schedule(calendar(tmp_path, doses))
+    assert [(s.id, s.end - s.start) for s in schedule.sessions] == [
+        ("dose@20261025T050000Z", timedelta(minutes=90)),
+        ("dose@20261101T050000Z", timedelta(minutes=90)),  # 01:00 EDT, before the change
+        ("dose@20261108T060000Z", timedelta(minutes=90))]
+    report = validate(schedule, load_protocol("kap"))
+    assert sorted(f.session for f in report.findings if f.rule == "KAP-MON-001") == [
+        s.id for s in schedule.sessions]
+
+
+def test_a_moved_instance_keeps_its_own_length(tmp_path: Path) -> None:
+    weekly = _series("w", "20260305T090000", "FREQ=WEEKLY;COUNT=3")
+    moved = "\n".join(["BEGIN:VEVENT", "UID:w", "RECURRENCE-ID:20260312T090000",
+                       "DTSTART:20260313T090000", "DURATION:PT2H",
+                       "CATEGORIES:psychotherapy,CBT", "X-KAPCHECK-PATIENT:P-001",
+                       "ORGANIZER;CN=t-ortiz:mailto:t@example.org", "END:VEVENT"])
+    schedule = load_schedule(calendar(tmp_path, weekly, moved))
+    assert [(s.id, int((s.end - s.start).total_seconds()) // 60) for s in schedule.sessions] == [
+        ("w@20260305T140000Z", 50), ("w@20260313T130000Z", 120), ("w@20260319T130000Z", 50)]
