@@ -254,18 +254,22 @@ def test_instances_across_the_expansion_s_windows_are_each_one_session(tmp_path:
     from datetime import date
 
     daily = _series("long", "20260302T060000", "FREQ=DAILY;COUNT=40", length="PT23H")
-    (tmp_path / "roster.yaml").write_text(ROSTER)
     schedule = load_schedule(calendar(tmp_path, daily), until=date(2026, 12, 31))
     ids = [s.id for s in schedule.sessions]
     assert len(ids) == len(set(ids)) == 40
 
 
+def _moved(uid: str, instance: str, start: str, length: str) -> str:
+    """An override: the instance of ``uid`` that started at ``instance`` moved."""
+    return "\n".join(["BEGIN:VEVENT", f"UID:{uid}", f"RECURRENCE-ID:{instance}",
+                      f"DTSTART:{start}", f"DURATION:{length}", "CATEGORIES:psychotherapy,CBT",
+                      "X-KAPCHECK-PATIENT:P-001", "ORGANIZER;CN=t-ortiz:mailto:t@example.org",
+                      "END:VEVENT"])
+
+
 def test_an_instance_moved_onto_another_s_time_is_a_duplicate_not_merged(tmp_path: Path) -> None:
     weekly = _series("w", "20260305T090000", "FREQ=WEEKLY;COUNT=3")
-    moved = "\n".join(["BEGIN:VEVENT", "UID:w", "RECURRENCE-ID:20260319T090000",
-                       "DTSTART:20260312T090000", "DURATION:PT50M",
-                       "CATEGORIES:psychotherapy,CBT", "X-KAPCHECK-PATIENT:P-001",
-                       "ORGANIZER;CN=t-ortiz:mailto:t@example.org", "END:VEVENT"])
+    moved = _moved("w", "20260319T090000", "20260312T090000", "PT50M")
     with pytest.raises(ScheduleError, match="duplicate session id 'w@20260312T130000Z'"):
         load_schedule(calendar(tmp_path, weekly, moved))
 
@@ -308,10 +312,7 @@ def test_an_instance_across_a_change_of_clocks_lasts_as_long_as_its_event(
 
 def test_a_moved_instance_keeps_its_own_length(tmp_path: Path) -> None:
     weekly = _series("w", "20260305T090000", "FREQ=WEEKLY;COUNT=3")
-    moved = "\n".join(["BEGIN:VEVENT", "UID:w", "RECURRENCE-ID:20260312T090000",
-                       "DTSTART:20260313T090000", "DURATION:PT2H",
-                       "CATEGORIES:psychotherapy,CBT", "X-KAPCHECK-PATIENT:P-001",
-                       "ORGANIZER;CN=t-ortiz:mailto:t@example.org", "END:VEVENT"])
+    moved = _moved("w", "20260312T090000", "20260313T090000", "PT2H")
     schedule = load_schedule(calendar(tmp_path, weekly, moved))
     assert [(s.id, int((s.end - s.start).total_seconds()) // 60) for s in schedule.sessions] == [
         ("w@20260305T140000Z", 50), ("w@20260313T130000Z", 120), ("w@20260319T130000Z", 50)]
