@@ -22,7 +22,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -143,16 +145,46 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
 
 
 def _utc(prop: Any, floating: ZoneInfo | None) -> datetime | None:
+    """A date-time property's instant in UTC (None for none, a date, or a floating time
+    without a timezone)."""
     value = _instant(prop, floating, Problems(""), "") if prop is not None else None
     return value.astimezone(timezone.utc) if value is not None else None
 
 
+def _in_utc(value: Any, floating: ZoneInfo | None) -> datetime | None:
+    """A date-time value's instant in UTC (None as ``_utc``)."""
+    return _utc(SimpleNamespace(dt=value), floating)
+
+
+def _periods(ev: Any, floating: ZoneInfo | None) -> Iterator[tuple[datetime, timedelta]]:
+    """The start (in UTC) and length of each ``RDATE;VALUE=PERIOD`` of the event: such
+    an instance lasts its own period, not the event's length."""
+    rdates = ev.get("RDATE")
+    for group in rdates if isinstance(rdates, list) else [rdates] if rdates is not None else []:
+        for item in getattr(group, "dts", ()):
+            value = item.dt
+            if not (isinstance(value, tuple) and len(value) == 2
+                    and isinstance(value[0], datetime)):
+                continue
+            begin, finish = value
+            start = _in_utc(begin, floating)
+            if isinstance(finish, timedelta):
+                length: timedelta | None = finish
+            else:
+                end = _in_utc(finish, floating)
+                length = end - start if start is not None and end is not None else None
+            if start is not None and length is not None:
+                yield start, length
+
+
 def _lengths(events: list[Any], recurring: set[str], floating: ZoneInfo | None,
              ) -> dict[tuple[str, datetime | None], timedelta | None]:
-    """The length of each series' event, (UID, None), and of each of its overrides,
-    (UID, RECURRENCE-ID in UTC): DTEND less DTSTART on the UTC timeline, or DURATION."""
+    """The length of each series' event, (UID, None), of each of its overrides,
+    (UID, RECURRENCE-ID in UTC), and of each period it lists, (UID, start in UTC):
+    DTEND less DTSTART on the UTC timeline, or DURATION, or the period's."""
     out: dict[tuple[str, datetime | None], timedelta | None] = {}
-    for ev in events:
+    # Overrides first: one that replaces a listed period's instance has the last word.
+    for ev in sorted(events, key=lambda ev: ev.get("RECURRENCE-ID") is None):
         try:
             uid = str(ev.get("UID") or "").strip()
             if uid not in recurring:
@@ -165,6 +197,8 @@ def _lengths(events: list[Any], recurring: set[str], floating: ZoneInfo | None,
             elif isinstance(getattr(ev.get("DURATION"), "dt", None), timedelta):
                 length = ev.get("DURATION").dt
             out.setdefault((uid, rid), length)
+            for start, period in _periods(ev, floating):
+                out.setdefault((uid, start), period)
         except Exception:  # noqa: BLE001 - unreadable: the instance's own fields tell
             continue
     return out

@@ -316,3 +316,16 @@ def test_a_moved_instance_keeps_its_own_length(tmp_path: Path) -> None:
     schedule = load_schedule(calendar(tmp_path, weekly, moved))
     assert [(s.id, int((s.end - s.start).total_seconds()) // 60) for s in schedule.sessions] == [
         ("w@20260305T140000Z", 50), ("w@20260313T130000Z", 120), ("w@20260319T130000Z", 50)]
+
+
+def test_an_instance_listed_as_a_period_lasts_its_period(tmp_path: Path) -> None:
+    """``RDATE;VALUE=PERIOD`` gives an instance its own length (an end or a duration);
+    an override of such an instance has the last word."""
+    listed = _series("p", "20260302T100000", "FREQ=WEEKLY;COUNT=1",
+                     "RDATE;VALUE=PERIOD:20260304T150000Z/20260304T170000Z,"
+                     "20260306T150000Z/PT90M,20260310T150000Z/PT3H")
+    moved = _moved("p", "20260310T150000Z", "20260311T100000", "PT1H")
+    schedule = load_schedule(calendar(tmp_path, listed, moved))
+    assert [(s.id, int((s.end - s.start).total_seconds()) // 60) for s in schedule.sessions] == [
+        ("p@20260302T150000Z", 50), ("p@20260304T150000Z", 120), ("p@20260306T150000Z", 90),
+        ("p@20260311T140000Z", 60)]
