@@ -86,7 +86,7 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
     starts: list[datetime] = []
     for ev in events:
         try:
-            uid = str(ev.get("UID") or "").strip()
+            uid = _uid(ev)
             is_recurring = ev.get("RRULE") is not None or ev.get("RDATE") is not None
         except Exception as exc:  # noqa: BLE001 - a value icalendar cannot read lazily
             problems.add("VEVENT", f"cannot be read: {clip(str(exc), 120)}")
@@ -112,7 +112,7 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
     if recurring and starts:
         horizon = until or (min(starts) + DEFAULT_HORIZON).date()
         for ev in events:  # a series too dense to expand is one problem, not expanded
-            uid = str(ev.get("UID") or "").strip()
+            uid = _uid(ev)
             if uid in recurring and (per_day := _per_day(ev)) > MAX_PER_DAY:
                 recurring.discard(uid)
                 problems.add(f"VEVENT {uid} (line {lines.get(uid, '?')}).RRULE",
@@ -122,11 +122,11 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
         # X-WR-TIMEZONE) and timezones, holding their events and their overrides.
         series = icalendar.Calendar(calendar)
         series.subcomponents = [c for c in calendar.subcomponents if c.name != "VEVENT"
-                                or str(c.get("UID") or "").strip() in recurring]
+                                or _uid(c) in recurring]
         lengths = _lengths(events, recurring, floating)
         for ev, start in _instances(recurring_ical_events.of(series), min(starts), horizon,
                                     recurring, floating, problems, lines):
-            uid = str(ev.get("UID") or "").strip()
+            uid = _uid(ev)
             sid = f"{uid}@{start.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
             where = f"VEVENT {sid} (line {lines.get(uid, '?')})"
             session = _session(ev, sid, where, floating, problems)
@@ -159,8 +159,7 @@ def _in_utc(value: Any, floating: ZoneInfo | None) -> datetime | None:
 def _periods(ev: Any, floating: ZoneInfo | None) -> Iterator[tuple[datetime, timedelta]]:
     """The start (in UTC) and length of each ``RDATE;VALUE=PERIOD`` of the event: such
     an instance lasts its own period, not the event's length."""
-    rdates = ev.get("RDATE")
-    for group in rdates if isinstance(rdates, list) else [rdates] if rdates is not None else []:
+    for group in _values(ev, "RDATE"):
         for item in getattr(group, "dts", ()):
             value = item.dt
             if not (isinstance(value, tuple) and len(value) == 2
@@ -186,7 +185,7 @@ def _lengths(events: list[Any], recurring: set[str], floating: ZoneInfo | None,
     # Overrides first: one that replaces a listed period's instance has the last word.
     for ev in sorted(events, key=lambda ev: ev.get("RECURRENCE-ID") is None):
         try:
-            uid = str(ev.get("UID") or "").strip()
+            uid = _uid(ev)
             if uid not in recurring:
                 continue
             rid = _utc(ev.get("RECURRENCE-ID"), floating)
@@ -279,9 +278,8 @@ def _per_day(ev: Any) -> int:
     day's instances from its BYHOUR, BYMINUTE and BYSECOND lists.
     """
     try:
-        rules = ev.get("RRULE")
         total = 0
-        for rule in rules if isinstance(rules, list) else [rules] if rules is not None else []:
+        for rule in _values(ev, "RRULE"):
             freq = str((rule.get("FREQ") or [""])[0]).upper()
             interval = max(1, int((rule.get("INTERVAL") or [1])[0]))
             hours, minutes, seconds = (len(rule.get(part) or ())
@@ -303,7 +301,7 @@ def _per_day(ev: Any) -> int:
 def _identity(ev: Any) -> tuple[Any, ...]:
     """An instance's series and times as written: alike for the same instance met in
     two windows (unreadable times: the instance alone)."""
-    uid = str(ev.get("UID") or "").strip()
+    uid = _uid(ev)
     try:
         return (uid, *(getattr(ev.get(name), "dt", None)
                        for name in ("DTSTART", "DTEND", "DURATION")))
@@ -320,6 +318,17 @@ def _day_of(ev: Any) -> date:
     if isinstance(value, datetime):
         return value.date()
     return value if isinstance(value, date) else date.min
+
+
+def _uid(ev: Any) -> str:
+    return str(ev.get("UID") or "").strip()
+
+
+def _values(ev: Any, name: str) -> list[Any]:
+    """Every value of a property the event may give more than once (icalendar gives a
+    list for several lines, the value for one)."""
+    value = ev.get(name)
+    return value if isinstance(value, list) else [] if value is None else [value]
 
 
 def _status(ev: Any) -> str:
@@ -373,10 +382,8 @@ def _name(prop: Any) -> str | None:
 
 
 def _categories(ev: Any) -> list[str]:
-    raw = ev.get("CATEGORIES")
-    groups = raw if isinstance(raw, list) else [raw] if raw is not None else []
     out: list[str] = []
-    for group in groups:
+    for group in _values(ev, "CATEGORIES"):
         for value in getattr(group, "cats", [group]):
             text = str(value).strip()
             if text:
