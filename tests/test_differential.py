@@ -32,6 +32,7 @@ from kapcheck.protocol import (
 )
 from kapcheck.protocol.templates import TEMPLATES
 from kapcheck.rules import check_protocol, engine, validate
+from kapcheck.rules.base import Partition
 
 from .generate import build, protocol_variant, template_protocol
 from .reference import evaluate
@@ -258,8 +259,20 @@ def _assert_suggestions_name_the_free(schedule: Schedule) -> int:
 def test_a_double_booking_names_the_colleagues_free_then(data: st.DataObject) -> None:
     """A clinician's double booking suggests the first colleagues of the roster who share
     a role and have no session overlapping it: looked up in each clinician's sessions in
-    order, as the definition says looking at every session of the run."""
-    _assert_suggestions_name_the_free(build(_picker(data), max_sessions=16))
+    order, as the definition says looking at every session of the run. A view given
+    without the run's clinicians' sessions (``peers``) finds them in the schedule."""
+    from kapcheck.rules.templates.clinician_overlap import _busy
+    from kapcheck.rules.validate import _views
+
+    schedule = build(_picker(data), max_sessions=16)
+    _assert_suggestions_name_the_free(schedule)
+    for view in _views(schedule, load_protocol("kap"))[Partition.CLINICIAN]:
+        bare = attrs.evolve(view, peers=None)
+        for s in view.sessions:
+            for c in schedule.clinicians:
+                busy = any(o.clinician == c.id and o.start < s.end and s.start < o.end
+                           for o in schedule.sessions)
+                assert _busy(view, c.id, s) == _busy(bare, c.id, s) == busy
 
 
 def test_a_colleague_is_free_when_a_day_long_session_ends_as_the_booking_starts() -> None:

@@ -53,46 +53,31 @@ def day_index(sessions: Any) -> dict[int, list[Any]]:
 _INDEX: tuple[Any, dict[int, list[Any]]] | None = None
 
 
-def clinician_day_index(sessions: Any) -> dict[int, dict[str, list[Any]]]:
-    """UTC day number -> clinician -> the sessions running that day (cached like
-    ``day_index``, for the last sessions tuple asked about)."""
-    global _BY_CLINICIAN
-    cached = _BY_CLINICIAN
-    if cached is not None and cached[0] is sessions:
-        return cached[1]
-    index: dict[int, dict[str, list[Any]]] = defaultdict(dict)
-    for o in sessions:  # one pass (a million sessions at most), each day it runs on
-        for d in days_of(o):
-            index[d].setdefault(o.clinician, []).append(o)
-    _BY_CLINICIAN = (sessions, index)
-    return index
-
-
-_BY_CLINICIAN: tuple[Any, dict[int, dict[str, list[Any]]]] | None = None
-
-
-def _sessions_of(schedule: Any, day: int, cid: str) -> Sequence[Any]:
-    lookup = getattr(schedule, "running_for", None)  # a proposal's, from its checker
-    if lookup is not None:
-        found: Sequence[Any] = lookup(day, {cid})
-        return found
-    return clinician_day_index(schedule.sessions).get(day, {}).get(cid, ())
-
-
 _START_S = attrgetter("start_s")
 _LONGEST_S = int(MAX_SESSION_LENGTH.total_seconds())
 
 
+@per_schedule
+def _by_clinician(schedule: Any) -> dict[str, list[Any]]:
+    """Every clinician's sessions in order of start, for views given without ``peers``."""
+    out: dict[str, list[Any]] = defaultdict(list)
+    for o in sorted(schedule.sessions, key=_START_S):
+        out[o.clinician].append(o)
+    return out
+
+
 def _busy(view: View, cid: str, s: Any) -> bool:
     """Whether the clinician has a session overlapping ``s``."""
-    if view.peers is None or hasattr(view.schedule, "running_for"):
+    running_for = getattr(view.schedule, "running_for", None)
+    if running_for is not None:  # a proposal's, from its checker
         return any(o.start < s.end and s.start < o.end
-                   for d in days_of(s) for o in _sessions_of(view.schedule, d, cid))
+                   for d in days_of(s) for o in running_for(d, {cid}))
     # The clinician's sessions in order of start: those that start before ``s`` ends,
     # looked at from the latest back to one that starts a longest session's length (or
     # more) before ``s`` does, which ends by the time ``s`` starts (the schedule's check
     # holds every session to that length), as does every one before it.
-    mine = view.peers.get(cid, ())
+    peers = view.peers if view.peers is not None else _by_clinician(view.schedule)
+    mine = peers.get(cid, ())
     i = bisect_left(mine, s.end_s, key=_START_S)
     while i > 0:
         i -= 1
