@@ -125,7 +125,10 @@ def json_members(text: str, streamed: str) -> Iterator[tuple[str, Any]]:
 RUN_CHARS = 1 << 18
 
 
-_LONG_DIGITS = re.compile(r"\d{19}")
+#: Each byte as ``0`` if it is a digit, else as a space: a run's 19 digits in a row
+#: (an integer orjson may read as a float) are then one search of its translation.
+_DIGIT_MARKS = bytes(ord("0") if chr(i).isdigit() else ord(" ") for i in range(128)) + b" " * 128
+_LONG_DIGITS = b"0" * 19
 
 
 def _run(text: str, start: int, end: int) -> list[Any] | None:
@@ -143,12 +146,12 @@ def _run(text: str, start: int, end: int) -> list[Any] | None:
     value but an integer past 64 bits (a float then): a run with 19 digits in a row
     anywhere is left to the standard library.
     """
-    piece = text[start:end]
-    if "\\" in piece or _LONG_DIGITS.search(piece):
+    piece = text[start:end].encode()
+    if b"\\" in piece or _LONG_DIGITS in piece.translate(_DIGIT_MARKS):
         return None
     try:
-        items = orjson.loads("[" + piece + "]")
-        if piece.count(":") != orjson.dumps(items).count(b":"):
+        items = orjson.loads(b"[" + piece + b"]")
+        if piece.count(b":") != orjson.dumps(items).count(b":"):
             return None  # a duplicate key: the item's own reading reports it
     except orjson.JSONDecodeError:
         return None
