@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -91,6 +92,11 @@ class _Raw:
     clinicians: list[_Placed] = field(factory=list)
     patients: list[_Placed] = field(factory=list)
     sessions: list[_Placed] = field(factory=list)
+    #: A streamed document's sessions instead, each with its source set: the k-th was
+    #: written at ``sessions[k]`` of ``file`` (a place each cost a million sessions a
+    #: second).
+    indexed: list[Session] | None = None
+    file: str = ""
     waivers: list[_Placed] = field(factory=list)
     #: Ids of sessions written with problems: they exist, so nothing that names
     #: them is reported as naming nothing.
@@ -302,11 +308,18 @@ def _read_streamed(text: str, file: str, cli_zone: str | None) -> _Raw | None:
             if not isinstance(value, Iterator) or not isinstance(zone_name, (str, type(None))):
                 return None
             tz = _sessions_zone(zone_name, problems, cli_zone)
-            streamed, r = _Raw(), _Reader(problems)
+            sessions: list[Session] = []
+            streamed, r = _Raw(indexed=sessions, file=file), _Reader(problems)
+            texts, times = streamed.texts, streamed.times
+            written = f"{file}: sessions["
             for i, item in enumerate(value):
-                _add_session(streamed, r, item, file, f"sessions[{i}]", tz)
-                if problems.items:
+                session = (_quick_session(item, tz, texts, times, f"{written}{i}]")
+                           or _session_of(streamed, r, item, f"sessions[{i}]", tz))
+                if problems.items or session is None:
                     return None
+                if session.source is None:
+                    object.__setattr__(session, "source", f"{written}{i}]")
+                sessions.append(session)
             top["sessions"] = []
     except (ValueError, RecursionError):  # not well-formed: read whole, and reported
         return None
@@ -315,7 +328,7 @@ def _read_streamed(text: str, file: str, cli_zone: str | None) -> _Raw | None:
     raw = _read_structured(top, file, problems, cli_zone)
     if problems.items:
         return None
-    raw.sessions = streamed.sessions
+    raw.indexed, raw.file = streamed.indexed, file
     return raw
 
 
@@ -427,7 +440,8 @@ def _plain_id(value: Any) -> TypeGuard[str]:
 
 
 def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str],
-                   times: dict[Any, tuple[datetime, int]]) -> Session | None:
+                   times: dict[Any, tuple[datetime, int]],
+                   source: str | None = None) -> Session | None:
     """The session of a mapping written as most are (ids and texts as text without
     surrounding spaces, known kind and route, times that read, a dose as a number),
     built without the reader's bookkeeping; None for anything else, which the reader
@@ -483,7 +497,7 @@ def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str],
     return Session._from_checked(
         sid, shared(patient, patient), kind, start, end, shared(clinician, clinician),
         None if modality is None else shared(modality, modality), route, dose,
-        tz.key if tz else None, start_s, end_s)
+        tz.key if tz else None, start_s, end_s, source)
 
 
 #: The most time texts one document's reading keeps at once.
@@ -507,24 +521,31 @@ def _add_session(raw: _Raw, r: _Reader, item: Any, file: str, path: str,
                  tz: ZoneInfo | None) -> None:
     """The session, built at once (a large file's records are not held beside its
     sessions), if its fields are sound; else its id, kept as broken."""
+    session = _session_of(raw, r, item, path, tz)
+    if session is not None:
+        raw.sessions.append(_Placed(session, file, path))
+
+
+def _session_of(raw: _Raw, r: _Reader, item: Any, path: str,
+                tz: ZoneInfo | None) -> Session | None:
+    """The session, if its fields are sound; else None, its problems reported and its
+    id kept as broken."""
     quick = _quick_session(item, tz, raw.texts, raw.times)
     if quick is not None:
-        raw.sessions.append(_Placed(quick, file, path))
-        return
+        return quick
     before, naive = len(r.problems.items), r.naive
     s = _session(r, item, path, tz)
     if s is None:
-        return
+        return None
     if len(r.problems.items) == before and r.naive == naive:
         try:
-            session = Session(**s)
+            return Session(**s)
         except (ValueError, TypeError) as exc:  # the fields were checked: a last guard
             r.problems.add(path, str(exc))
             raw.broken_sessions.add(s["id"])
-        else:
-            raw.sessions.append(_Placed(session, file, path))
     elif s["id"] is not None:
         raw.broken_sessions.add(s["id"])
+    return None
 
 
 def _waiver(r: _Reader, item: Any, path: str, zone_name: str | None,
@@ -867,16 +888,25 @@ def _build(raws: list[tuple[str, _Raw]], names: list[str]) -> tuple[Schedule, li
     placed = {
         "clinicians": [p for _, raw in raws for p in raw.clinicians],
         "patients": [p for _, raw in raws for p in raw.patients],
-        "sessions": [],
         "waivers": [p for _, raw in raws for p in raw.waivers],
     }
     problems: list[Problem] = []
-    sessions = []
-    for p in (p for _, raw in raws for p in raw.sessions):
-        # Where it was written (a YAML line is known only once the document is read).
-        object.__setattr__(p.value, "source", p.where)
-        sessions.append(p.value)
-        placed["sessions"].append(p)
+    sessions: list[Session] = []
+    #: Where each document's sessions begin in the run's: (index, the raw).
+    firsts: list[int] = []
+    owners: list[_Raw] = []
+    for _, raw in raws:
+        if not raw.sessions and not raw.indexed:
+            continue
+        firsts.append(len(sessions))
+        owners.append(raw)
+        if raw.indexed is not None:
+            sessions.extend(raw.indexed)
+            continue
+        for p in raw.sessions:
+            # Where it was written (a YAML line is known only once the document is read).
+            object.__setattr__(p.value, "source", p.where)
+            sessions.append(p.value)
     zones = [raw.timezone for _, raw in raws if raw.timezone]
     clinics = [raw.clinic for _, raw in raws if raw.clinic]
     whole = Schedule(
@@ -890,6 +920,13 @@ def _build(raws: list[tuple[str, _Raw]], names: list[str]) -> tuple[Schedule, li
     )
 
     def place(collection: str, index: int) -> tuple[str, str]:
+        if collection == "sessions":
+            index = min(index, len(sessions) - 1)
+            k = bisect_right(firsts, index) - 1
+            raw, index = owners[k], index - firsts[k]
+            if raw.indexed is not None:
+                return raw.file, f"sessions[{index}]"
+            return raw.sessions[index].file, raw.sessions[index].path
         items = placed[collection]
         item = items[min(index, len(items) - 1)]
         return item.file, item.path

@@ -136,7 +136,7 @@ class Session:
                       end: datetime, clinician: str, modality: str | None = None,
                       route: Route | None = None, dose_mg: float | None = None,
                       zone: str | None = None, start_s: int | None = None,
-                      end_s: int | None = None) -> Session:
+                      end_s: int | None = None, source: str | None = None) -> Session:
         """For kapcheck's loaders: the session of fields already checked as the
         converters and the validator would: ``kind`` a Kind, ``route`` a Route or None,
         ``start`` and ``end`` aware datetimes in UTC, ``end`` after ``start``, and
@@ -157,7 +157,7 @@ class Session:
         set_route(self, route)
         set_dose(self, dose_mg)
         set_zone(self, zone)
-        set_source(self, None)
+        set_source(self, source)
         set_start_s(self, int(start.timestamp()) if start_s is None else start_s)
         set_end_s(self, int(end.timestamp()) if end_s is None else end_s)
         return self

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kapcheck.protocol import ScheduleError, documents, load_schedule, loader
+from kapcheck.protocol.limits import MAX_SESSIONS_PER_PATIENT
 
 from .helpers import compliant_course, document
 
@@ -30,13 +31,14 @@ def run_chars(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     return request.param  # type: ignore[no-any-return]
 
 
-def _both(path: Path, monkeypatch: pytest.MonkeyPatch, **kwargs: object) -> tuple[object, object]:
+def _both(path: Path | list[Path], monkeypatch: pytest.MonkeyPatch,
+          **kwargs: object) -> tuple[object, object]:
     """(read session by session, read whole): a schedule or the problems raised."""
     outcomes = []
     for threshold in (0, 1 << 60):
         monkeypatch.setattr(loader, "STREAM_MIN_BYTES", threshold)
         try:
-            schedule = load_schedule(path, **kwargs)
+            schedule = load_schedule(*(path if isinstance(path, list) else [path]), **kwargs)
             outcomes.append((schedule, [s.source for s in schedule.sessions]))
         except ScheduleError as exc:
             outcomes.append([str(p) for p in exc.problems])
@@ -62,7 +64,8 @@ def test_the_example_reads_alike_either_way(tmp_path: Path,
 @pytest.mark.parametrize("change", [
     "timezone after sessions", "no timezone", "unknown key", "bad session", "duplicate key",
     "naive times", "sessions not a list", "not an object", "trailing text", "empty sessions",
-    "ints as ids", "spaces around ids", "no sessions",
+    "ints as ids", "spaces around ids", "no sessions", "duplicate session id",
+    "unknown patient", "unknown clinician", "too many sessions for a patient",
 ])
 def test_unusual_documents_read_alike_either_way(change: str, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,10 +100,47 @@ def test_unusual_documents_read_alike_either_way(change: str, tmp_path: Path,
         doc["sessions"][0]["patient"] = f" {doc['sessions'][0]['patient']} "
     elif change == "no sessions":
         del doc["sessions"]
+    elif change == "duplicate session id":
+        doc["sessions"][5]["id"] = doc["sessions"][2]["id"]
+    elif change == "unknown patient":
+        doc["sessions"][4]["patient"] = "P-nobody"
+    elif change == "unknown clinician":
+        doc["sessions"][-1]["clinician"] = "dr-nobody"
+    elif change == "too many sessions for a patient":
+        first = doc["sessions"][0]
+        doc["sessions"] += [dict(first, id=f"X{n}") for n in range(MAX_SESSIONS_PER_PATIENT)]
     path = tmp_path / "s.json"
     path.write_text(text if text is not None else json.dumps(doc, default=str), encoding="utf-8")
     streamed, whole = _both(path, monkeypatch)
     assert streamed == whole
+
+
+def test_problems_across_files_are_placed_alike(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sessions of a streamed document among others' (a YAML file before it, a JSON file
+    after): a problem of the run names the file and the place of the session it is
+    about, whichever way each document was read."""
+    doc = _example()
+    first = dict(doc, sessions=doc["sessions"][:4], waivers=[])
+    first["sessions"][1] = dict(first["sessions"][1], patient="P-nobody")
+    middle = dict(doc, sessions=doc["sessions"][4:], waivers=[])
+    middle["sessions"][3] = dict(middle["sessions"][3], id=first["sessions"][0]["id"])
+    middle["sessions"][-1] = dict(middle["sessions"][-1], clinician="dr-nobody")
+    last = {"timezone": doc["timezone"],
+            "sessions": [dict(doc["sessions"][2], id="Z1", patient="P-other")]}
+    yaml_file = tmp_path / "a.yaml"
+    yaml_file.write_text(yaml.safe_dump(json.loads(json.dumps(first, default=str))),
+                         encoding="utf-8")
+    paths = [yaml_file, _json(tmp_path, middle, "b.json"), _json(tmp_path, last, "c.json")]
+    streamed, whole = _both(paths, monkeypatch)
+    assert streamed == whole
+    assert isinstance(whole, list)
+    assert any(p.startswith(f"{tmp_path / 'a.yaml'}:") and "P-nobody" in p for p in whole)
+    assert any(p.startswith(f"{tmp_path / 'b.json'}: sessions[3].id") and "duplicate" in p for p in whole)
+    assert any(p.startswith(
+        f"{tmp_path / 'b.json'}: sessions[{len(middle['sessions']) - 1}].clinician")
+               for p in whole)
+    assert any(p.startswith(f"{tmp_path / 'c.json'}: sessions[0].patient") for p in whole)
 
 
 def test_a_timezone_from_the_command_line_reads_alike(tmp_path: Path,
