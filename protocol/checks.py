@@ -207,13 +207,15 @@ def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None
         sid, pid, cid, start, end = s.id, s.patient, s.clinician, s.start, s.end
         # The common case in one test; anything unusual is looked at closely.
         if not (type(sid) is str and type(pid) is str and type(cid) is str
-                and 0 < len(sid) <= MAX_ID_CHARS and 0 < len(pid) <= MAX_ID_CHARS
-                and 0 < len(cid) <= MAX_ID_CHARS and EARLIEST <= start and end < LATEST
+                and sid.strip() and len(sid) <= MAX_ID_CHARS and pid.strip()
+                and len(pid) <= MAX_ID_CHARS and cid.strip() and len(cid) <= MAX_ID_CHARS
+                and EARLIEST <= start and end < LATEST
                 and end - start <= longest
                 and (s.route is None and s.dose_mg is None or s.kind is Kind.DOSING
                      and (s.dose_mg is None or dose_problem(s.dose_mg) is None))
                 and (s.modality is None and s.kind not in MODALITY_KINDS
-                     or type(s.modality) is str and 0 < len(s.modality) <= MAX_NAME_CHARS)
+                     or type(s.modality) is str and s.modality.strip()
+                     and len(s.modality) <= MAX_NAME_CHARS)
                 and (s.zone is None or type(s.zone) is str and s.zone in _ZONES_READ)
                 and (s.source is None or type(s.source) is str)):
             _check_session(s, i, add)

@@ -270,6 +270,19 @@ def test_every_problem_of_a_hand_built_schedule_is_listed(loaded) -> None:  # ty
         assert expected in text
 
 
+@pytest.mark.parametrize(("field", "value"), [("id", "   "), ("patient", " "),
+                                            ("clinician", "\t"), ("modality", "  ")])
+def test_a_hand_built_session_with_blank_text_is_an_input_error(field: str, value: str,
+                                                                loaded) -> None:  # type: ignore[no-untyped-def]
+    """An id or a modality of spaces alone, which no document may give, is refused when
+    a session is built by hand too (it once passed the check's quick test)."""
+    s = loaded.sessions[3]
+    schedule = attrs.evolve(loaded, sessions=(*loaded.sessions[:3], attrs.evolve(s, **{field: value})))
+    with pytest.raises(ScheduleError) as err:
+        validate(schedule, load_protocol("kap"))
+    assert f"sessions[3].{field}: expected" in str(err.value)
+
+
 def test_hand_built_sessions_take_kinds_as_text_and_refuse_unknown_ones(loaded) -> None:  # type: ignore[no-untyped-def]
     s = loaded.sessions[2]
     text_kind = Session(id="S-t", patient="P-001", kind="dosing", start=s.start + timedelta(days=3),
