@@ -164,7 +164,7 @@ def _items(text: str, cursor: _Cursor) -> Iterator[Any]:
     scan = _SCAN
     pos = _skip(text, cursor.pos)
     if text[pos:pos + 1] != "]":
-        #: Items before this position are decoded one by one (a run that did not read).
+        # Items before this position are decoded one by one (a run that did not read).
         single_to = 0
         while True:
             if pos >= single_to:

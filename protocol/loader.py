@@ -892,7 +892,7 @@ def _build(raws: list[tuple[str, _Raw]], names: list[str]) -> tuple[Schedule, li
     }
     problems: list[Problem] = []
     sessions: list[Session] = []
-    #: Where each document's sessions begin in the run's: (index, the raw).
+    # Where each document's sessions begin in the run's, and whose they are.
     firsts: list[int] = []
     owners: list[_Raw] = []
     for _, raw in raws:
