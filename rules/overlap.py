@@ -34,19 +34,20 @@ def day_windows(ordered: Sequence[Session]) -> Iterator[tuple[Session, ...]]:
     engine joins a day's sessions instead of a quarter's. A window of one session holds
     no overlap and is not given.
     """
-    running: list[Session] = []
-    i, n = 0, len(ordered)
-    while i < n:
-        day = ordered[i].start_s // 86400
-        opens = day * 86400
-        carried = [s for s in running if s.end_s > opens] if running else running
-        j = i + 1
-        while j < n and ordered[j].start_s // 86400 == day:
-            j += 1
-        running = carried + list(ordered[i:j])
-        i = j
-        if len(running) > 1:
-            yield tuple(running)
+    running: list[Session] = []  # the window being filled: carried, then the day's own
+    window_day = None
+    for s in ordered:
+        day = s.start_s // 86400
+        if day != window_day:  # the window closes; the next opens with what still runs
+            if len(running) > 1:
+                yield tuple(running)
+            if running:
+                opens = day * 86400
+                running = [r for r in running if r.end_s > opens]
+            window_day = day
+        running.append(s)
+    if len(running) > 1:
+        yield tuple(running)
 
 
 def _facts(sessions: Sequence[Session], origin: int) -> list[Fact]:

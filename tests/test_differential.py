@@ -300,3 +300,30 @@ def test_a_colleague_is_free_when_a_day_long_session_ends_as_the_booking_starts(
     report = validate(schedule, load_protocol("kap"))
     (finding,) = [f for f in report.findings if f.rule == "KAP-CLIN-001"]
     assert finding.suggestion.endswith("free then: t-ends-then, t-free, t-later.")
+
+
+@settings(max_examples=200)
+@given(times=st.lists(st.tuples(
+    st.builds(lambda h, d: max(0, h * 3600 + d), st.integers(0, 5 * 24), st.sampled_from([-1, 0, 1])),
+    st.builds(lambda h, d: h * 3600 + d, st.integers(1, 24), st.sampled_from([-1, 0, 1]))),
+    max_size=12))
+def test_day_windows_are_each_days_sessions_after_those_still_running(
+        times: list[tuple[int, int]]) -> None:
+    """The overlap join's windows by their definition: for each UTC day on which a
+    session starts, the earlier sessions still running when the day opens, then the
+    day's own, in order; a window of one session is not given."""
+    from types import SimpleNamespace
+
+    from kapcheck.rules.overlap import day_windows
+
+    ordered = sorted((SimpleNamespace(id=f"S{n}", start_s=start, end_s=start + length)
+                      for n, (start, length) in enumerate(times)),
+                     key=lambda s: (s.start_s, s.id))
+    expected = []
+    for day in sorted({s.start_s // 86400 for s in ordered}):
+        opens = day * 86400
+        window = ([s for s in ordered if s.start_s < opens < s.end_s]
+                  + [s for s in ordered if s.start_s // 86400 == day])
+        if len(window) > 1:
+            expected.append(tuple(window))
+    assert list(day_windows(ordered)) == expected  # type: ignore[arg-type]
