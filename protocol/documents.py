@@ -153,9 +153,7 @@ def _run(text: str, start: int, end: int) -> list[Any] | None:
         items = orjson.loads(b"[" + piece + b"]")
         if piece.count(b":") != orjson.dumps(items).count(b":"):
             return None  # a duplicate key: the item's own reading reports it
-    except orjson.JSONDecodeError:
-        return None
-    except orjson.JSONEncodeError:  # nested too deep to write again
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):  # (too deep to write again)
         return None
     return items  # type: ignore[no-any-return]
 

@@ -314,7 +314,7 @@ def _read_streamed(text: str, file: str, cli_zone: str | None) -> _Raw | None:
             written = f"{file}: sessions["
             for i, item in enumerate(value):
                 session = (_quick_session(item, tz, texts, times, f"{written}{i}]")
-                           or _session_of(streamed, r, item, f"sessions[{i}]", tz))
+                           or _read_session(streamed, r, item, f"sessions[{i}]", tz))
                 if problems.items or session is None:
                     return None
                 if session.source is None:
@@ -530,9 +530,12 @@ def _session_of(raw: _Raw, r: _Reader, item: Any, path: str,
                 tz: ZoneInfo | None) -> Session | None:
     """The session, if its fields are sound; else None, its problems reported and its
     id kept as broken."""
-    quick = _quick_session(item, tz, raw.texts, raw.times)
-    if quick is not None:
-        return quick
+    return _quick_session(item, tz, raw.texts, raw.times) or _read_session(raw, r, item, path, tz)
+
+
+def _read_session(raw: _Raw, r: _Reader, item: Any, path: str,
+                  tz: ZoneInfo | None) -> Session | None:
+    """``_session_of`` for a mapping the quick path did not take: read field by field."""
     before, naive = len(r.problems.items), r.naive
     s = _session(r, item, path, tz)
     if s is None:
