@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
 from yaml.constructor import ConstructorError
 from yaml.events import AliasEvent
@@ -78,11 +77,13 @@ class _Cursor:
         self.done = False
 
 
-def json_members(text: str, streamed: str) -> Iterator[tuple[str, Any]]:
+def json_members(text: str, streamed: str,
+                 decode_run: RunDecoder | None = None) -> Iterator[tuple[str, Any]]:
     """The members of the JSON object ``text`` holds, in order, each value decoded as
     ``json_loads`` decodes it; but the value of the member named ``streamed``, when it
     is an array, comes as an iterator of its items, each decoded when it is asked for
-    (consume it before asking for the next member). A large schedule is so read one
+    (consume it before asking for the next member), runs of them decoded at once by
+    ``decode_run`` where it reads them. A large schedule is so read one
     session at a time instead of whole. ValueError (DuplicateKeyError within a value)
     for text that is not one well-formed JSON object."""
     pos = _skip(text, 0)
@@ -102,7 +103,7 @@ def json_members(text: str, streamed: str) -> Iterator[tuple[str, Any]]:
             pos = _skip(text, pos + 1)
             if key == streamed and text[pos:pos + 1] == "[":
                 cursor = _Cursor(pos + 1)
-                yield key, _items(text, cursor)
+                yield key, _items(text, cursor, decode_run)
                 if not cursor.done:
                     raise ValueError(f"the items of {streamed} were not all read")
                 pos = cursor.pos
@@ -121,53 +122,28 @@ def json_members(text: str, streamed: str) -> Iterator[tuple[str, Any]]:
         raise ValueError(f"extra data at {pos}")
 
 
-#: About how many characters of an array ``_items`` hands to orjson at once.
+#: About how many characters of an array ``_items`` hands to its run decoder at once.
 RUN_CHARS = 1 << 18
 
-
-#: Each byte as ``0`` if it is a digit, else as a space: a run's 19 digits in a row
-#: (an integer orjson may read as a float) are then one search of its translation.
-_DIGIT_MARKS = bytes(ord("0") if chr(i).isdigit() else ord(" ") for i in range(128)) + b" " * 128
-_LONG_DIGITS = b"0" * 19
+#: Decodes the text of whole items of an array (``{...}, {...}``) at once: their values
+#: as the standard library would read them (or records of them), or None.
+RunDecoder = Callable[[bytes], "list[Any] | None"]
 
 
-def _run(text: str, start: int, end: int) -> list[Any] | None:
-    """The items ``text[start:end]`` holds, if it is a run of whole items of an array
-    (``{...}, {...}``) that reads as the standard library reads it, decoded by orjson
-    at once (a large schedule's sessions in less than half the time); else None, and
-    the caller decodes item by item as ever.
-
-    A run ends where an item ends: were ``end`` inside a string or an item, the run
-    would not read as the items of an array. orjson keeps the last of duplicate keys
-    silently, so one is seen another way: without a backslash in the run, every colon
-    of it is a key's or one written in a string, and the run written again by orjson
-    has as many only if no key was dropped. orjson refuses what the standard library
-    reads differently (NaN, an infinite float), and decodes every number to the same
-    value but an integer past 64 bits (a float then): a run with 19 digits in a row
-    anywhere is left to the standard library.
-    """
-    piece = text[start:end].encode()
-    if b"\\" in piece or _LONG_DIGITS in piece.translate(_DIGIT_MARKS):
-        return None
-    try:
-        items = orjson.loads(b"[" + piece + b"]")
-        if piece.count(b":") != orjson.dumps(items).count(b":"):
-            return None  # a duplicate key: the item's own reading reports it
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError):  # (too deep to write again)
-        return None
-    return items  # type: ignore[no-any-return]
-
-
-def _items(text: str, cursor: _Cursor) -> Iterator[Any]:
+def _items(text: str, cursor: _Cursor, decode_run: RunDecoder | None) -> Iterator[Any]:
+    """The items of the array at the cursor, a run of about RUN_CHARS at a time where
+    ``decode_run`` reads it, else one by one."""
     scan = _SCAN
     pos = _skip(text, cursor.pos)
     if text[pos:pos + 1] != "]":
         # Items before this position are decoded one by one (a run that did not read).
         single_to = 0
         while True:
-            if pos >= single_to:
+            if pos >= single_to and decode_run is not None:
+                # A run ends at "}," past RUN_CHARS: were that inside a string or an
+                # item, the run would be no array's items, and would not decode.
                 end = text.find("},", pos + RUN_CHARS)
-                run = _run(text, pos, end + 1) if end >= 0 else None
+                run = decode_run(text[pos:end + 1].encode()) if end >= 0 else None
                 if run is not None:
                     yield from run
                     pos = _skip(text, end + 2)

@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -37,6 +37,7 @@ from .model import (
     Session,
     Waiver,
 )
+from .records import SessionRecord, decode_run, record
 from .times import (
     DURATION_FORMS,
     NaiveTimeError,
@@ -298,7 +299,7 @@ def _read_streamed(text: str, file: str, cli_zone: str | None) -> _Raw | None:
     top: dict[str, Any] = {}
     streamed: _Raw | None = None
     try:
-        for key, value in json_members(text, "sessions"):
+        for key, value in json_members(text, "sessions", decode_run):
             if key not in TOP_KEYS or key in top or (key == "timezone" and "sessions" in top):
                 return None
             if key != "sessions":
@@ -429,58 +430,37 @@ def _dose(r: _Reader, value: Any, path: Where) -> float | None:
     return None
 
 
-_SESSION_KEY_SET = frozenset(SESSION_KEYS)
-_KINDS: dict[Any, Kind] = {k.value: k for k in Kind}
-_ROUTES: dict[Any, Route] = {k.value: k for k in Route}
-_MODALITY_KIND_TEXTS = frozenset(k.value for k in MODALITY_KINDS)
-
-
-def _plain_id(value: Any) -> TypeGuard[str]:
-    return type(value) is str and value != "" and value.strip() == value
-
-
 def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str],
                    times: dict[Any, tuple[datetime, int]],
                    source: str | None = None) -> Session | None:
-    """The session of a mapping written as most are (ids and texts as text without
-    surrounding spaces, known kind and route, times that read, a dose as a number),
-    built without the reader's bookkeeping; None for anything else, which the reader
-    then goes through field by field and reports. It accepts a subset of what
+    """The session of a record, or of a mapping, written as most are (ids and texts as
+    text without surrounding spaces, known kind and route, times that read, a dose as a
+    number), built without the reader's bookkeeping; None for anything else, which the
+    reader then goes through field by field and reports. It accepts a subset of what
     ``_session`` accepts and builds the same session from it."""
-    if type(item) is not dict or not _SESSION_KEY_SET.issuperset(item):
-        return None
-    get = item.get
-    sid, patient, clinician = get("id"), get("patient"), get("clinician")
-    kind_text = get("kind")
-    kind = _KINDS.get(kind_text) if type(kind_text) is str else None
-    start_text, end_text, length_text = get("start"), get("end"), get("duration")
-    modality, route_text, dose = get("modality"), get("route"), get("dose_mg")
-    if (kind is None or not _plain_id(sid) or not _plain_id(patient)
-            or not _plain_id(clinician) or type(start_text) is not str
-            or (end_text is None) == (length_text is None)):
+    if type(item) is not SessionRecord:
+        item = record(item)
+        if item is None:
+            return None
+    sid, patient, clinician, kind = item.id, item.patient, item.clinician, item.kind
+    start_text, end_text, length_text = item.start, item.end, item.duration
+    modality, route = item.modality, item.route
+    # The record's types are checked: text, ids not empty, kind and route known.
+    if (sid.strip() != sid or patient.strip() != patient or clinician.strip() != clinician
+            or (end_text is None) == (length_text is None)
+            or (route is not None and kind is not Kind.DOSING)):
         return None
     if modality is None:
-        if kind_text in _MODALITY_KIND_TEXTS:
+        if kind in MODALITY_KINDS:
             return None
-    elif not _plain_id(modality) or len(modality) > MAX_TEXT_CHARS:
-        return None
-    route = None
-    if route_text is not None:
-        route = _ROUTES.get(route_text) if type(route_text) is str else None
-        if route is None or kind is not Kind.DOSING:
-            return None
-    if dose is not None and type(dose) is not int and type(dose) is not float:
+    elif modality.strip() != modality:
         return None
     try:
         start, start_s = (times.get(start_text)
                           or _timed(times, start_text, parse_instant(start_text, tz)))
         if end_text is not None:
-            if type(end_text) is not str:
-                return None
             end, end_s = times.get(end_text) or _timed(times, end_text, parse_instant(end_text, tz))
         else:
-            if type(length_text) is not str:
-                return None
             key = (start_text, length_text)
             known = times.get(key)
             if known is None:
@@ -496,7 +476,7 @@ def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str],
     shared = texts.setdefault
     return Session._from_checked(
         sid, shared(patient, patient), kind, start, end, shared(clinician, clinician),
-        None if modality is None else shared(modality, modality), route, dose,
+        None if modality is None else shared(modality, modality), route, item.dose_mg,
         tz.key if tz else None, start_s, end_s, source)
 
 

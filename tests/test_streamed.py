@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True, params=[16, documents.RUN_CHARS], ids=["short runs", "runs"])
 def run_chars(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    """Every test here reads with runs of items decoded at once by orjson as long as in
-    use (a small document has none) and as short as an item, so that they do occur."""
+    """Every test here reads with runs of items decoded at once (into session records)
+    as long as in use (a small document has none) and as short as an item, so that they
+    do occur."""
     monkeypatch.setattr(documents, "RUN_CHARS", request.param)
     return request.param  # type: ignore[no-any-return]
 
@@ -171,14 +172,14 @@ def test_a_large_network_is_decoded_in_runs(tmp_path: Path, monkeypatch: pytest.
     """Runs of items are decoded at once (they are no dead branch) and read what the
     whole document reads."""
     runs = []
-    real = documents._run
+    real = loader.decode_run
 
     def spy(*args: Any) -> Any:
         result = real(*args)
         runs.append(result is not None)
         return result
 
-    monkeypatch.setattr(documents, "_run", spy)
+    monkeypatch.setattr(loader, "decode_run", spy)
     path = _json(tmp_path, _example(), indent=2)
     streamed, whole = _both(path, monkeypatch)
     assert streamed == whole and not isinstance(whole, list)
@@ -189,7 +190,7 @@ def test_a_large_network_is_decoded_in_runs(tmp_path: Path, monkeypatch: pytest.
                                    "kind dosing twice", "start with an escaped colon"])
 def test_a_duplicate_key_inside_a_run_is_reported(twice: str, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """orjson keeps the last of two keys silently: a session that names a key twice is
+    """msgspec keeps the last of two keys silently: a session that names a key twice is
     reported all the same, however the run around it reads. The last case's colons
     balance (the value dropped has none, the value kept has one written as an escape)."""
     doc = _example()
