@@ -34,7 +34,7 @@ import orjson
 
 from kapcheck.protocol import KapcheckError, RuleSettings
 
-from .base import Fact, Hit, Part, View
+from .base import Fact, Hit, Part, Row, View
 
 T = TypeVar("T")
 
@@ -122,13 +122,20 @@ class _Engine:
         hits: list[Hit] = []
         params = rule.parameters
         used: set[str] = set()
-        memos = {part.name: _Memo() for part in module.PARTS if part.by_id}
+        memos = {part.name: _Memo() for part in module.PARTS if part.rows is not None}
         for view in views:
             marks: set[Any] = set()
             for part in module.PARTS:
+                if part.rows is not None:
+                    memo = memos[part.name]
+                    for ids, rows in part.rows(view, params):
+                        if rows:
+                            marks |= self._recalled(part, ids, rows, view, rule, memo)
+                            used.add(part.name)
+                    continue
                 for facts in part.batches_of(view, params):
                     if facts:
-                        marks |= self._marks(part, facts, view, rule, memos.get(part.name))
+                        marks |= self._asserted(part.name, facts, f"{rule.id} for {view.key}")
                         used.add(part.name)
             hits.extend(module.verdict(view, rule, marks))
         # Each partition's batch was retracted as it finished; one look at each state
@@ -138,29 +145,29 @@ class _Engine:
                 self._fail(f"{rule.id}: facts were left in the {name} state after retraction")
         return hits
 
-    def _marks(self, part: Part, facts: list[Fact], view: View, rule: RuleSettings,
-               memo: _Memo | None) -> set[Any]:
-        """The marks the part's ruleset makes on one partition's facts.
+    def _recalled(self, part: Part, ids: Sequence[str], rows: tuple[Row, ...], view: View,
+                  rule: RuleSettings, memo: _Memo) -> set[Any]:
+        """The marks the part's ruleset makes on one batch given as rows.
 
-        A ``by_id`` part's facts are asserted under positional ids, so that two
-        partitions whose facts are alike (the same kinds, the same times from their
-        origins, the same parameters) make the same batch, byte for byte; the engine
-        answers each distinct batch once per rule and its marks are read back into each
-        partition's own ids. The answer is the engine's all the same: it is a function
-        of the batch alone (every batch meets an empty state).
+        Its facts are asserted under positional ids, so that two partitions whose facts
+        are alike (the same kinds, the same times from their origins, the same
+        parameters: the same rows) make the same batch; the engine answers each
+        distinct batch once per rule and its marks are read back into each partition's
+        own ids. The answer is the engine's all the same: it is a function of the batch
+        alone (every batch meets an empty state).
         """
-        if memo is None or not memo.open:  # asserted under its own ids: nothing to read back
-            return self._asserted(part.name, facts, f"{rule.id} for {view.key}")
-        # The batch without its ids is the memo's key: a fact's position in it is its id.
-        ids = [fact.pop("id") for fact in facts]  # built for this call: changed in place
-        batch = orjson.dumps(facts)
-        known = memo.answers.get(batch)
+        known = memo.answers.get(rows) if memo.open else None
         if known is None:
-            for fact, position in zip(facts, _ids(len(facts)), strict=True):
-                fact["id"] = position
-            marks = self._asserted(part.name, facts, f"{rule.id} for {view.key}")
+            where = f"{rule.id} for {view.key}"
+            try:
+                facts = part.facts_of(ids if not memo.open else _ids(len(rows)), rows)
+            except (TypeError, ValueError, KeyError) as exc:
+                self._fail(f"{where}: {exc}")
+            marks = self._asserted(part.name, facts, where)
+            if not memo.open:  # asserted under its own ids: nothing to read back
+                return marks
             known = _positions(marks, len(ids), part)
-            memo.keep(batch, known)
+            memo.keep(rows, known)
         else:
             memo.found += 1
         return {ids[mark] if type(mark) is int
@@ -218,13 +225,13 @@ class _Memo:
     __slots__ = ("answers", "missed", "found", "open")
 
     def __init__(self) -> None:
-        self.answers: dict[bytes, tuple[Any, ...]] = {}
+        self.answers: dict[tuple[Row, ...], tuple[Any, ...]] = {}
         #: Batches looked up and not found (then asserted), and found.
         self.missed = 0
         self.found = 0
         self.open = True
 
-    def keep(self, batch: bytes, answer: tuple[Any, ...]) -> None:
+    def keep(self, batch: tuple[Row, ...], answer: tuple[Any, ...]) -> None:
         self.missed += 1
         if self.open:
             self.answers[batch] = answer
@@ -242,7 +249,7 @@ MEMO_TRIAL = 2_000
 def _positions(marks: set[Any], count: int, part: Part) -> tuple[Any, ...]:
     """Marks made on positional ids, with each id (``#3``) as its position (3): a mark is
     an id, or a tuple of ids and constants (text that is no id). Anything else is a
-    template that should not be ``by_id``, and fails the run."""
+    template that should not give rows, and fails the run."""
     def position(value: Any) -> Any:
         if type(value) is str and value.startswith("#"):
             if value[1:].isdecimal() and int(value[1:]) < count:

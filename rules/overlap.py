@@ -22,7 +22,7 @@ from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import Session
 
-from .base import Fact, Mark, View, within
+from .base import Mark, Rows, View, within
 
 
 def day_windows(ordered: Sequence[Session]) -> Iterator[tuple[Session, ...]]:
@@ -50,13 +50,11 @@ def day_windows(ordered: Sequence[Session]) -> Iterator[tuple[Session, ...]]:
         yield tuple(running)
 
 
-def _facts(sessions: Sequence[Session], origin: int) -> list[Fact]:
-    """The sessions in rank order, times in seconds since ``origin``."""
-    return [{"id": s.id, "type": "session", "rank": i, "start": s.start_s - origin,
-             "end": s.end_s - origin} for i, s in enumerate(sessions)]
+#: The facts' shapes (``base.Part.rows``): sessions in rank order.
+SHAPES = {"session": ("type", "rank", "start", "end")}
 
 
-def day_batches(view: View) -> Iterator[Sequence[Fact]]:
+def day_batches(view: View) -> Iterator[Rows]:
     """A view's sessions day by day (a patient's, a clinician's), each day from its own
     first start.
 
@@ -65,7 +63,10 @@ def day_batches(view: View) -> Iterator[Sequence[Fact]]:
     which the set of marks absorbs.
     """
     for sessions in day_windows(view.sessions):
-        yield _facts(sessions, sessions[0].start_s)
+        origin = sessions[0].start_s
+        yield ([s.id for s in sessions],
+               tuple([("session", i, s.start_s - origin, s.end_s - origin)
+                      for i, s in enumerate(sessions)]))
 
 
 def overlap_ruleset(name: str, mark: Mark) -> None:

@@ -4,7 +4,9 @@ ones, and every kind of mistake reported at once with its file and key."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
 
 from kapcheck.protocol import ProtocolError, load_protocol, load_schedule
@@ -135,3 +137,41 @@ def test_doses_are_read_from_every_structured_input(tmp_path: Path) -> None:
                    "S-1,P-001,dosing,2026-03-04T10:00,2h,dr-lee,12.5\n")
     roster = write(tmp_path, document([]), "roster.yaml")
     assert load_schedule([roster, csv]).session_by_id["S-1"].dose_mg == 12.5
+
+
+def test_a_row_that_holds_a_float_fails_the_run(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are the memo's keys, and 1.0 equals 1 as a row but not as a fact: a template
+    whose row holds anything but ints and text fails the run, never shares an answer."""
+    from kapcheck.rules import EngineError, engine
+    from kapcheck.rules.templates import min_duration
+
+    monkeypatch.setattr(engine, "_engine", engine._Engine())  # a throwaway engine
+    real = min_duration.batch
+
+    def with_a_float(view: Any, params: Any) -> Any:
+        for ids, rows in real(view, params):
+            yield ids, tuple((*row[:-1], float(row[-1])) for row in rows)
+
+    monkeypatch.setattr(min_duration, "PARTS", (attrs.evolve(min_duration.PARTS[0],
+                                                             rows=with_a_float),))
+    schedule = load_schedule(write(tmp_path, document(compliant_course())))
+    with pytest.raises(EngineError, match="not only ints and text"):
+        validate(schedule, load_protocol("kap"))
+
+
+def test_a_part_gives_its_facts_one_way_and_rows_with_their_shapes() -> None:
+    from kapcheck.rules.base import Part
+
+    def define(name: str, mark: Any) -> None:
+        return None
+
+    def rows(view: Any, params: Any) -> Any:
+        return iter(())
+
+    with pytest.raises(ValueError, match="give facts, batches or rows"):
+        Part("p", define, facts=lambda v, p: [], rows=rows, shapes={"s": ("type",)})
+    with pytest.raises(ValueError, match="rows need shapes"):
+        Part("p", define, rows=rows)
+    with pytest.raises(ValueError, match="rows need shapes"):
+        Part("p", define, rows=rows, shapes={"s": ("start", "type")})

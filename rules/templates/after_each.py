@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import timedelta
 from operator import attrgetter
 from typing import Any
@@ -29,7 +29,7 @@ from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import RuleSettings
 
-from ..base import DAY, HOUR, Fact, Hit, Mark, Params, Part, View, a, seconds, texts, within
+from ..base import DAY, HOUR, Hit, Mark, Params, Part, Rows, View, a, seconds, texts, within
 
 
 def anchor_sessions(view: View, params: Params) -> list[Any]:
@@ -41,7 +41,7 @@ def anchor_sessions(view: View, params: Params) -> list[Any]:
 _START = attrgetter("start_s")
 
 
-def batches(view: View, params: Params) -> Iterator[Sequence[Fact]]:
+def rows(view: View, params: Params) -> Iterator[Rows]:
     anchors = anchor_sessions(view, params)
     if not anchors:
         return
@@ -54,16 +54,18 @@ def batches(view: View, params: Params) -> Iterator[Sequence[Fact]]:
               bisect_left(starts, (s.end_s + hi) // DAY * DAY + DAY)) for s in anchors]
     if sum(j - i for i, j in spans) > 2 * len(targets) + len(anchors):
         origin = view.origin_s
-        yield ([{"id": f"a:{s.id}", "type": "anchor", "lo": s.end_s - origin + lo,
-                 "hi": s.end_s - origin + hi} for s in anchors]
-               + [{"id": s.id, "type": "target", "start": s.start_s - origin}
-                  for s in targets])
+        yield ([f"a:{s.id}" for s in anchors] + [s.id for s in targets],
+               tuple([("anchor", s.end_s - origin + lo, s.end_s - origin + hi) for s in anchors]
+                     + [("target", s.start_s - origin) for s in targets]))
         return
     for s, (i, j) in zip(anchors, spans, strict=True):
         origin = s.end_s
-        yield ([{"id": f"a:{s.id}", "type": "anchor", "lo": lo, "hi": hi}]
-               + [{"id": t.id, "type": "target", "start": t.start_s - origin}
-                  for t in targets[i:j]])
+        window = targets[i:j]
+        yield ([f"a:{s.id}", *[t.id for t in window]],
+               (("anchor", lo, hi), *[("target", t.start_s - origin) for t in window]))
+
+
+SHAPES = {"anchor": ("type", "lo", "hi"), "target": ("type", "start")}
 
 
 def define(name: str, mark: Mark) -> None:
@@ -76,7 +78,7 @@ def define(name: str, mark: Mark) -> None:
             mark((c.anchor.id, c.later.id))
 
 
-PARTS = (Part("after-each", define, batches=batches, by_id=True),)
+PARTS = (Part("after-each", define, rows=rows, shapes=SHAPES),)
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:

@@ -7,7 +7,7 @@ counts the witnesses against ``min_sessions``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -15,25 +15,28 @@ from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import RuleSettings
 
-from ..base import DAY, HOUR, Fact, Hit, Mark, Params, Part, View, seconds, texts, within
+from ..base import DAY, HOUR, Hit, Mark, Params, Part, Rows, View, seconds, texts, within
 
 
 def first(view: View, params: Params) -> Any:
     return next((s for s in view.sessions if s.kind == params["anchor"]), None)
 
 
-def facts(view: View, params: Params) -> Sequence[Fact]:
+def rows(view: View, params: Params) -> Iterator[Rows]:
     anchor = first(view, params)
     if anchor is None:
-        return []
+        return
     # Times from the anchor's start: patients whose windows hold alike sessions make
     # one batch (``engine``), wherever their courses began.
     origin = anchor.start_s
-    return [{"id": f"a:{anchor.id}", "type": "anchor",
-             "latest": -seconds(params["min_hours_before"], HOUR),
-             "earliest": -seconds(params["max_days_before"], DAY)}] + [
-        {"id": s.id, "type": "target", "start": s.start_s - origin,
-         "end": s.end_s - origin} for s in view.of_kind(params["kind"])]
+    targets = view.of_kind(params["kind"])
+    yield ([f"a:{anchor.id}", *[s.id for s in targets]],
+           (("anchor", -seconds(params["min_hours_before"], HOUR),
+             -seconds(params["max_days_before"], DAY)),
+            *[("target", s.start_s - origin, s.end_s - origin) for s in targets]))
+
+
+SHAPES = {"anchor": ("type", "latest", "earliest"), "target": ("type", "start", "end")}
 
 
 def define(name: str, mark: Mark) -> None:
@@ -46,7 +49,7 @@ def define(name: str, mark: Mark) -> None:
             mark(c.later.id)
 
 
-PARTS = (Part("before-first", define, facts, by_id=True),)
+PARTS = (Part("before-first", define, rows=rows, shapes=SHAPES),)
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from operator import attrgetter
 from typing import Any
 
@@ -17,10 +17,10 @@ from kapcheck.protocol import RuleSettings
 from kapcheck.protocol.limits import MAX_SESSION_LENGTH
 
 from .. import overlap
-from ..base import Fact, Hit, Mark, Params, Part, View, listing, per_schedule
+from ..base import Hit, Mark, Params, Part, Rows, View, listing, per_schedule
 
 
-def batches(view: View, params: Params) -> Iterable[Sequence[Fact]]:
+def rows(view: View, params: Params) -> Iterable[Rows]:
     """The clinician's sessions day by day (a clinician's whole run, or a proposal's
     window of one day with the sessions carried into it)."""
     return overlap.day_batches(view)
@@ -139,4 +139,4 @@ def _suggest(view: View, s: Any) -> str:
     return f"another {roles or 'clinician'} free then: " + ", ".join(free)
 
 
-PARTS = (Part("clinician-overlap", define, batches=batches, by_id=True),)
+PARTS = (Part("clinician-overlap", define, rows=rows, shapes=overlap.SHAPES),)

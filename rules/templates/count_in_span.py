@@ -14,7 +14,7 @@ per pair of sessions).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import RuleSettings
 
-from ..base import DAY, Fact, Hit, Mark, Params, Part, View, a, seconds, texts, within
+from ..base import DAY, Hit, Mark, Params, Part, Row, Rows, View, a, seconds, texts, within
 from ..base import noun as noun_of
 
 
@@ -30,24 +30,27 @@ def span_days(params: Params) -> Any:
     return params["span_days"] if "span_days" in params else params["days"]
 
 
-def facts(view: View, params: Params) -> Sequence[Fact]:
+def rows(view: View, params: Params) -> Iterator[Rows]:
     ordered = view.of_kind(params["kind"])
     if not ordered:
-        return []
+        return
     window = seconds(span_days(params), DAY)
     cap = int(params["max_sessions"])
     origin = ordered[0].start_s  # from the first: alike courses make one batch
-    out: list[Fact] = [{"id": s.id, "type": "s", "rank": i, "start": s.start_s - origin}
-                       for i, s in enumerate(ordered)]
+    ids = [s.id for s in ordered]
+    out: list[Row] = [("s", i, s.start_s - origin) for i, s in enumerate(ordered)]
     top = len(ordered) - 1
     for i in range(len(ordered) - 1, -1, -1):  # the last rank of each tie group
         if i < len(ordered) - 1 and ordered[i + 1].start_s != ordered[i].start_s:
             top = i
         if top - cap >= 0:
             s = ordered[i]
-            out.append({"id": f"p:{s.id}", "type": "probe", "rank": top - cap,
-                        "since": s.start_s - origin - window})
-    return out
+            ids.append(f"p:{s.id}")
+            out.append(("probe", top - cap, s.start_s - origin - window))
+    yield ids, tuple(out)
+
+
+SHAPES = {"s": ("type", "rank", "start"), "probe": ("type", "rank", "since")}
 
 
 def define(name: str, mark: Mark) -> None:
@@ -60,7 +63,7 @@ def define(name: str, mark: Mark) -> None:
             mark(c.probe.id)
 
 
-PARTS = (Part("count-in-span", define, facts, by_id=True),)
+PARTS = (Part("count-in-span", define, rows=rows, shapes=SHAPES),)
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:

@@ -13,7 +13,7 @@ integers only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from durable.lang import c, m, ruleset, when_all
 from kapcheck.protocol import RuleSettings
 from kapcheck.protocol.templates import show
 
-from ..base import MINUTE, Fact, Hit, Mark, Params, Part, View, seconds, span, texts, within
+from ..base import MINUTE, Hit, Mark, Params, Part, Rows, View, seconds, span, texts, within
 
 #: Above any dose (µg) and any length (s) a schedule can hold.
 BEYOND = 10**12
@@ -61,16 +61,20 @@ def required(params: Params, session: Any) -> int | None:
     raise AssertionError("rows cover every dose")
 
 
-def facts(view: View, params: Params) -> Sequence[Fact]:
+def batch(view: View, params: Params) -> Iterator[Rows]:
     sessions = view.of_kind(params["kind"])
     if not sessions:
-        return []
+        return
     table = bool(params.get("by_dose_mg"))
-    return ([{"id": f"row:{i}", "type": "row", "dose": low, "next": high, "floor": floor}
-             for i, (low, high, floor) in enumerate(rows(params))]
-            + [{"id": s.id, "type": "s", "length": s.end_s - s.start_s,
-                "dose": (NO_DOSE if s.dose_mg is None else micrograms(s.dose_mg)) if table else 0}
-               for s in sessions])
+    dose_rows = rows(params)
+    yield ([f"row:{i}" for i in range(len(dose_rows))] + [s.id for s in sessions],
+           tuple([("row", low, high, floor) for low, high, floor in dose_rows]
+                 + [("s", s.end_s - s.start_s,
+                     (NO_DOSE if s.dose_mg is None else micrograms(s.dose_mg)) if table else 0)
+                    for s in sessions]))
+
+
+SHAPES = {"row": ("type", "dose", "next", "floor"), "s": ("type", "length", "dose")}
 
 
 def define(name: str, mark: Mark) -> None:
@@ -84,7 +88,7 @@ def define(name: str, mark: Mark) -> None:
             mark(c.later.id)
 
 
-PARTS = (Part("min-duration", define, facts, by_id=True),)
+PARTS = (Part("min-duration", define, rows=batch, shapes=SHAPES),)
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:

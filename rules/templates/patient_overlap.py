@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from kapcheck.protocol import RuleSettings
 
 from .. import overlap
-from ..base import Fact, Hit, Mark, Params, Part, View, listing
+from ..base import Hit, Mark, Params, Part, Rows, View, listing
 
 
-def batches(view: View, params: Params) -> Iterable[Sequence[Fact]]:
+def rows(view: View, params: Params) -> Iterable[Rows]:
     return overlap.day_batches(view)
 
 
@@ -35,4 +35,4 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
         )
 
 
-PARTS = (Part("patient-overlap", define, batches=batches, by_id=True),)
+PARTS = (Part("patient-overlap", define, rows=rows, shapes=overlap.SHAPES),)

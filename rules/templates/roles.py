@@ -22,11 +22,11 @@ from durable.lang import c, m, ruleset, when_all
 from kapcheck.protocol import RuleSettings, Schedule
 
 from ..base import (
-    Fact,
     Hit,
     Mark,
     Params,
     Part,
+    Rows,
     View,
     listing,
     per_schedule,
@@ -49,7 +49,7 @@ def _of_duty(fact_id: str) -> tuple[str, str]:
     return (clinician, kind)
 
 
-def batches(view: View, params: Params) -> Iterator[Sequence[Fact]]:
+def rows(view: View, params: Params) -> Iterator[Rows]:
     table = params["roles"]
     kinds: dict[str, set[str]] = defaultdict(set)
     for cid, kind in _duties(view, table):
@@ -58,12 +58,17 @@ def batches(view: View, params: Params) -> Iterator[Sequence[Fact]]:
     roster = view.schedule.clinician_by_id
     for cid in sorted(kinds):
         # One clinician per batch: the join's clinician is any one constant.
-        yield ([{"id": f"duty:{cid}:{kind}", "type": "duty", "clinician": "c", "kind": kind}
-                for kind in sorted(kinds[cid])]
-               + [{"id": f"role:{role}", "type": "role", "clinician": "c", "role": role}
-                  for role in sorted(r.value for r in roster[cid].roles)]
-               + [{"id": f"permit:{kind}:{role}", "type": "permit", "kind": kind, "role": role}
-                  for kind, role in permits])
+        duties = sorted(kinds[cid])
+        roles = sorted(r.value for r in roster[cid].roles)
+        yield ([f"duty:{cid}:{kind}" for kind in duties] + [f"role:{role}" for role in roles]
+               + [f"permit:{kind}:{role}" for kind, role in permits],
+               tuple([("duty", "c", kind) for kind in duties]
+                     + [("role", "c", role) for role in roles]
+                     + [("permit", kind, role) for kind, role in permits]))
+
+
+SHAPES = {"duty": ("type", "clinician", "kind"), "role": ("type", "clinician", "role"),
+          "permit": ("type", "kind", "role")}
 
 
 def define(name: str, mark: Mark) -> None:
@@ -115,4 +120,4 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
         )
 
 
-PARTS = (Part("roles", define, batches=batches, by_id=True),)
+PARTS = (Part("roles", define, rows=rows, shapes=SHAPES),)

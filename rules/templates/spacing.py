@@ -14,7 +14,7 @@ lose matches of several temporal rules in one ruleset.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -22,29 +22,31 @@ from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import RuleSettings
 
-from ..base import HOUR, Fact, Hit, Mark, Params, Part, View, seconds, span, texts, within
+from ..base import HOUR, Hit, Mark, Params, Part, Rows, View, seconds, span, texts, within
 from ..base import noun as noun_of
 
 
-def _ranked(view: View, params: Params, hours: str, field: str) -> list[Fact]:
+def _ranked(view: View, params: Params, hours: str) -> Iterator[Rows]:
     """The sessions of the kind in order, each with its rank, start and start plus the
-    parameter ``hours`` (as ``field``), times from the first of them: alike courses
-    make one batch."""
+    parameter ``hours`` (``clear`` or ``reach``, by the part's shape), times from the
+    first of them: alike courses make one batch."""
     gap = seconds(params[hours], HOUR)
     sessions = view.of_kind(params["kind"])
-    origin = sessions[0].start_s if sessions else 0
-    return [{"id": s.id, "type": "s", "rank": i, "start": s.start_s - origin,
-             field: s.start_s - origin + gap} for i, s in enumerate(sessions)]
+    if sessions:
+        origin = sessions[0].start_s
+        yield ([s.id for s in sessions],
+               tuple([("s", i, s.start_s - origin, s.start_s - origin + gap)
+                      for i, s in enumerate(sessions)]))
 
 
-def min_facts(view: View, params: Params) -> Sequence[Fact]:
-    return _ranked(view, params, "min_hours", "clear")
+def min_rows(view: View, params: Params) -> Iterator[Rows]:
+    return _ranked(view, params, "min_hours")
 
 
-def max_facts(view: View, params: Params) -> Sequence[Fact]:
+def max_rows(view: View, params: Params) -> Iterator[Rows]:
     if params.get("max_hours") is None:
-        return []
-    return _ranked(view, params, "max_hours", "reach")
+        return iter(())
+    return _ranked(view, params, "max_hours")
 
 
 def define_min(name: str, mark: Mark) -> None:
@@ -67,7 +69,10 @@ def define_max(name: str, mark: Mark) -> None:
             mark(("reached", c.first.id))
 
 
-PARTS = (Part("spacing", define_min, min_facts, by_id=True), Part("spacing-max", define_max, max_facts, by_id=True))
+PARTS = (Part("spacing", define_min, rows=min_rows,
+              shapes={"s": ("type", "rank", "start", "clear")}),
+         Part("spacing-max", define_max, rows=max_rows,
+              shapes={"s": ("type", "rank", "start", "reach")}))
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
