@@ -121,11 +121,23 @@ class View:
     origin_s: int = field(init=False, repr=False, eq=False,
                           default=Factory(lambda self: int(self.origin.timestamp()),
                                           takes_self=True))
+    #: The sessions by kind (its text), in order: made on the first ``of_kind``, as
+    #: eight rules of a run ask a patient's view for its doses and the like.
+    _by_kind: dict[str, tuple[Session, ...]] | None = field(init=False, default=None,
+                                                           eq=False, repr=False)
 
-
-    def of_kind(self, *kinds: str) -> list[Session]:
+    def of_kind(self, *kinds: str) -> Sequence[Session]:
         """The view's sessions of these kinds (names or Kind members), in order."""
-        return [s for s in self.sessions if s.kind in kinds]
+        if len(kinds) != 1:
+            return [s for s in self.sessions if s.kind in kinds]
+        by_kind = self._by_kind
+        if by_kind is None:
+            lists: dict[str, list[Session]] = {}
+            for s in self.sessions:
+                lists.setdefault(s.kind.value, []).append(s)
+            by_kind = {k: tuple(v) for k, v in lists.items()}
+            object.__setattr__(self, "_by_kind", by_kind)  # made whole, then set: no half
+        return by_kind.get(str(kinds[0]), ())
 
     def session(self, session_id: str) -> Session:
         return self.schedule.session_by_id[session_id]

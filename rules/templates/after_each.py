@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from operator import attrgetter
 from typing import Any
@@ -32,7 +32,7 @@ from kapcheck.protocol import RuleSettings
 from ..base import DAY, HOUR, Hit, Mark, Params, Part, Rows, View, a, seconds, texts, within
 
 
-def anchor_sessions(view: View, params: Params) -> list[Any]:
+def anchor_sessions(view: View, params: Params) -> Sequence[Any]:
     """Every session of the anchor kind, or (``only_first``) the first of them."""
     anchors = view.of_kind(params["anchor"])
     return anchors[:1] if params.get("only_first") else anchors
