@@ -169,6 +169,9 @@ def _zone_problem(name: Any) -> str | None:
 
 
 _CLINICIAN = attrgetter("clinician")
+#: The first and last second a session's instants may fall in: the years kapcheck reads.
+_EARLIEST_S = int(EARLIEST.timestamp())
+_LATEST_S = int(LATEST.timestamp()) - 1
 
 
 def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None],
@@ -202,15 +205,19 @@ def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None
             f"{', …' if len(named) > 3 else ''}): give a roster of {what}s, a CSV file with "
             f"columns {'id,diagnoses' if what == 'patient' else 'id,roles'} "
             f"(--{what}s FILE) or a schedule document with `{what}s:`")
-    longest = MAX_SESSION_LENGTH
+    # The quick test reads times as whole seconds (``start_s``, ``end_s``: the instants
+    # truncated toward zero), with a second to spare at each bound, so that it passes
+    # only what the exact test would: the exact test sees the rest.
+    earliest, latest = _EARLIEST_S, _LATEST_S
+    shorter = int(MAX_SESSION_LENGTH.total_seconds()) - 1
     for i, s in enumerate(schedule.sessions):
-        sid, pid, cid, start, end = s.id, s.patient, s.clinician, s.start, s.end
+        sid, pid, cid, start_s, end_s = s.id, s.patient, s.clinician, s.start_s, s.end_s
         # The common case in one test; anything unusual is looked at closely.
         if not (type(sid) is str and type(pid) is str and type(cid) is str
                 and sid.strip() and len(sid) <= MAX_ID_CHARS and pid.strip()
                 and len(pid) <= MAX_ID_CHARS and cid.strip() and len(cid) <= MAX_ID_CHARS
-                and EARLIEST <= start and end < LATEST
-                and end - start <= longest
+                and earliest < start_s and end_s < latest
+                and end_s - start_s < shorter
                 and (s.route is None and s.dose_mg is None or s.kind is Kind.DOSING
                      and (s.dose_mg is None or dose_problem(s.dose_mg) is None))
                 and (s.modality is None and s.kind not in MODALITY_KINDS
@@ -237,12 +244,12 @@ def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None
             if "clinician" not in no_roster:
                 add("sessions", i, "clinician", unknown("clinician", cid, clinicians))
         elif cid in busy:
-            key = (cid, s.start_s // 86400)
+            key = (cid, start_s // 86400)
             count = per_clinician_day[key] = per_clinician_day[key] + 1
             if count == MAX_SESSIONS_PER_CLINICIAN_DAY + 1:
                 add("sessions", i, "start",
                     f"clinician {shown(cid)} starts more than "
-                    f"{MAX_SESSIONS_PER_CLINICIAN_DAY} sessions on {start.date()} (UTC)")
+                    f"{MAX_SESSIONS_PER_CLINICIAN_DAY} sessions on {s.start.date()} (UTC)")
     return ids | seen
 
 

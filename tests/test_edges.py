@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import attrs
@@ -25,7 +25,8 @@ from kapcheck.protocol import (
     load_protocol,
     load_schedule,
 )
-from kapcheck.protocol.limits import ECHO_CHARS, MAX_ID_CHARS
+from kapcheck.protocol.checks import check_schedule
+from kapcheck.protocol.limits import EARLIEST, ECHO_CHARS, LATEST, MAX_ID_CHARS
 from kapcheck.rules import validate
 
 from .helpers import compliant_course, document, write
@@ -281,6 +282,34 @@ def test_a_hand_built_session_with_blank_text_is_an_input_error(field: str, valu
     with pytest.raises(ScheduleError) as err:
         validate(schedule, load_protocol("kap"))
     assert f"sessions[3].{field}: expected" in str(err.value)
+
+
+_E, _L, _DAY = EARLIEST, LATEST, timedelta(hours=24)
+_HALF, _SECOND = timedelta(milliseconds=500), timedelta(seconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(("start", "end", "sound"), [
+    (_E, _E + _SECOND, True), (_E - _HALF, _E + _SECOND, False),
+    (_E + _HALF, _E + _SECOND, True), (_E - _SECOND, _E, False),
+    (_L - _SECOND, _L - _HALF, True), (_L - _SECOND, _L, False),
+    (_L - _HALF, _L + _HALF, False), (_L - 2 * _SECOND, _L - _SECOND, True),
+    (_EPOCH - _HALF, _EPOCH - _HALF + _DAY, True),
+    (_EPOCH - _HALF, _EPOCH + _HALF + _DAY, False),
+    (_EPOCH - 0.9 * _SECOND, _EPOCH + 0.9 * _SECOND + _DAY - 2 * _SECOND, True),
+    (_EPOCH - 0.4 * _SECOND, _EPOCH + 0.7 * _SECOND + _DAY - _SECOND, False),
+    (_EPOCH + _HALF, _EPOCH + _HALF + _DAY, True), (_EPOCH + _HALF, _EPOCH + _DAY + _SECOND, False),
+    (_EPOCH + 0.1 * _SECOND, _EPOCH + 0.2 * _SECOND + _DAY, False),
+    (_EPOCH + 0.9 * _SECOND, _EPOCH + 0.5 * _SECOND + _DAY, True),
+], ids=lambda v: v.isoformat(timespec="milliseconds") if isinstance(v, datetime) else str(v))
+def test_a_hand_built_sessions_times_are_held_to_the_second(start: datetime, end: datetime,
+                                                            sound: bool, loaded) -> None:  # type: ignore[no-untyped-def]
+    """The check's quick test reads whole seconds; around every bound (the years kapcheck
+    reads, the 24-hour session, before and after 1970, where truncation turns) a
+    session is refused exactly when its instants break one, to the millisecond."""
+    s = attrs.evolve(loaded.sessions[3], start=start, end=end)
+    problems = check_schedule(attrs.evolve(loaded, sessions=(*loaded.sessions[:3], s)))
+    assert bool(problems) != sound, problems
 
 
 def test_hand_built_sessions_take_kinds_as_text_and_refuse_unknown_ones(loaded) -> None:  # type: ignore[no-untyped-def]
