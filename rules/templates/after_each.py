@@ -58,11 +58,12 @@ def rows(view: View, params: Params) -> Iterator[Rows]:
                tuple([("anchor", s.end_s - origin + lo, s.end_s - origin + hi) for s in anchors]
                      + [("target", s.start_s - origin) for s in targets]))
         return
+    ids = [t.id for t in targets]
+    anchor = ("anchor", lo, hi)
     for s, (i, j) in zip(anchors, spans, strict=True):
         origin = s.end_s
-        window = targets[i:j]
-        yield ([f"a:{s.id}", *[t.id for t in window]],
-               (("anchor", lo, hi), *[("target", t.start_s - origin) for t in window]))
+        yield ([f"a:{s.id}", *ids[i:j]],
+               (anchor, *[("target", start - origin) for start in starts[i:j]]))
 
 
 SHAPES = {"anchor": ("type", "lo", "hi"), "target": ("type", "start")}
