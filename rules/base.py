@@ -133,8 +133,8 @@ class View:
         by_kind = self._by_kind
         if by_kind is None:
             lists: dict[str, list[Session]] = {}
-            for s in self.sessions:
-                lists.setdefault(s.kind.value, []).append(s)
+            for s in self.sessions:  # ``_value_``: Enum's ``value`` is a property
+                lists.setdefault(s.kind._value_, []).append(s)
             by_kind = {k: tuple(v) for k, v in lists.items()}
             object.__setattr__(self, "_by_kind", by_kind)  # made whole, then set: no half
         return by_kind.get(str(kinds[0]), ())

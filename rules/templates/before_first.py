@@ -19,7 +19,8 @@ from ..base import DAY, HOUR, Hit, Mark, Params, Part, Rows, View, seconds, text
 
 
 def first(view: View, params: Params) -> Any:
-    return next((s for s in view.sessions if s.kind == params["anchor"]), None)
+    anchors = view.of_kind(params["anchor"])
+    return anchors[0] if anchors else None
 
 
 def rows(view: View, params: Params) -> Iterator[Rows]:
