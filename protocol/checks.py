@@ -169,6 +169,15 @@ def _zone_problem(name: Any) -> str | None:
 
 
 _CLINICIAN = attrgetter("clinician")
+_PATIENT = attrgetter("patient")
+
+
+def _counts(field: Callable[[Session], Any], schedule: Schedule) -> Counter[str]:
+    """How many of the schedule's sessions name each id (text) in the field."""
+    try:
+        return Counter(map(field, schedule.sessions))
+    except TypeError:  # an id that is no text (built by hand): reported by the walk
+        return Counter(v for v in map(field, schedule.sessions) if isinstance(v, str))
 #: The first and last second a session's instants may fall in: the years kapcheck reads.
 _EARLIEST_S = int(EARLIEST.timestamp())
 _LATEST_S = int(LATEST.timestamp()) - 1
@@ -184,14 +193,12 @@ def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None
     per_patient: dict[str, int] = defaultdict(int)
     per_clinician_day: dict[tuple[str, int], int] = defaultdict(int)
     # Days are counted only for clinicians with more sessions in all than a day may
-    # hold: a run's table of every clinician's every day (half a million entries at a
-    # million sessions) took a third of this check.
-    try:
-        per_clinician = Counter(map(_CLINICIAN, schedule.sessions))
-    except TypeError:  # a clinician that is no text (built by hand): reported below
-        per_clinician = Counter(c for c in map(_CLINICIAN, schedule.sessions)
-                                if isinstance(c, str))
+    # hold (a run's table of every clinician's every day, half a million entries at a
+    # million sessions, took a third of this check), and sessions only for patients
+    # with more in all than a run may hold.
+    per_clinician, per_patient_in_all = _counts(_CLINICIAN, schedule), _counts(_PATIENT, schedule)
     busy = {cid for cid, n in per_clinician.items() if n > MAX_SESSIONS_PER_CLINICIAN_DAY}
+    crowded = {pid for pid, n in per_patient_in_all.items() if n > MAX_SESSIONS_PER_PATIENT}
     ids: set[str] = set()
     unknown = _Unknown()
     # A run without any patients (or clinicians) lacks its roster: one problem says so,
@@ -226,15 +233,15 @@ def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None
                 and (s.zone is None or type(s.zone) is str and s.zone in _ZONES_READ)
                 and (s.source is None or type(s.source) is str)):
             _check_session(s, i, add)
-        if not (isinstance(sid, str) and isinstance(pid, str) and isinstance(cid, str)):
-            continue  # an id that is no text is reported above, and names nothing
+            if not (isinstance(sid, str) and isinstance(pid, str) and isinstance(cid, str)):
+                continue  # an id that is no text is reported above, and names nothing
         if sid in ids:
             add("sessions", i, "id", f"duplicate session id {shown(sid)}")
         ids.add(sid)
         if pid not in patients:
             if "patient" not in no_roster:
                 add("sessions", i, "patient", unknown("patient", pid, patients))
-        else:
+        elif pid in crowded:
             count = per_patient[pid] = per_patient[pid] + 1
             if count == MAX_SESSIONS_PER_PATIENT + 1:
                 add("sessions", i, "patient",
