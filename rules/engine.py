@@ -66,6 +66,9 @@ class _Engine:
         self.handles: dict[str, int] = {}
         self.actions: dict[str, dict[str, Callable[[Any], None]]] = {}
         self.sinks: dict[str, list[Any]] = {}
+        #: The rulesets asserted into during the rule being run (their states are
+        #: looked at once it has run, to confirm they are empty).
+        self.asserted: set[str] = set()
         #: Set once the engine failed: its states can no longer be trusted to be empty.
         self.broken: str | None = None
 
@@ -116,63 +119,70 @@ class _Engine:
             pending = dre.complete_and_start_action(handle, state)
 
     def run(self, module: ModuleType, rule: RuleSettings, views: Sequence[View]) -> list[Hit]:
+        """The rule's hits over its partitions.
+
+        A ``rows`` part's batch is looked up in the memo first, and its marks read back
+        into the partition's own ids (``_learn`` asks the engine for a batch not seen
+        before). The answer is the engine's all the same: it is a function of the batch
+        alone (every batch meets an empty state).
+        """
         import durable_rules_engine as dre
 
         self.start()
+        self.asserted.clear()
         hits: list[Hit] = []
         params = rule.parameters
-        used: set[str] = set()
-        memos = {part.name: _Memo() for part in module.PARTS if part.rows is not None}
+        by_rows = [(part, _Memo()) for part in module.PARTS if part.rows is not None]
+        by_facts = [part for part in module.PARTS if part.rows is None]
         for view in views:
             marks: set[Any] = set()
-            for part in module.PARTS:
-                if part.rows is not None:
-                    memo = memos[part.name]
-                    for ids, rows in part.rows(view, params):
-                        if rows:
-                            marks |= self._recalled(part, ids, rows, view, rule, memo)
-                            used.add(part.name)
-                    continue
+            for part, memo in by_rows:
+                for ids, rows in part.rows(view, params):
+                    if not rows:
+                        continue
+                    known = memo.answers.get(rows) if memo.open else None
+                    if known is None:
+                        known = self._learn(part, ids, rows, f"{rule.id} for {view.key}",
+                                            memo, marks)
+                    else:
+                        memo.found += 1
+                    for mark in known:
+                        marks.add(ids[mark] if type(mark) is int
+                                  else tuple([ids[p] if type(p) is int else p for p in mark]))
+            for part in by_facts:
                 for facts in part.batches_of(view, params):
                     if facts:
                         marks |= self._asserted(part.name, facts, f"{rule.id} for {view.key}")
-                        used.add(part.name)
             hits.extend(module.verdict(view, rule, marks))
         # Each partition's batch was retracted as it finished; one look at each state
         # confirms it (a leftover fact fails the run here, before any verdict is given).
-        for name in sorted(used):
+        for name in sorted(self.asserted):
             if dre.get_facts(self.handles[name], STATE) != "[]":
                 self._fail(f"{rule.id}: facts were left in the {name} state after retraction")
         return hits
 
-    def _recalled(self, part: Part, ids: Sequence[str], rows: tuple[Row, ...], view: View,
-                  rule: RuleSettings, memo: _Memo) -> set[Any]:
-        """The marks the part's ruleset makes on one batch given as rows.
+    def _learn(self, part: Part, ids: Sequence[str], rows: tuple[Row, ...], where: str,
+               memo: _Memo, marks: set[Any]) -> tuple[Any, ...]:
+        """The engine's answer to a batch the memo does not hold, as positions to read
+        back into ``ids`` (``_positions``), kept in the memo.
 
         Its facts are asserted under positional ids, so that two partitions whose facts
         are alike (the same kinds, the same times from their origins, the same
-        parameters: the same rows) make the same batch; the engine answers each
-        distinct batch once per rule and its marks are read back into each partition's
-        own ids. The answer is the engine's all the same: it is a function of the batch
-        alone (every batch meets an empty state).
+        parameters: the same rows) make the same batch. Once the memo has closed, the
+        facts are asserted under their own ids instead, their marks added to ``marks``
+        at once, and there is nothing to read back.
         """
-        known = memo.answers.get(rows) if memo.open else None
-        if known is None:
-            where = f"{rule.id} for {view.key}"
-            try:
-                facts = part.facts_of(ids if not memo.open else _ids(len(rows)), rows)
-            except (TypeError, ValueError, KeyError) as exc:
-                self._fail(f"{where}: {exc}")
-            marks = self._asserted(part.name, facts, where)
-            if not memo.open:  # asserted under its own ids: nothing to read back
-                return marks
-            known = _positions(marks, len(ids), part)
-            memo.keep(rows, known)
-        else:
-            memo.found += 1
-        return {ids[mark] if type(mark) is int
-                else tuple([ids[p] if type(p) is int else p for p in mark])
-                for mark in known}
+        try:
+            facts = part.facts_of(_ids(len(rows)) if memo.open else ids, rows)
+        except (TypeError, ValueError, KeyError) as exc:
+            self._fail(f"{where}: {exc}")
+        found = self._asserted(part.name, facts, where)
+        if not memo.open:  # asserted under its own ids: nothing to read back
+            marks |= found
+            return ()
+        known = _positions(found, len(ids), part)
+        memo.keep(rows, known)
+        return known
 
     def _asserted(self, name: str, facts: Sequence[Fact], where: str) -> set[Any]:
         """Assert one partition's facts into the ruleset's state, run the actions their
@@ -183,6 +193,7 @@ class _Engine:
 
         sink = self.sinks[name]
         handle = self.handles[name]
+        self.asserted.add(name)
         for fact in facts:  # built for this call alone: tagged in place, not copied
             fact["sid"] = STATE
         batch = orjson.dumps(facts).decode()
