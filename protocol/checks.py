@@ -178,6 +178,8 @@ def _counts(field: Callable[[Session], Any], schedule: Schedule) -> Counter[str]
         return Counter(map(field, schedule.sessions))
     except TypeError:  # an id that is no text (built by hand): reported by the walk
         return Counter(v for v in map(field, schedule.sessions) if isinstance(v, str))
+
+
 #: The first and last second a session's instants may fall in: the years kapcheck reads.
 _EARLIEST_S = int(EARLIEST.timestamp())
 _LATEST_S = int(LATEST.timestamp()) - 1
