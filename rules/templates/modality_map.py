@@ -61,13 +61,15 @@ def code_facts(sets: Iterable[tuple[tuple[str, ...], int]]) -> list[Fact]:
             for p in sorted({code[:k] for code in codes for k in range(1, len(code) + 1)})]
 
 
+def _modality(session: Any) -> str:
+    return (session.modality or "").upper()
+
+
 @per_view
 def _used(view: View) -> set[tuple[int, str]]:
-    """The (diagnosis set, modality) pairs the view's therapy sessions use (modalities
-    in capitals: the map's own are read so)."""
+    """The (diagnosis set, modality) pairs the view's therapy sessions use."""
     numbers = diagnosis_sets(view.schedule)
-    return {(numbers[s.patient], (s.modality or "").upper())
-            for s in view.sessions if s.kind in _KINDS}
+    return {(numbers[s.patient], _modality(s)) for s in view.sessions if s.kind in _KINDS}
 
 
 def facts(view: View, params: Params) -> Sequence[Fact]:
@@ -106,7 +108,7 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     numbers = diagnosis_sets(view.schedule)
     patients = view.schedule.patient_by_id
     for s in view.sessions:
-        if s.kind not in _KINDS or (numbers[s.patient], (s.modality or "").upper()) in marks:
+        if s.kind not in _KINDS or (numbers[s.patient], _modality(s)) in marks:
             continue
         codes = patients[s.patient].diagnoses
         allowed = sorted(view.diagnoses.modalities_for(codes))
