@@ -180,7 +180,8 @@ def _counts(field: Callable[[Session], Any], schedule: Schedule) -> Counter[str]
         return Counter(v for v in map(field, schedule.sessions) if isinstance(v, str))
 
 
-#: The first and last second a session's instants may fall in: the years kapcheck reads.
+#: The years kapcheck reads as whole seconds, each bound a second inside: the check's
+#: quick test passes a ``start_s`` above the first and an ``end_s`` below the last.
 _EARLIEST_S = int(EARLIEST.timestamp())
 _LATEST_S = int(LATEST.timestamp()) - 1
 
