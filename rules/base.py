@@ -4,11 +4,10 @@ A template module (``rules/templates/``) implements one template of
 ``kapcheck.protocol.templates``: ``PARTS``, its durable_rules rulesets, each a
 ``Part(name, define, ...)``, and ``verdict``:
 
-* ``facts(view, params)`` (or ``batches``, or ``rows`` with their ``shapes``): the
-  facts a part's ruleset reads, every one of them handled by a condition of the ruleset
-  (durable_rules refuses a whole batch that holds an unhandled fact). A per-partition
-  part gives ``rows``: each batch as its facts' ids and their values, so that alike
-  partitions' batches are answered once (``Part``);
+* ``rows(view, params)`` with their ``shapes``: the facts a part's ruleset reads, each
+  batch as its facts' ids and their values, every one of them handled by a condition of
+  the ruleset (durable_rules refuses a whole batch that holds an unhandled fact), so
+  that alike partitions' batches are answered once (``Part``);
 * ``define(name, mark)``: the durable_rules ruleset, whose actions only call
   ``mark(...)``. It knows no rule, kind or parameter: they reach it as fact attributes
   (an anchor's window, a ``row`` of a dose table), so that every ruleset is compiled
@@ -150,49 +149,39 @@ class View:
 #: A fact's values without its id, its type first (``("target", 3600)``), all of them
 #: int or text: see ``Part.rows``.
 Row = tuple[Any, ...]
-#: One batch of a ``rows`` part: its facts' ids, and their rows in the same order.
-Rows = tuple[Sequence[str], tuple[Row, ...]]
+#: One batch of a part: its facts' ids, and their rows in the same order. The ids are
+#: the template's own names for its facts (a session's id, a diagnosis set's number):
+#: they never reach the engine, which asserts a batch under positional ids and reads its
+#: marks back into these.
+Rows = tuple[Sequence[Any], tuple[Row, ...]]
 
 
 @frozen
 class Part:
-    """One durable_rules ruleset of a template and the facts it reads: ``facts``, one
-    batch per view; ``batches``, several (each asserted alone); or ``rows``, several,
-    each given as its facts' ids and rows.
+    """One durable_rules ruleset of a template and the facts it reads: ``rows``, the
+    view's batches, each given as its facts' ids and rows.
 
-    A ``rows`` part's actions mark only fact ids (and constants that do not start with
-    ``#``), and no fact names another's id in a field: the engine then asserts a batch
-    under positional ids (``#0``, ``#1``, ...), and gives an identical batch (another
-    patient whose sessions stand alike: the same rows) the answer it already gave
-    (``engine``). A row is a fact without its id, its values in the order its type's
-    shape names them (``shapes[row[0]]``, ``type`` first), each an int or text, so that
-    equal rows are equal facts.
+    A part's actions mark only fact ids (and constants that do not start with ``#``),
+    and no fact names another's id in a field: the engine asserts a batch under
+    positional ids (``#0``, ``#1``, ...), and gives an identical batch (another patient
+    whose sessions stand alike: the same rows) the answer it already gave (``engine``).
+    A row is a fact without its id, its values in the order its type's shape names them
+    (``shapes[row[0]]``, ``type`` first), each an int or text, so that equal rows are
+    equal facts.
     """
 
     name: str
     define: Callable[[str, Mark], None]
-    facts: Callable[[View, Params], Sequence[Fact]] | None = None
-    batches: Callable[[View, Params], Iterable[Sequence[Fact]]] | None = None
-    rows: Callable[[View, Params], Iterable[Rows]] | None = None
-    shapes: Mapping[str, tuple[str, ...]] = field(factory=dict)
+    rows: Callable[[View, Params], Iterable[Rows]]
+    shapes: Mapping[str, tuple[str, ...]]
 
     def __attrs_post_init__(self) -> None:
-        if sum(f is not None for f in (self.facts, self.batches, self.rows)) != 1:
-            raise ValueError(f"part {self.name}: give facts, batches or rows")
-        if (self.rows is None) != (not self.shapes) or any(
-                shape[:1] != ("type",) for shape in self.shapes.values()):
+        if not self.shapes or any(shape[:1] != ("type",) for shape in self.shapes.values()):
             raise ValueError(f"part {self.name}: rows need shapes, each naming type first")
 
-    def batches_of(self, view: View, params: Params) -> Iterable[Sequence[Fact]]:
-        """A ``facts`` or ``batches`` part's batches for the view."""
-        if self.batches is not None:
-            return self.batches(view, params)
-        assert self.facts is not None
-        return (self.facts(view, params),)
-
     def facts_of(self, ids: Sequence[str], rows: Sequence[Row]) -> list[Fact]:
-        """A ``rows`` batch's facts, each with its id. A value that is no int or text
-        (``1.0`` equals ``1`` as a row, not as a fact) fails it."""
+        """A batch's facts, each with its id. A value that is no int or text (``1.0``
+        equals ``1`` as a row, not as a fact) fails it."""
         facts = []
         for fact_id, row in zip(ids, rows, strict=True):
             fact = dict(zip(self.shapes[row[0]], row, strict=True))

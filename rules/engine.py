@@ -10,9 +10,13 @@ where the rulesets are also created and registered; every fact asserted is handl
 a condition of its ruleset; an exception from the engine fails the run loudly; and
 the differential tests hold each ruleset to the plain-Python reference evaluator.
 
-Partitions whose facts are alike make one batch: the per-partition templates' facts are
-asserted under positional ids, and each distinct batch is answered by the engine once per
-rule's run (``_Memo``), its marks read back into each partition's own ids.
+Every fact is asserted under a positional id the engine owns (``#0``, ``#1``, ...), never
+under text made of the input: durable_rules identifies a fact by a 32-bit FNV-1a hash of
+its id, so two different ids with one hash would be one fact (``assert_facts`` answers 2
+and the run fails). The positions of a batch are distinct in that hash up to
+``MAX_BATCH_FACTS`` (``tests/test_engine_ids.py`` proves it). Partitions whose facts are
+alike make one batch, and each distinct batch is answered by the engine once per rule's
+run (``_Memo``), its marks read back into each partition's own ids.
 
 States are never deleted: ``delete_state`` frees pointers it never set (valgrind: an
 invalid free in ``deleteStateNode``, whose action context is left uninitialised), and a
@@ -71,6 +75,11 @@ class _Engine:
         self.asserted: set[str] = set()
         #: Set once the engine failed: its states can no longer be trusted to be empty.
         self.broken: str | None = None
+        #: Work done since the engine started, for the tests that count it: batches
+        #: asserted, facts asserted, and the most facts of one batch.
+        self.batches = 0
+        self.facts = 0
+        self.largest = 0
 
     def start(self) -> None:
         """Define every template's rulesets and create them all, before any fact is
@@ -132,27 +141,21 @@ class _Engine:
         self.asserted.clear()
         hits: list[Hit] = []
         params = rule.parameters
-        by_rows = [(part, _Memo()) for part in module.PARTS if part.rows is not None]
-        by_facts = [part for part in module.PARTS if part.rows is None]
+        parts = [(part, _Memo()) for part in module.PARTS]
         for view in views:
             marks: set[Any] = set()
-            for part, memo in by_rows:
+            for part, memo in parts:
                 for ids, rows in part.rows(view, params):
                     if not rows:
                         continue
                     known = memo.answers.get(rows) if memo.open else None
                     if known is None:
-                        known = self._learn(part, ids, rows, f"{rule.id} for {view.key}",
-                                            memo, marks)
+                        known = self._learn(part, rows, f"{rule.id} for {view.key}", memo)
                     else:
                         memo.found += 1
                     for mark in known:
                         marks.add(ids[mark] if type(mark) is int
                                   else tuple([ids[p] if type(p) is int else p for p in mark]))
-            for part in by_facts:
-                for facts in part.batches_of(view, params):
-                    if facts:
-                        marks |= self._asserted(part.name, facts, f"{rule.id} for {view.key}")
             hits.extend(module.verdict(view, rule, marks))
         # Each partition's batch was retracted as it finished; one look at each state
         # confirms it (a leftover fact fails the run here, before any verdict is given).
@@ -161,26 +164,24 @@ class _Engine:
                 self._fail(f"{rule.id}: facts were left in the {name} state after retraction")
         return hits
 
-    def _learn(self, part: Part, ids: Sequence[str], rows: tuple[Row, ...], where: str,
-               memo: _Memo, marks: set[Any]) -> tuple[Any, ...]:
+    def _learn(self, part: Part, rows: tuple[Row, ...], where: str,
+               memo: _Memo) -> tuple[Any, ...]:
         """The engine's answer to a batch the memo does not hold, as positions to read
-        back into ``ids`` (``_positions``), kept in the memo.
+        back into the partition's ids (``_positions``), kept while the memo is open.
 
         Its facts are asserted under positional ids, so that two partitions whose facts
         are alike (the same kinds, the same times from their origins, the same
-        parameters: the same rows) make the same batch. Once the memo has closed, the
-        facts are asserted under their own ids instead, their marks added to ``marks``
-        at once, and there is nothing to read back.
+        parameters: the same rows) make the same batch, and so that no fact's identity
+        in the engine is made of the input's text.
         """
+        if len(rows) > MAX_BATCH_FACTS:
+            self._fail(f"{where}: a batch of {len(rows)} facts, more than the "
+                       f"{MAX_BATCH_FACTS} whose ids are distinct in the engine")
         try:
-            facts = part.facts_of(_ids(len(rows)) if memo.open else ids, rows)
+            facts = part.facts_of(_ids(len(rows)), rows)
         except (TypeError, ValueError, KeyError) as exc:
             self._fail(f"{where}: {exc}")
-        found = self._asserted(part.name, facts, where)
-        if not memo.open:  # asserted under its own ids: nothing to read back
-            marks |= found
-            return ()
-        known = _positions(found, len(ids), part)
+        known = _positions(self._asserted(part.name, facts, where), len(rows), part)
         memo.keep(rows, known)
         return known
 
@@ -194,6 +195,9 @@ class _Engine:
         sink = self.sinks[name]
         handle = self.handles[name]
         self.asserted.add(name)
+        self.batches += 1
+        self.facts += len(facts)
+        self.largest = max(self.largest, len(facts))
         for fact in facts:  # built for this call alone: tagged in place, not copied
             fact["sid"] = STATE
         batch = orjson.dumps(facts).decode()
@@ -214,6 +218,11 @@ class _Engine:
         return marks
 
 
+#: The most facts one batch may hold: the positional ids ``#0`` to ``#1279191`` have
+#: distinct FNV-1a hashes (``#1279192`` is the first to share one), and no template
+#: makes a batch near this size within the limits of ``kapcheck.protocol.limits``.
+MAX_BATCH_FACTS = 1_000_000
+
 #: Positional ids: ``#0``, ``#1``, ...
 _POSITIONS: list[str] = []
 
@@ -231,7 +240,7 @@ class _Memo:
     It closes when it holds MEMO_BATCHES, or when few batches repeat (fewer than one in
     four of the first MEMO_TRIAL): patients' integration windows seldom repeat to the
     second, and such a part's batches would only be held, never read. The rest of the
-    part's batches are then asserted under their own ids, as if there were no memo."""
+    part's batches are then asserted each alone, as if there were no memo."""
 
     __slots__ = ("answers", "missed", "found", "open")
 
@@ -298,6 +307,11 @@ def _fresh_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_fresh_after_fork)
+
+
+def work_done() -> tuple[int, int, int]:
+    """The engine's work so far (batches, facts, the largest batch), read on its thread."""
+    return _on_engine_thread(lambda: (_engine.batches, _engine.facts, _engine.largest))
 
 
 def run_rules(work: Sequence[tuple[ModuleType, RuleSettings, Sequence[View]]]) -> list[list[Hit]]:

@@ -1,23 +1,23 @@
 """diagnosis-covered: a dosed patient has a diagnosis the map covers.
 
-Judged once for the whole run over the distinct diagnosis sets of dosed patients: each
-set enters the ruleset as a ``dosed`` fact and ``code`` facts (every prefix of its
-codes), the diagnosis map as ``indication`` facts (its prefixes); a witness join marks
-every set with a code that meets an indication. A patient is flagged, at their first
-dosing session, when their set is unmarked.
+Judged for the whole run over the distinct diagnosis sets of dosed patients, a batch
+per set: a ``dosed`` fact, ``code`` facts (every prefix of the set's codes) and the
+diagnosis map as ``indication`` facts (its prefixes); a witness join marks every set
+with a code that meets an indication. A patient is flagged, at their first dosing
+session, when their set is unmarked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import Kind, RuleSettings, Session
 
-from ..base import Fact, Hit, Mark, Params, Part, View, listing, per_view, within
-from .modality_map import code_facts, diagnosis_sets, set_codes
+from ..base import Hit, Mark, Params, Part, Row, Rows, View, listing, per_view, within
+from .modality_map import diagnosis_sets, prefixes, set_codes
 
 
 @per_view
@@ -32,17 +32,20 @@ def first_doses(view: View) -> dict[str, Session]:
     return first
 
 
-def facts(view: View, params: Params) -> Sequence[Fact]:
+def rows(view: View, params: Params) -> Iterator[Rows]:
     dosed = first_doses(view)
     if not dosed:
-        return []
+        return
     numbers = diagnosis_sets(view.schedule)
     codes = set_codes(view.schedule)
-    wanted = sorted({numbers[pid] for pid in dosed})
-    keys = sorted({e.key for e in view.diagnoses.entries})
-    return ([{"id": f"dosed:{n}", "type": "dosed", "set": n} for n in wanted]
-            + [{"id": f"ind:{key}", "type": "indication", "key": key} for key in keys]
-            + code_facts((codes[n], n) for n in wanted))
+    indications: list[Row] = [("indication", key)
+                              for key in sorted({e.key for e in view.diagnoses.entries})]
+    for n in sorted({numbers[pid] for pid in dosed}):
+        known = indications + prefixes(codes[n])
+        yield [n] + [None] * len(known), (("dosed",), *known)
+
+
+SHAPES = {"dosed": ("type",), "indication": ("type", "key"), "code": ("type", "prefix")}
 
 
 def define(name: str, mark: Mark) -> None:
@@ -50,13 +53,12 @@ def define(name: str, mark: Mark) -> None:
         @when_all(c.session << (m.type == "dosed"),
                   c.permit << within("session", m.type == "indication"),
                   c.later << within("session", (m.type == "code")
-                                    & (m.set == c.session.set)
                                     & (m.prefix == c.permit.key)))
         def indicated(c: Any) -> None:
-            mark(c.session.set)
+            mark(c.session.id)
 
 
-PARTS = (Part("diagnosis-covered", define, facts),)
+PARTS = (Part("diagnosis-covered", define, rows=rows, shapes=SHAPES),)
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:

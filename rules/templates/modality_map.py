@@ -1,25 +1,27 @@
 """modality-map: psychotherapy and integration use a modality that fits the diagnosis.
 
-Judged once for the whole run: a patient's verdict depends only on the set of their
-diagnoses and the modality used, so the engine sees each distinct pair once. The
-diagnosis map enters the ruleset as ``indication`` facts (map prefix, modality); each
-distinct diagnosis set as ``code`` facts (every prefix of each of its codes, tagged
-with the set); each distinct (set, modality) that a psychotherapy or integration
-session uses as a ``use`` fact. A three-way witness join marks every use that an
-indication allows for a code of its set; the verdict reports the sessions whose use is
-unmarked.
+Judged for the whole run: a patient's verdict depends only on the set of their
+diagnoses and the modality used, so the engine sees each distinct pair once. Each
+distinct diagnosis set is a batch of its own: its codes as ``code`` facts (every prefix
+of each), the diagnosis map as ``indication`` facts (map prefix, modality), and each
+modality that its patients' psychotherapy and integration sessions use as a ``use``
+fact (at most ``USES_PER_BATCH`` a batch). A three-way witness join marks every use that
+an indication allows for a code of the set; the verdict reports the sessions whose use
+is unmarked. A batch holds one set's facts, so the work grows with the sets and their
+codes, never with their combinations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import Kind, RuleSettings, Schedule, icd_key
 
-from ..base import Fact, Hit, Mark, Params, Part, View, listing, per_view, within
+from ..base import Hit, Mark, Params, Part, Row, Rows, View, listing, per_view, within
 
 _KINDS = (Kind.PSYCHOTHERAPY, Kind.INTEGRATION)
 
@@ -54,11 +56,15 @@ def _numbered(schedule: Schedule) -> tuple[dict[str, int], dict[int, tuple[str, 
 _CACHE: tuple[Any, dict[str, int], dict[int, tuple[str, ...]]] | None = None
 
 
-def code_facts(sets: Iterable[tuple[tuple[str, ...], int]]) -> list[Fact]:
-    """One fact per distinct prefix of each diagnosis set's codes."""
-    return [{"id": f"code:{n}:{p}", "type": "code", "set": n, "prefix": p}
-            for codes, n in sets
-            for p in sorted({code[:k] for code in codes for k in range(1, len(code) + 1)})]
+#: The most ``use`` facts of one batch: a set whose patients use more modalities is
+#: judged in several batches, each with the set's codes and the map.
+USES_PER_BATCH = 256
+
+
+def prefixes(codes: Iterable[str]) -> list[Row]:
+    """One ``code`` row per distinct prefix of a diagnosis set's codes."""
+    return [("code", p) for p in sorted({code[:k] for code in codes
+                                          for k in range(1, len(code) + 1)})]
 
 
 def _modality(session: Any) -> str:
@@ -72,19 +78,28 @@ def _used(view: View) -> set[tuple[int, str]]:
     return {(numbers[s.patient], _modality(s)) for s in view.sessions if s.kind in _KINDS}
 
 
-def facts(view: View, params: Params) -> Sequence[Fact]:
-    used = sorted(_used(view))
+def rows(view: View, params: Params) -> Iterator[Rows]:
+    used = _used(view)
     if not used:
-        return []
-    wanted = {n for n, _ in used}
-    indications = sorted({(e.key, mod.upper()) for e in view.diagnoses.entries
-                          for mod in e.modalities})
+        return
+    by_set: dict[int, list[str]] = defaultdict(list)
+    for n, mod in sorted(used):
+        by_set[n].append(mod)
+    indications: list[Row] = [
+        ("indication", key, mod)
+        for key, mod in sorted({(e.key, mod.upper()) for e in view.diagnoses.entries
+                                for mod in e.modalities})]
     codes = set_codes(view.schedule)
-    return ([{"id": f"use:{n}:{mod}", "type": "use", "set": n, "modality": mod}
-             for n, mod in used]
-            + [{"id": f"ind:{key}:{mod}", "type": "indication", "key": key, "modality": mod}
-               for key, mod in indications]
-            + code_facts((codes[n], n) for n in sorted(wanted)))
+    for n, modalities in by_set.items():
+        known = indications + prefixes(codes[n])
+        for i in range(0, len(modalities), USES_PER_BATCH):
+            chunk = modalities[i:i + USES_PER_BATCH]
+            yield ([(n, mod) for mod in chunk] + [None] * len(known),
+                   tuple([("use", mod) for mod in chunk] + known))
+
+
+SHAPES = {"use": ("type", "modality"), "indication": ("type", "key", "modality"),
+          "code": ("type", "prefix")}
 
 
 def define(name: str, mark: Mark) -> None:
@@ -93,13 +108,12 @@ def define(name: str, mark: Mark) -> None:
                   c.permit << within("session", (m.type == "indication")
                                      & (m.modality == c.session.modality)),
                   c.later << within("session", (m.type == "code")
-                                    & (m.set == c.session.set)
                                     & (m.prefix == c.permit.key)))
         def indicated(c: Any) -> None:
-            mark((c.session.set, c.session.modality))
+            mark(c.session.id)
 
 
-PARTS = (Part("modality-map", define, facts),)
+PARTS = (Part("modality-map", define, rows=rows, shapes=SHAPES),)
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
