@@ -5,13 +5,11 @@ Results go to stdout (``--format json`` prints only JSON); diagnostics to stderr
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import functools
 import gc
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -48,7 +46,7 @@ from kapcheck.rules import (
 from kapcheck.rules.baseline import load_baseline
 from kapcheck.rules.report import count
 
-from . import render
+from . import output, render
 from .specs import scenarios_for
 
 if TYPE_CHECKING:
@@ -309,9 +307,11 @@ def report_command(
     Each patient's course is drawn with its sessions listed under it. With --propose,
     the schedule as the proposal leaves it: proposed sessions marked, what the change
     introduces and resolves listed first."""
-    target = html_out.resolve()
-    if target.is_dir():
-        _fail([f"error: --html {html_out} is a directory"])
+    target = Path(os.path.abspath(html_out))  # the final component is not followed
+    try:
+        output.check_target(target)
+    except OSError as exc:
+        _fail([f"error: --html {exc}"])
     report, schedule, proto, change = _run(files, protocol, waivers, as_of, timezone, jobs,
                                            patients, clinicians, propose, until)
     read = [f for f in [*files, patients, clinicians, waivers, propose] if f]
@@ -330,7 +330,7 @@ def report_command(
                            cancelled=[schedule.session_by_id[i] for i in change.proposal.cancel],
                            change=(change.introduced, change.resolved))
     try:
-        _write_atomically(target, page)
+        output.write_safely(target, page)
     except OSError as exc:
         _fail([f"error: cannot write {html_out}: {exc.strerror or exc}"])
     _err().print(f"kapcheck: wrote {html_out} ({count(report.errors, 'error')}, "
@@ -344,25 +344,6 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
     except OSError:
         return False
-
-
-def _write_atomically(target: Path, text: str) -> None:
-    """Write a new file beside the target and rename it over the target.
-
-    The temporary file gets a fresh random name, created exclusively (O_EXCL), so no
-    link or file planted in the folder is followed or reused; the rename replaces the
-    target's directory entry, never writing through a link at the target's name.
-    """
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                               suffix=".kapcheck-tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 @app.command("serve")

@@ -143,3 +143,53 @@ def test_a_browser_renders_the_timelines_and_every_finding(tmp_path: Path) -> No
     report = validate(load_schedule(EXAMPLE), load_protocol("kap"), as_of=date(2026, 3, 1))
     rows = re.findall(r'<tr id="f\d+">', dom)
     assert len(rows) == len(report.findings)
+
+
+def _html(tmp_path: Path, out: Path) -> object:
+    return runner.invoke(app, ["report", str(EXAMPLE), "--html", str(out),
+                               "--as-of", "2026-03-01"])
+
+
+def test_the_report_never_writes_through_a_link(tmp_path: Path) -> None:
+    kept = tmp_path / "kept.txt"
+    kept.write_text("precious")
+    link = tmp_path / "report.html"
+    link.symlink_to(kept)
+    result = _html(tmp_path, link)
+    assert result.exit_code == 2
+    assert "symbolic link" in result.output
+    assert link.is_symlink() and kept.read_text() == "precious"
+
+
+def test_a_dangling_link_creates_nothing(tmp_path: Path) -> None:
+    link = tmp_path / "report.html"
+    link.symlink_to(tmp_path / "elsewhere.html")
+    assert _html(tmp_path, link).exit_code == 2
+    assert not (tmp_path / "elsewhere.html").exists() and link.is_symlink()
+
+
+def test_a_fifo_or_a_device_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    fifo = tmp_path / "report.html"
+    os.mkfifo(fifo)
+    result = _html(tmp_path, fifo)
+    assert result.exit_code == 2 and "FIFO" in result.output
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    before = os.lstat("/dev/null")
+    result = _html(tmp_path, Path("/dev/null"))
+    assert result.exit_code == 2 and "device" in result.output
+    after = os.lstat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and after.st_mode == before.st_mode
+
+
+def test_an_existing_report_is_replaced_and_keeps_its_mode(tmp_path: Path) -> None:
+    import os
+
+    out = tmp_path / "report.html"
+    out.write_text("old")
+    out.chmod(0o640)
+    assert _html(tmp_path, out).exit_code in (0, 1)
+    assert "<html" in out.read_text() and (os.stat(out).st_mode & 0o777) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
