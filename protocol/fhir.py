@@ -12,14 +12,22 @@ validate (and reject) the whole resource, fields kapcheck never uses included.
   ``appointmentType`` (a coding's ``code`` or the ``text``) -> kind; ``serviceType`` ->
   modality. Statuses proposed, pending, booked, arrived, checked-in and fulfilled are
   sessions; cancelled, noshow, entered-in-error and waitlist are not.
-- ``Patient`` -> patient; ``Condition`` (``subject`` -> Patient, a coding of the
-  ICD-10-CM system, not inactive or resolved) and ICD-10-CM codings of an Appointment's
-  ``reasonCode`` -> diagnoses; ``Practitioner`` -> clinician; ``PractitionerRole.code``
+- ``Patient`` -> patient; ``Condition`` (``subject`` -> a Patient of the bundle, a
+  coding of the ICD-10-CM system) and ICD-10-CM codings of an Appointment's
+  ``reasonCode`` -> diagnoses. A Condition counts as the FHIR R4 Condition page defines
+  its statuses: its ``clinicalStatus`` active, recurrence or relapse (inactive,
+  remission and resolved do not count) and its ``verificationStatus`` confirmed or
+  absent (unconfirmed, provisional, differential, refuted and entered-in-error do not:
+  none is evidence of the diagnosis); ``Practitioner`` -> clinician; ``PractitionerRole.code``
   (a coding's ``code`` or ``text`` naming a role) -> roles.
+- A resource type that is close to one of these five (``Appointmnet``, ``appointment``)
+  or empty is an input error, never skipped; other resource types (Location,
+  Encounter, ...) are not read.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections import defaultdict
 from typing import Any
 
@@ -30,6 +38,14 @@ from .model import Kind, Role
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 SESSION_STATUSES = {"proposed", "pending", "booked", "arrived", "checked-in", "fulfilled"}
 NOT_SESSIONS = {"cancelled", "noshow", "entered-in-error", "waitlist"}
+#: The resource types kapcheck reads.
+READ = ("Appointment", "Patient", "Condition", "Practitioner", "PractitionerRole")
+#: Condition statuses (FHIR R4 condition-clinical and condition-ver-status): those that
+#: make a diagnosis count, and those that do not.
+CLINICAL = {"active": True, "recurrence": True, "relapse": True, "inactive": False,
+            "remission": False, "resolved": False}
+VERIFICATION = {"confirmed": True, "unconfirmed": False, "provisional": False,
+                "differential": False, "refuted": False, "entered-in-error": False}
 _KINDS = {k.value: k.value for k in Kind}
 _ROLES = {r.value: r.value for r in Role}
 
@@ -54,6 +70,33 @@ def resources(doc: dict[str, Any], problems: Problems) -> list[tuple[str, dict[s
             continue
         out.append((f"entry[{i}].resource", resource))
     return out
+
+
+def _type_problem(kind: str) -> str | None:
+    """Why a resource type is refused: empty, or a near miss of one kapcheck reads."""
+    if kind in READ:
+        return None
+    if not kind.strip():
+        return f"expected a resource type ({', '.join(READ)}, ...), got an empty one"
+    near = [t for t in READ if t.lower() == kind.lower()] or difflib.get_close_matches(
+        kind, READ, n=1, cutoff=0.8)
+    if near:
+        return f"unknown resource type {shown(kind)}: did you mean {near[0]}?"
+    return None
+
+
+def _status(concept: Any, known: dict[str, bool], what: str, where: str,
+            problems: Problems) -> bool | None:
+    """Whether a Condition status lets its diagnosis count (None: absent or unknown, the
+    unknown reported)."""
+    if concept is None:
+        return None
+    codes = [c.lower() for c in _codes(concept)]
+    for code in codes:
+        if code in known:
+            return known[code]
+    problems.add(where, f"expected a {what} ({', '.join(known)}), got {shown(codes)}")
+    return None
 
 
 def _at(path: str, key: str) -> str:
@@ -99,9 +142,13 @@ def read(doc: dict[str, Any], problems: Problems) -> dict[str, list[tuple[str, A
     practitioners: dict[str, str] = {}
     roles_of: dict[str, list[str]] = defaultdict(list)
     role_practitioner: dict[str, str] = {}
+    conditions: list[tuple[str, str, list[str]]] = []
     for path, r in found:
         kind, given = r.get("resourceType"), r.get("id")
         rid = given if isinstance(given, str) else ""
+        if (why := _type_problem(kind)) is not None:
+            problems.add(_at(path, "resourceType"), why)
+            continue
         if kind in ("Patient", "Practitioner", "PractitionerRole", "Appointment") and \
                 not rid.strip():
             problems.add(_at(path, "id"), f"a {kind} needs an id")
@@ -123,14 +170,21 @@ def read(doc: dict[str, Any], problems: Problems) -> dict[str, list[tuple[str, A
                                  f"{', '.join(_ROLES)}, got {shown(_codes(concept))}")
                 roles_of[ref[1]].extend(named[:1])
         elif kind == "Condition":
-            status = _codes(r.get("clinicalStatus"))
-            if any(s.lower() in ("inactive", "resolved") for s in status):
-                continue
+            clinical = _status(r.get("clinicalStatus"), CLINICAL, "clinical status",
+                               _at(path, "clinicalStatus"), problems)
+            verified = _status(r.get("verificationStatus"), VERIFICATION,
+                               "verification status", _at(path, "verificationStatus"), problems)
             ref = _reference(r.get("subject"))
             if ref is None or ref[0] != "Patient":
                 problems.add(_at(path, "subject"), "expected a reference Patient/ID")
                 continue
-            diagnoses[ref[1]].extend(_icd(r.get("code")))
+            if clinical is not False and verified is not False:
+                conditions.append((path, ref[1], _icd(r.get("code"))))
+    for path, pid, codes in conditions:
+        if pid not in patients:
+            problems.add(_at(path, "subject"), f"names Patient/{pid}, which the bundle does "
+                         "not hold: its diagnosis would belong to no one")
+        diagnoses[pid].extend(codes)
     sessions: list[tuple[str, Any]] = []
     for path, r in found:
         if r.get("resourceType") != "Appointment" or not isinstance(r.get("id"), str):
@@ -139,7 +193,9 @@ def read(doc: dict[str, Any], problems: Problems) -> dict[str, list[tuple[str, A
         if isinstance(state, str) and state in NOT_SESSIONS:
             continue
         if not isinstance(state, str) or state not in SESSION_STATUSES:
-            problems.add(_at(path, "status"), f"expected an Appointment status, got {shown(state)}")
+            problems.add(_at(path, "status"), "expected an Appointment status (sessions: "
+                         f"{', '.join(sorted(SESSION_STATUSES))}; not sessions: "
+                         f"{', '.join(sorted(NOT_SESSIONS))}), got {shown(state)}")
             continue
         session = _appointment(r, path, problems, role_practitioner)
         if session is not None:

@@ -84,16 +84,24 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
     out: list[tuple[str, dict[str, Any]]] = []
     recurring: set[str] = set()
     starts: list[datetime] = []
+    series = {_uid(ev) for ev in events if _is_series(ev)}
     for ev in events:
         try:
             uid = _uid(ev)
-            is_recurring = ev.get("RRULE") is not None or ev.get("RDATE") is not None
+            is_recurring = _is_series(ev)
         except Exception as exc:  # noqa: BLE001 - a value icalendar cannot read lazily
             problems.add("VEVENT", f"cannot be read: {clip(str(exc), 120)}")
             continue
         where = f"VEVENT {uid or '(no UID)'} (line {lines.get(uid, '?')})"
         if not uid:
             problems.add(where, "an event needs a UID")
+            continue
+        if not _zones_known(ev, where, problems):
+            continue
+        if ev.get("RECURRENCE-ID") is not None and uid not in series:
+            problems.add(f"{where}.RECURRENCE-ID", "overrides an instance of a recurring "
+                         "event that this calendar does not hold (no event with this UID "
+                         "has an RRULE or RDATE): the override cannot be placed")
             continue
         # A single event's problems are reported with the rest of its fields below.
         start = _instant(ev.get("DTSTART"), floating,
@@ -142,6 +150,35 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
                     session["duration"] = f"PT{int(length.total_seconds())}S"
                 out.append((where, session))
     return out, zone_name
+
+
+def _is_series(ev: Any) -> bool:
+    try:
+        return ev.get("RRULE") is not None or ev.get("RDATE") is not None
+    except Exception:  # noqa: BLE001 - unreadable: reported where the event is read
+        return False
+
+
+#: The properties whose date and time values may name a TZID.
+_ZONED = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
+
+
+def _zones_known(ev: Any, where: str, problems: Problems) -> bool:
+    """Whether every TZID the event's times name was found: icalendar reads a time whose
+    TZID is neither an IANA name nor a VTIMEZONE of the calendar as a floating time,
+    which would put it in the calendar's X-WR-TIMEZONE (hours off) and let an EXDATE
+    cancel an instance it does not name."""
+    unknown = []
+    for name in _ZONED:
+        for prop in _values(ev, name):
+            tzid = getattr(prop, "params", {}).get("TZID")
+            values = [item.dt for item in getattr(prop, "dts", ())] or [getattr(prop, "dt", None)]
+            if tzid and any(isinstance(v, datetime) and v.tzinfo is None for v in values):
+                unknown.append((name, str(tzid)))
+    for name, tzid in unknown:
+        problems.add(f"{where}.{name}", f"TZID {shown(tzid)} is neither a known IANA "
+                     "timezone nor a VTIMEZONE of this calendar")
+    return not unknown
 
 
 def _utc(prop: Any, floating: ZoneInfo | None) -> datetime | None:

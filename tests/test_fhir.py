@@ -166,5 +166,93 @@ def test_a_status_or_coding_of_the_wrong_shape_is_a_problem_not_a_crash(
     with pytest.raises(ScheduleError) as err:
         load(tmp_path, doc)
     text = str(err.value)
-    assert "entry[3].resource.status: expected an Appointment status, got ['booked']" in text
+    assert "entry[3].resource.status: expected an Appointment status (sessions: arrived, " in text
+    assert "got ['booked']" in text
     assert "entry[4].resource.appointmentType: expected a session kind" in text
+
+
+def _one_patient(condition: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Practitioner", "id": "dr"}},
+        {"resource": {"resourceType": "PractitionerRole", "id": "r",
+                      "practitioner": {"reference": "Practitioner/dr"},
+                      "code": [{"coding": [{"code": "prescriber"}]}]}},
+        {"resource": {"resourceType": "Patient", "id": "p1"}},
+        {"resource": {"resourceType": "Condition", "id": "c1",
+                      "subject": {"reference": "Patient/p1"},
+                      "code": {"coding": [{"system": ICD, "code": "F33.2"}]}, **condition}},
+        {"resource": {"resourceType": "Appointment", "id": "a1", "status": "booked",
+                      "appointmentType": {"coding": [{"code": "dosing"}]},
+                      "start": "2026-03-04T10:00:00-05:00", "minutesDuration": 120,
+                      "participant": [{"actor": {"reference": "Patient/p1"}},
+                                      {"actor": {"reference": "Practitioner/dr"}}]}}]}
+
+
+def _diagnoses(tmp_path: Path, condition: dict[str, Any]) -> tuple[str, ...]:
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(_one_patient(condition)))
+    return load_schedule(path).patient_by_id["p1"].diagnoses
+
+
+def _status(system: str, code: str) -> dict[str, Any]:
+    return {"coding": [{"system": f"http://terminology.hl7.org/CodeSystem/{system}",
+                        "code": code}]}
+
+
+@pytest.mark.parametrize(("field", "system", "code", "counts"), [
+    ("verificationStatus", "condition-ver-status", "confirmed", True),
+    ("verificationStatus", "condition-ver-status", "entered-in-error", False),
+    ("verificationStatus", "condition-ver-status", "refuted", False),
+    ("verificationStatus", "condition-ver-status", "provisional", False),
+    ("clinicalStatus", "condition-clinical", "active", True),
+    ("clinicalStatus", "condition-clinical", "relapse", True),
+    ("clinicalStatus", "condition-clinical", "remission", False),
+    ("clinicalStatus", "condition-clinical", "resolved", False),
+])
+def test_a_condition_counts_as_its_statuses_say(tmp_path: Path, field: str, system: str,
+                                                 code: str, counts: bool) -> None:
+    assert _diagnoses(tmp_path, {field: _status(system, code)}) == (("F33.2",) if counts else ())
+
+
+def test_a_condition_entered_in_error_leaves_a_dosed_patient_without_a_diagnosis(
+        tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(_one_patient(
+        {"verificationStatus": _status("condition-ver-status", "entered-in-error")})))
+    rules = {f.rule for f in validate(load_schedule(path), load_protocol("kap")).findings}
+    assert "KAP-DX-001" in rules
+
+
+def test_an_unknown_condition_status_is_a_problem(tmp_path: Path) -> None:
+    with pytest.raises(ScheduleError, match=r"entry\[3\]\.resource\.clinicalStatus: expected a "
+                                            r"clinical status \(active, "):
+        _diagnoses(tmp_path, {"clinicalStatus": _status("condition-clinical", "actve")})
+
+
+@pytest.mark.parametrize("kind", ["Appointmnet", "appointment", "", "Conditon"])
+def test_a_misspelled_resource_type_is_a_problem_not_a_vanished_resource(
+        tmp_path: Path, kind: str) -> None:
+    bundle = _one_patient({})
+    bundle["entry"][4]["resource"]["resourceType"] = kind
+    bundle["entry"][3]["resource"]["resourceType"] = kind
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle))
+    with pytest.raises(ScheduleError, match=r"entry\[4\]\.resource(\.resourceType)?: "):
+        load_schedule(path)
+
+
+def test_a_condition_for_a_patient_the_bundle_lacks_is_a_problem(tmp_path: Path) -> None:
+    bundle = _one_patient({"subject": {"reference": "Patient/p2"}})
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle))
+    with pytest.raises(ScheduleError, match=r"entry\[3\]\.resource\.subject: names Patient/p2, "
+                                            "which the bundle does not hold"):
+        load_schedule(path)
+
+
+def test_other_resource_types_are_not_read(tmp_path: Path) -> None:
+    bundle = _one_patient({})
+    bundle["entry"].append({"resource": {"resourceType": "Location", "id": "room-a"}})
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle))
+    assert len(load_schedule(path).sessions) == 1

@@ -329,3 +329,35 @@ def test_an_instance_listed_as_a_period_lasts_its_period(tmp_path: Path) -> None
     assert [(s.id, int((s.end - s.start).total_seconds()) // 60) for s in schedule.sessions] == [
         ("p@20260302T150000Z", 50), ("p@20260304T150000Z", 120), ("p@20260306T150000Z", 90),
         ("p@20260311T140000Z", 60)]
+
+
+def test_an_override_whose_series_is_absent_is_a_problem_not_a_vanished_session(
+        tmp_path: Path) -> None:
+    override = (WEEKLY.replace("UID:cbt-weekly", "UID:orphan")
+                .replace("RRULE:FREQ=WEEKLY;COUNT=4\nEXDATE:20260316T100000\n",
+                         "RECURRENCE-ID:20260309T100000\n"))
+    with pytest.raises(ScheduleError, match=r"VEVENT orphan \(line 6\)\.RECURRENCE-ID: "
+                                            "overrides an instance of a recurring event"):
+        load_schedule(calendar(tmp_path, override))
+
+
+@pytest.mark.parametrize("prop", ["DTSTART", "EXDATE"])
+def test_a_misspelled_tzid_is_a_problem_not_a_shift_into_the_calendar_s_zone(
+        tmp_path: Path, prop: str) -> None:
+    """TZID=Europe/Londn was read as a floating time in X-WR-TIMEZONE (five hours off),
+    and an EXDATE naming it still cancelled an instance."""
+    event = WEEKLY.replace(f"{prop}:2026", f"{prop};TZID=Europe/Londn:2026")
+    with pytest.raises(ScheduleError) as err:
+        load_schedule(calendar(tmp_path, event))
+    assert (f"VEVENT cbt-weekly (line 6).{prop}: TZID 'Europe/Londn' is neither a known "
+            "IANA timezone nor a VTIMEZONE of this calendar") in str(err.value)
+
+
+def test_a_windows_timezone_name_is_read_through_the_cldr_mapping(tmp_path: Path) -> None:
+    """Outlook writes TZID:Central Standard Time; icalendar maps it to America/Chicago."""
+    event = (WEEKLY.replace("RRULE:FREQ=WEEKLY;COUNT=4\nEXDATE:20260316T100000\n", "")
+             .replace("DTSTART:", "DTSTART;TZID=Central Standard Time:"))
+    schedule = load_schedule(calendar(tmp_path, event))
+    from datetime import datetime, timezone
+
+    assert schedule.sessions[0].start == datetime(2026, 3, 2, 16, tzinfo=timezone.utc)
