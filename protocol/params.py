@@ -24,6 +24,8 @@ KINDS = tuple(k.value for k in Kind)
 ROLES = tuple(r.value for r in Role)
 #: The heaviest dose a dose table may name, in mg.
 MAX_DOSE_MG = 100_000
+#: Rows of a dose table (Oregon's ratio table has six).
+MAX_DOSE_ROWS = 100
 
 
 def is_number(value: Any) -> bool:
@@ -96,6 +98,8 @@ def roles_entry_problem(kind: Any, roles: Any) -> str | None:
 def _dose_table_problem(value: Any) -> str | None:
     if not isinstance(value, (list, tuple)) or not value:
         return "expected rows [dose_mg, minutes], such as [[0, 60], [5, 120]]"
+    if len(value) > MAX_DOSE_ROWS:
+        return f"expected at most {MAX_DOSE_ROWS} rows, got {len(value):,}"
     previous = None
     for i, row in enumerate(value):
         if (not isinstance(row, (list, tuple)) or len(row) != 2

@@ -73,6 +73,10 @@ def _read(ref: str, directory: Path | None, root: Path | None, problems: list[Pr
     cannot make kapcheck read, or echo keys and values of, files elsewhere.
     """
     where = "protocol.extends" if directory is not None or via != ref else ""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in ref):
+        problems.append(Problem(via, where, f"{shown(ref)} holds a control character; "
+                                            "expected a shipped protocol's name or a path"))
+        return None
     looks_like_path = ref.endswith(".toml") or "/" in ref or "\\" in ref
     if not looks_like_path:
         text = _shipped_text(ref)
@@ -348,9 +352,10 @@ def _finish_rule(rule_id: str, draft: _Draft, problems: list[Problem]) -> RuleSe
         given = name if name in draft.values else p.alias if p.alias in draft.values else None
         if given is not None:
             values[given] = draft.values[given]
-        elif p.default is REQUIRED and name not in draft.refused:
-            problems.append(Problem(draft.defined_in, f"rules.{rule_id}.{name}",
-                                    f"is required by the {spec.name} template"))
+        elif p.default is REQUIRED:
+            if name not in draft.refused:  # else its value's problem is reported
+                problems.append(Problem(draft.defined_in, f"rules.{rule_id}.{name}",
+                                        f"is required by the {spec.name} template"))
         elif p.default is not None:
             values[name] = p.default
     if values.get("max_hours") is not None and values.get("min_hours") is not None \
@@ -391,11 +396,28 @@ def _finish_rule(rule_id: str, draft: _Draft, problems: list[Problem]) -> RuleSe
 
 
 def _placeholders(text: str, file: str, path: str, problems: list[Problem]) -> list[str]:
+    """The names of a text's placeholders. A placeholder is a bare name (``{session}``):
+    a format spec (``{session:d}``, ``{session:>300000000}``), a conversion (``!r``),
+    an attribute or an index would fail on a value or write without bound, so each is a
+    problem."""
     try:
-        return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+        parsed = list(string.Formatter().parse(text))
     except ValueError as exc:
         problems.append(Problem(file, path, f"is not a valid text with {{placeholders}}: {exc}"))
         return []
+    names = []
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if spec or conversion or not name.isidentifier():
+            shown_field = "{" + name + (f"!{conversion}" if conversion else "") + (
+                f":{spec}" if spec else "") + "}"
+            problems.append(Problem(file, path, f"{shown(shown_field)}: a placeholder is a "
+                                                "bare name such as {session}, with no format "
+                                                "spec, conversion, attribute or index"))
+            continue
+        names.append(name)
+    return names
 
 
 def _freeze(params: Mapping[str, Any]) -> dict[str, Any]:

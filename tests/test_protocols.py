@@ -201,6 +201,22 @@ def test_diagnosis_entries_replace_or_add_prefixes(tmp_path: Path) -> None:
      'diagnoses."depression"', "ICD-10-CM code prefix"),
     ('[protocol]\nname = "x"\nextends = "nowhere"\n', "protocol.extends", "neither a shipped protocol"),
     ("[protocol\n", "", "is not valid TOML"),
+    ('[protocol]\nname = "x"\nextends = "kap\\u0000.toml"\n', "protocol.extends",
+     "control character"),
+    ('[protocol]\nname = "x"\nextends = "kap"\n[rules.KAP-INT-001]\nmessage = "{session:d}"\n',
+     "rules.KAP-INT-001.message", "a placeholder is a bare name"),
+    ('[protocol]\nname = "x"\nextends = "kap"\n[rules.KAP-INT-001]\n'
+     'message = "{session:>300000000}"\n', "rules.KAP-INT-001.message", "no format spec"),
+    ('[protocol]\nname = "x"\nextends = "kap"\n[rules.KAP-INT-001]\n'
+     'requirement = "{window_hours!r} {window_hours.real}"\n', "rules.KAP-INT-001.requirement",
+     "a placeholder is a bare name"),
+    ('[protocol]\nname = "x"\nextends = "kap"\n[rules.X-SP-001]\ntemplate = "spacing"\n'
+     'title = "t"\nkind = "dosing"\nmin_hours = 1e9\nmax_hours = 5\n',
+     "rules.X-SP-001.min_hours", "at most 3660 days"),
+    ('[protocol]\nname = "x"\nextends = "kap"\n[rules.X-MD-001]\ntemplate = "min-duration"\n'
+     'title = "t"\nkind = "dosing"\nmin_minutes = 1\nby_dose_mg = ['
+     + ", ".join(f"[{i}, 1]" for i in range(101)) + ']\n',
+     "rules.X-MD-001.by_dose_mg", "at most 100 rows"),
 ])
 def test_protocol_errors_name_the_file_and_the_key(tmp_path: Path, text: str, where: str,
                                                    what: str) -> None:
