@@ -110,7 +110,7 @@ def _err() -> Console:
     writes JSON does without rich)."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def _fail(lines: list[str], code: Exit = Exit.UNUSABLE) -> NoReturn:
@@ -145,7 +145,7 @@ def _as_of(value: Optional[str], option: str = "--as-of") -> Optional[date]:
 def _stdout() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    return Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 120)
 
 
 FilesArg = Annotated[list[str], typer.Argument(
@@ -404,7 +404,7 @@ def explain_command(
         _explain_waiver_rule(out)
         return
     settings, proto = _find_rule(wanted, protocol)
-    out.print(f"[bold]{settings.id} — {settings.title}[/]")
+    out.print(f"{settings.id} — {settings.title}", style="bold", markup=False)
     out.print()
     out.print(settings.requirement_text(), markup=False)
     out.print()

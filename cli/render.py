@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,19 +64,24 @@ def problems_json(problems: Sequence[Any]) -> str:
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
+#: Characters XML 1.0 cannot hold, even escaped (controls but tab and newlines, lone
+#: surrogates, U+FFFE and U+FFFF): each is written as U+FFFD.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def escape(text: str) -> str:
     """XML character data (xml.sax.saxutils, imported by the JUnit output alone: it
     brings urllib and http.client, 35 ms of every run's start)."""
     from xml.sax.saxutils import escape as xml_escape
 
-    return xml_escape(text)
+    return xml_escape(_NOT_XML.sub("\ufffd", text))
 
 
 def quoteattr(text: str) -> str:
     """An XML attribute value with its quotes (xml.sax.saxutils, as ``escape``)."""
     from xml.sax.saxutils import quoteattr as xml_quoteattr
 
-    return xml_quoteattr(text)
+    return xml_quoteattr(_NOT_XML.sub("\ufffd", text))
 
 
 def problems_junit(problems: Sequence[Any]) -> str:
@@ -151,8 +157,8 @@ def report_table(report: Report, console: Console) -> None:
                                f"{f.waiver.approved_by}"
                                + (f", until {f.waiver.expires}" if f.waiver.expires else "")
                                + ")", style="dim")
-            table.add_row(rule, f.session or "—", message, f.suggestion)
-        console.print(Panel(table, title=f"Patient {patient}", title_align="left"))
+            table.add_row(rule, Text(f.session or "—"), message, Text(f.suggestion))
+        console.print(Panel(table, title=Text(f"Patient {patient}"), title_align="left"))
     verdict = ("[bold green]compliant[/]" if report.compliant
                else "[bold red]not compliant[/]")
     console.print(f"{verdict}: {report.patients} patients, {report.sessions} sessions, "
@@ -178,7 +184,7 @@ def change_table(report: Report, introduced: Sequence[Finding],
     for f in introduced:
         state = f"waived ({f.severity.value})" if f.waived else f"NEW {f.severity.value}"
         table.add_row(Text.assemble(f.rule, "\n", Text(state, style=_STYLE[f.severity])),
-                      f.session or "—", f.message, f.suggestion)
+                      Text(f.session or "—"), Text(f.message), Text(f.suggestion))
     if introduced:
         console.print(table)
     else:
@@ -280,7 +286,7 @@ def catalog_table(protocol: Protocol, console: Console) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"Protocol {protocol.name} {protocol.version}", show_lines=True,
+    table = Table(title=Text(f"Protocol {protocol.name} {protocol.version}"), show_lines=True,
                   expand=True)
     table.add_column("Rule", no_wrap=True)
     table.add_column("Severity", no_wrap=True)
@@ -290,7 +296,8 @@ def catalog_table(protocol: Protocol, console: Console) -> None:
         sev = s.severity.value + ("" if s.enabled else "\n(disabled)")
         params = "\n".join(f"{k} = {_value_text(v)}\n  ({_short(s.provenance.get(k, 'template default'))})"
                            for k, v in s.parameters.items()) or "—"
-        table.add_row(f"{s.id}\n({s.template})", sev, s.requirement_text(), params)
+        table.add_row(Text(f"{s.id}\n({s.template})"), Text(sev), Text(s.requirement_text()),
+                      Text(params))
     console.print(table)
     console.print(Text("Diagnosis map (ICD-10-CM prefix: modalities that fit it)", style="bold"))
     for line in diagnosis_map_lines(protocol):

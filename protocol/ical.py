@@ -29,7 +29,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .errors import Problems
-from .limits import MAX_SESSIONS_PER_CLINICIAN_DAY, MAX_SESSIONS_PER_PATIENT, clip, shown
+from .limits import (
+    ECHO_CHARS,
+    MAX_PARAMETER_DAYS,
+    MAX_SESSIONS_PER_CLINICIAN_DAY,
+    MAX_SESSIONS_PER_PATIENT,
+    clip,
+    shown,
+)
 from .model import Kind
 
 _KINDS = {k.value: k.value for k in Kind}
@@ -92,7 +99,7 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
         except Exception as exc:  # noqa: BLE001 - a value icalendar cannot read lazily
             problems.add("VEVENT", f"cannot be read: {clip(str(exc), 120)}")
             continue
-        where = f"VEVENT {uid or '(no UID)'} (line {lines.get(uid, '?')})"
+        where = _event(uid or "(no UID)", lines.get(uid))
         if not uid:
             problems.add(where, "an event needs a UID")
             continue
@@ -119,11 +126,16 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
             out.append((where, session))
     if recurring and starts:
         horizon = until or (min(starts) + DEFAULT_HORIZON).date()
+        if horizon > (min(starts) + MAX_HORIZON).date():
+            problems.add("--until", f"{horizon} is more than {MAX_HORIZON.days:,} days after "
+                         f"the calendar's first event ({min(starts).date()}); kapcheck expands "
+                         "recurring events at most that far")
+            return out, zone_name
         for ev in events:  # a series too dense to expand is one problem, not expanded
             uid = _uid(ev)
             if uid in recurring and (per_day := _per_day(ev)) > MAX_PER_DAY:
                 recurring.discard(uid)
-                problems.add(f"VEVENT {uid} (line {lines.get(uid, '?')}).RRULE",
+                problems.add(f"{_event(uid, lines.get(uid))}.RRULE",
                              f"recurs up to {per_day:,} times a day; kapcheck expands a "
                              f"series to at most {MAX_PER_DAY} sessions a day")
         # Only the series are expanded: a calendar of the same properties (its
@@ -136,7 +148,7 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
                                     recurring, floating, problems, lines):
             uid = _uid(ev)
             sid = f"{uid}@{start.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
-            where = f"VEVENT {sid} (line {lines.get(uid, '?')})"
+            where = _event(sid, lines.get(uid))
             session = _session(ev, sid, where, floating, problems)
             if session is not None:
                 # Its length is its event's, on the UTC timeline (RFC 5545: the same exact
@@ -150,6 +162,13 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
                     session["duration"] = f"PT{int(length.total_seconds())}S"
                 out.append((where, session))
     return out, zone_name
+
+
+def _event(uid: str, line: int | None) -> str:
+    """How a problem names an event: its UID (at most ECHO_CHARS characters of it, as
+    every echoed value) and the line of its UID."""
+    shown_uid = uid if len(uid) <= ECHO_CHARS else uid[:ECHO_CHARS] + "…"
+    return f"VEVENT {shown_uid} (line {line if line is not None else '?'})"
 
 
 def _is_series(ev: Any) -> bool:
@@ -258,12 +277,16 @@ def _instances(query: Any, first: datetime, horizon: date, recurring: set[str],
     # Every local date up to the horizon starts before this (offsets are under a day).
     stop = datetime.combine(horizon + timedelta(days=2), time(), timezone.utc)
     low = first.astimezone(timezone.utc) - timedelta(days=1)
+    span = WINDOW
     try:
         while low < stop:
-            high = min(low + WINDOW, stop)
+            high = min(low + span, stop)
             here: dict[tuple[Any, ...], list[Any]] = {}
             for ev in query.between(low, high):
                 here.setdefault(_identity(ev), []).append(ev)
+            # Empty stretches (a yearly series) are crossed in ever longer windows: each
+            # window costs a pass over every series' instances so far.
+            span = WINDOW if here else min(span * 2, MAX_WINDOW)
             found: list[tuple[date, datetime | None, str, Any]] = []
             for key, alike in here.items():
                 # Instances of one series and one time run across the same windows: those
@@ -284,7 +307,7 @@ def _instances(query: Any, first: datetime, horizon: date, recurring: set[str],
                 if counts.get(uid, 0) > MAX_INSTANCES or walked[uid] > MAX_WALKED:
                     what = (f"more than {MAX_INSTANCES} sessions" if walked[uid] <= MAX_WALKED
                             else f"more than {MAX_WALKED:,} instances, cancelled ones too,")
-                    problems.add(f"VEVENT {uid} (line {lines.get(uid, '?')}).RRULE",
+                    problems.add(f"{_event(uid, lines.get(uid))}.RRULE",
                                  f"expands to {what} before {horizon}; give a shorter "
                                  "--until or a smaller rule")
                     return out
@@ -299,8 +322,12 @@ def _instances(query: Any, first: datetime, horizon: date, recurring: set[str],
 
 #: Instances of one series walked, cancelled ones too.
 MAX_WALKED = 10 * MAX_INSTANCES
-#: How much of a calendar is expanded at once.
+#: How much of a calendar is expanded at once; after an empty window, twice as much,
+#: up to MAX_WINDOW.
 WINDOW = timedelta(days=7)
+MAX_WINDOW = timedelta(days=112)
+#: How far past the calendar's first event recurring events may be expanded.
+MAX_HORIZON = timedelta(days=MAX_PARAMETER_DAYS)
 #: The most instances a day one series may have: a clinician's day holds no more.
 MAX_PER_DAY = MAX_SESSIONS_PER_CLINICIAN_DAY
 _MIDNIGHT = datetime.min.replace(tzinfo=timezone.utc)

@@ -267,3 +267,27 @@ def test_rules_table_shows_the_diagnosis_map() -> None:
     result = runner.invoke(app, ["rules"])
     assert result.exit_code == 0
     assert "Diagnosis map" in result.stdout and "F43.1: PE, CPT" in result.stdout
+
+
+def test_ids_with_markup_and_emoji_codes_are_printed_as_written(tmp_path: Path) -> None:
+    doc = document([
+        {"id": "[bold red]S2[/]", "patient": "P:x:1", "kind": "dosing", "route": "IV",
+         "start": "2026-03-04T10:00", "duration": "2h", "clinician": "dr-lee"}])
+    doc["patients"] = [{"id": "P:x:1", "diagnoses": ["F33.2"]}]
+    result = runner.invoke(app, ["validate", str(write(tmp_path, doc))],
+                           env={"COLUMNS": "200"})
+    assert "[bold red]S2[/]" in result.output and "Patient P:x:1" in result.output
+    assert "❌" not in result.output
+
+
+def test_junit_is_well_formed_xml_whatever_an_id_holds(tmp_path: Path) -> None:
+    import xml.dom.minidom
+
+    doc = document([
+        {"id": "S\u0001\u001f<&>", "patient": "P-001", "kind": "dosing", "route": "IV",
+         "start": "2026-03-04T10:00", "duration": "2h", "clinician": "dr-lee"}])
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(doc))
+    result = runner.invoke(app, ["validate", str(path), "--format", "junit"])
+    xml.dom.minidom.parseString(result.stdout.encode())
+    assert "S\ufffd\ufffd&lt;&amp;&gt;" in result.stdout

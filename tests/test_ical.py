@@ -361,3 +361,41 @@ def test_a_windows_timezone_name_is_read_through_the_cldr_mapping(tmp_path: Path
     from datetime import datetime, timezone
 
     assert schedule.sessions[0].start == datetime(2026, 3, 2, 16, tzinfo=timezone.utc)
+
+
+def test_a_long_uid_is_echoed_at_most_sixty_characters(tmp_path: Path) -> None:
+    event = (WEEKLY.replace("RRULE:FREQ=WEEKLY;COUNT=4\nEXDATE:20260316T100000\n", "")
+             .replace("UID:cbt-weekly", "UID:" + "U" * 100_000))
+    with pytest.raises(ScheduleError) as err:
+        load_schedule(calendar(tmp_path, event))
+    assert len(str(err.value)) < 400 and "U" * 60 + "…" in str(err.value)
+
+
+def test_yearly_series_far_into_the_future_are_bounded_and_quick(tmp_path: Path) -> None:
+    """40 yearly series with --until 2199-12-31 took 24 s: the expansion is bounded to
+    3,660 days after the first event, and empty weeks are crossed in longer windows."""
+    from datetime import date
+
+
+    yearly = WEEKLY.replace("RRULE:FREQ=WEEKLY;COUNT=4\nEXDATE:20260316T100000\n",
+                            "RRULE:FREQ=YEARLY\n")
+    with pytest.raises(ScheduleError, match="--until: 2199-12-31 is more than 3,660 days"):
+        load_schedule(calendar(tmp_path, yearly), until=date(2199, 12, 31))
+    import recurring_ical_events
+
+    real_of = recurring_ical_events.of
+    windows = []
+
+    class Counting:
+        def __init__(self, query: object) -> None:
+            self.query = query
+
+        def between(self, low: object, high: object) -> object:
+            windows.append(low)
+            return self.query.between(low, high)  # type: ignore[attr-defined]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(recurring_ical_events, "of", lambda cal: Counting(real_of(cal)))
+        schedule = load_schedule(calendar(tmp_path, yearly), until=date(2035, 12, 31))
+    assert len(schedule.sessions) == 10
+    assert len(windows) < 150  # a week at a time, it was 523
