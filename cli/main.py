@@ -356,16 +356,19 @@ def serve_command(
 
     POST /validate, POST /propose, GET /rules, GET /healthz; OpenAPI at /openapi.json,
     browsable docs at /docs."""
-    import uvicorn
-
+    from . import serving
     from .service import create_app
 
     try:
         application = create_app(protocol)
     except InputError as exc:
         _input_error(exc)
+    try:
+        sock = serving.bind(host, port)
+    except OSError as exc:
+        _fail([f"error: {exc}"])
     _err().print(f"kapcheck: serving on http://{host}:{port} (protocol {protocol})", markup=False)
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    serving.run(application, sock)
 
 
 @app.command("rules")

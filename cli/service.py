@@ -3,7 +3,9 @@
 Stateless: the caller sends the schedule (and proposal) with every request; the service
 parses them with the same loaders, validates with the same engine and writes the same
 JSON report the command line writes. Unusable input is a 422 with every problem, the
-same ones the command line lists; a body over 32 MiB is a 413. An engine failure is a
+same ones the command line lists; a body over 32 MiB is a 413, one not sent within
+BODY_TIMEOUT seconds a 408. Validation runs on a worker thread, never on the event loop,
+so one large request does not stall the others or ``/healthz``. An engine failure is a
 500; the service then reports itself unhealthy and exits with status 3, so that its
 supervisor restarts it with a fresh engine.
 
@@ -13,15 +15,19 @@ with): a request never makes the service read a file of its choosing.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
+import sys
 import threading
 from datetime import date
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from kapcheck.protocol import (
     DEFAULT,
@@ -45,6 +51,8 @@ from . import render
 MAX_BODY = 32 * 1024 * 1024
 #: Seconds between answering a request the engine failed on and exiting.
 EXIT_DELAY = 0.5
+#: Seconds a client has to send a request's body (KAPCHECK_BODY_TIMEOUT).
+BODY_TIMEOUT = float(os.environ.get("KAPCHECK_BODY_TIMEOUT") or 30.0)
 
 
 class _State:
@@ -94,7 +102,8 @@ def create_app(protocol: str = DEFAULT) -> FastAPI:
         body = await _body(request)
         if isinstance(body, Response):
             return body
-        return _answer(state, lambda: _validate(state, body, protocol, as_of, fail_on))
+        return await run_in_threadpool(
+            _answer, state, lambda: _validate(state, body, protocol, as_of, fail_on))
 
     @app.post("/propose")
     async def propose_endpoint(
@@ -107,23 +116,40 @@ def create_app(protocol: str = DEFAULT) -> FastAPI:
         body = await _body(request)
         if isinstance(body, Response):
             return body
-        return _answer(state, lambda: _propose(state, body, protocol, as_of))
+        return await run_in_threadpool(
+            _answer, state, lambda: _propose(state, body, protocol, as_of))
 
     return app
 
 
 async def _body(request: Request) -> bytes | Response:
+    """The request's body, read within BODY_TIMEOUT seconds and MAX_BODY bytes; else the
+    answer to give (413, 408; a client gone mid-body is one line in the log)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
         return _too_large()
     chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            return _too_large()
-        chunks.append(chunk)
-    return b"".join(chunks)
+
+    async def read() -> Response | None:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                return _too_large()
+            chunks.append(chunk)
+        return None
+
+    try:
+        refused = await asyncio.wait_for(read(), BODY_TIMEOUT)
+    except TimeoutError:
+        return JSONResponse({"problems": [{"file": "<request>", "path": "", "message":
+                                           f"the body did not arrive within {BODY_TIMEOUT:g} s"}]},
+                            status_code=408, headers={"Connection": "close"})
+    except ClientDisconnect:
+        sys.stderr.write(f"kapcheck: {request.method} {request.url.path}: the client went "
+                         "away before its body arrived\n")
+        return Response(status_code=400)
+    return refused if refused is not None else b"".join(chunks)
 
 
 def _too_large() -> Response:

@@ -32,11 +32,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: Short deadlines for the tests of slow clients (the defaults are 10 and 30 s).
+TIMEOUTS = {"KAPCHECK_HEADER_TIMEOUT": "1", "KAPCHECK_BODY_TIMEOUT": "2"}
+
+
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
+    log = tmp_path_factory.mktemp("service") / "stderr.log"
     proc = subprocess.Popen([sys.executable, "-m", "kapcheck.cli", "serve", "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("wb"),
+                            env={**os.environ, **TIMEOUTS})
+    proc.log = log  # type: ignore[attr-defined]
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -47,10 +54,14 @@ def server() -> Iterator[str]:
             time.sleep(0.1)
     else:
         proc.kill()
-        pytest.fail(f"the service did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+        pytest.fail(f"the service did not start: {log.read_text()}")
+    _LOGS[url] = log
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+_LOGS: dict[str, Path] = {}
 
 
 def riverside() -> bytes:
@@ -152,3 +163,73 @@ def test_an_engine_failure_answers_500_then_unhealthy_and_exits_3() -> None:
     assert client.get("/healthz").status_code == 503
     timer.assert_called_once()
     assert timer.call_args.args[1] is os._exit and timer.call_args.kwargs["args"] == (3,)
+
+
+def _connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bytes:
+    """What the service sends before it closes the connection, waiting at most
+    ``seconds`` (a byte dripped every 0.2 s meanwhile, which must not keep it open)."""
+    deadline = time.monotonic() + seconds
+    sock.settimeout(0.2)
+    got = b""
+    while time.monotonic() < deadline:
+        try:
+            data = sock.recv(4096)
+            if not data:
+                return got
+            got += data
+        except TimeoutError:
+            try:
+                sock.send(b"X")
+            except OSError:
+                return got
+        except OSError:
+            return got
+    pytest.fail("the connection was still open")
+
+
+def test_headers_dripped_a_byte_at_a_time_are_cut_off(server: str) -> None:
+    with _connect(server) as sock:
+        sock.send(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
+        _closed_within(sock, 5)
+    assert httpx.get(f"{server}/healthz").status_code == 200
+
+
+def test_a_body_dripped_a_byte_at_a_time_is_a_408(server: str) -> None:
+    with _connect(server) as sock:
+        sock.send(b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{")
+        answer = _closed_within(sock, 6)
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert b"did not arrive within 2 s" in answer
+
+
+def test_a_client_gone_mid_body_is_one_line_in_the_log(server: str) -> None:
+    with _connect(server) as sock:
+        sock.send(b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"a\"")
+        time.sleep(0.2)
+    time.sleep(0.5)
+    assert httpx.get(f"{server}/healthz").status_code == 200
+    log = _LOGS[server].read_text()
+    assert "the client went away before its body arrived" in log
+    assert "Traceback" not in log
+
+
+def test_every_request_is_one_access_log_line_without_its_query(server: str) -> None:
+    httpx.post(f"{server}/validate?as_of=2026-03-01&protocol=kap", content=riverside())
+    time.sleep(0.2)
+    lines = [line for line in _LOGS[server].read_text().splitlines() if "POST /validate" in line]
+    assert lines and all("?" not in line and "as_of" not in line for line in lines)
+    assert any(line.startswith("kapcheck: POST /validate 200 ") and line.endswith(" ms")
+               for line in lines)
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(server: str) -> None:
+    port = server.rsplit(":", 1)[1]
+    done = subprocess.run([sys.executable, "-m", "kapcheck.cli", "serve", "--port", port],
+                          cwd=ROOT, capture_output=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.decode().strip() == f"kapcheck: error: 127.0.0.1:{port} is in use"
