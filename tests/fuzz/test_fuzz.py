@@ -50,10 +50,18 @@ HOSTILE: list[Any] = [
     "25h", 0, -1, 2**63, 1e308, float("nan"), True, [], {}, [[[]]], {"a": {"b": {}}},
     "dosing", "integration", "KAP-INT-001", "F33.2", "xyz", "dr-lee", "P-001", "S-001",
     "America/New_York", "Mars/Base", "../../etc/passwd",
+    # Texts whose FNV-1a hashes collide once a fact id is built of them (issue 24), and
+    # markup, emoji codes and controls in ids.
+    "7GKKIFZB", "3HXEGIPY", "[bold red]S2[/]", "P:x:1", "S\x01", "\x1b[31mred", "S-001\u0085",
+    # Many diagnoses for one patient; resource types and Condition statuses.
+    [f"F{30 + i // 10}.{i % 10}" for i in range(50)], "Appointmnet", "appointment",
+    "Conditon", {"coding": [{"code": "entered-in-error"}]}, {"coding": [{"code": "refuted"}]},
+    {"coding": [{"code": "remission"}]}, {"coding": [{"code": "actve"}]},
 ]
 KEYS = ["id", "patient", "kind", "start", "end", "duration", "clinician", "modality", "route",
         "roles", "diagnoses", "timezone", "schema", "clinic", "waivers", "rule", "session",
-        "reason", "approved_by", "expires", "kindd"]
+        "reason", "approved_by", "expires", "kindd", "resourceType", "verificationStatus",
+        "clinicalStatus"]
 
 
 @st.composite
@@ -230,7 +238,13 @@ def test_mutated_protocols_never_crash(tmp_path: Path, data: st.DataObject) -> N
             lines[i] = data.draw(st.sampled_from(["", "[rules.KAP-NEW-001]", 'extends = "kap"',
                                                   'extends = "../x.toml"', "[protocol]",
                                                   "zzz = 1", "[diagnoses]", '"F9" = ["CBT"]',
-                                                  "template = \"spacing\"", lines[i] * 2]))
+                                                  "template = \"spacing\"", lines[i] * 2,
+                                                  'message = "{session:d}"',
+                                                  'requirement = "{window_hours:>300000000}"',
+                                                  'suggestion = "{session!r}{0}{session.x}"',
+                                                  'extends = "kap\\u0000.toml"',
+                                                  "min_hours = 1e9", "max_hours = 5",
+                                                  "by_dose_mg = [" + "[1, 1], " * 200 + "]"]))
     raw = _bytes_mutation(data.draw, "\n".join(lines).encode())
     path = tmp_path / "p.toml"
     path.write_bytes(raw)
@@ -298,7 +312,11 @@ ICS_LINES = ["CATEGORIES:", "CATEGORIES:dosing,dosing", "DTSTART;VALUE=DATE:2026
              "RRULE:FREQ=SECONDLY", "RRULE:FREQ=DAILY;COUNT=400", "RRULE:FREQ=WEEKLY;UNTIL=2",
              "EXDATE:20260302T100000", "STATUS:CANCELLED", "UID:", "ORGANIZER:",
              "X-KAPCHECK-PATIENT:" + "p" * 300, "ATTENDEE;ROLE=REQ-PARTICIPANT:mailto:@",
-             "BEGIN:VEVENT", "END:VEVENT", "BEGIN:VTIMEZONE", "X-WR-TIMEZONE:Mars/Base", ""]
+             "BEGIN:VEVENT", "END:VEVENT", "BEGIN:VTIMEZONE", "X-WR-TIMEZONE:Mars/Base", "",
+             "RECURRENCE-ID:20260309T100000", "DTSTART;TZID=Europe/Londn:20260302T100000",
+             "EXDATE;TZID=Europe/Londn:20260309T100000", "RRULE:FREQ=YEARLY",
+             "DTSTART;TZID=Central Standard Time:20260302T100000", "UID:" + "u" * 5000,
+             "UID:[bold red]x[/]"]
 
 
 @FUZZ
