@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 
 from kapcheck.protocol import Problem, Protocol, Schedule, ScheduleError, Session, Severity
+from kapcheck.protocol import gcpause
 from kapcheck.protocol.checks import ensure_valid
 from kapcheck.protocol.limits import (
     MAX_SESSIONS_PER_CLINICIAN_DAY,
@@ -159,6 +160,10 @@ class Checker:
     def __init__(self, schedule: Schedule, protocol: Protocol, *,
                  as_of: date | None = None) -> None:
         v.check_protocol(protocol)
+        with gcpause.paused():  # as validate: the collector would walk the model for nothing
+            self._build(schedule, protocol, as_of)
+
+    def _build(self, schedule: Schedule, protocol: Protocol, as_of: date | None) -> None:
         ensure_valid(schedule)
         self.protocol = protocol
         self.as_of = as_of

@@ -101,9 +101,12 @@ def views_of(schedule: Schedule, protocol: Protocol, by_patient: Mapping[str, li
                     key=f"patient {pid}", sessions=tuple(mine), schedule=schedule,
                     diagnoses=protocol.diagnoses, origin=mine[0].start, patient=patient))
     if Partition.CLINICIAN in needed:
-        # Every clinician's sessions, when they are the run's every session (both callers
-        # give them all): a suggestion looks there for a colleague free at the time.
-        whole = sum(map(len, by_clinician.values())) == len(schedule.sessions)
+        # Every clinician's sessions, when they are the run's every session (a whole
+        # run gives them all): a suggestion looks there for a colleague free at the time.
+        # A proposal gives none, and its schedule is not asked for its sessions: that
+        # would apply the proposal to the whole network.
+        whole = bool(by_clinician) and (
+            sum(map(len, by_clinician.values())) == len(schedule.sessions))
         peers = by_clinician if whole else None
         for cid in sorted(by_clinician):
             mine = by_clinician[cid]

@@ -148,3 +148,70 @@ def test_a_change_from_another_booking_cannot_be_committed(checker: Checker) -> 
     checker.commit(first)
     with pytest.raises(ValueError):
         checker.commit(second)
+
+
+def _network(patients: int) -> Any:
+    """``patients`` alike courses, each with clinicians of its own, a week apart: a
+    touched patient's and clinician-day's sessions are alike whatever the size."""
+    from kapcheck.protocol import Clinician, Patient, Role, Schedule, Session
+    from kapcheck.protocol.model import Kind
+
+    base = load_schedule(write_course_file())
+    sessions, roster, people = [], [], []
+    for n in range(patients):
+        shift = timedelta(days=7 * n)
+        for s in base.sessions:
+            sessions.append(Session(id=f"{s.id}-{n}", patient=f"P-{n}", kind=Kind(s.kind),
+                                    start=s.start + shift, end=s.end + shift,
+                                    clinician=f"{s.clinician}-{n}", modality=s.modality,
+                                    route=s.route))
+        people.append(Patient(id=f"P-{n}", diagnoses=("F33.2",)))
+    for c in base.clinicians:
+        roster += [Clinician(id=f"{c.id}-{k}", roles=c.roles) for k in range(patients)]
+    assert all(isinstance(r, Role) for c in roster for r in c.roles)
+    return Schedule(sessions=tuple(sessions), patients=tuple(people), clinicians=tuple(roster),
+                    timezone=base.timezone)
+
+
+def write_course_file() -> Path:
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp())
+    return write(folder, document(compliant_course()))
+
+
+@pytest.mark.parametrize("patients", [200, 2000])
+def test_a_proposal_reads_what_it_touches_not_the_schedule(patients: int) -> None:
+    """The guard of issue 25: a proposal never applies itself to the whole schedule nor
+    asks for its sessions, and the engine's work for it is the same on a network ten
+    times larger."""
+    from kapcheck.protocol.proposals import Proposal
+    from kapcheck.rules import engine
+    from kapcheck.rules.checker import _Proposed
+
+    schedule = _network(patients)
+    checker = Checker(schedule, load_protocol("kap"))
+    first = schedule.sessions[4]
+    proposal = {"add": [{"id": "NEW-1", "patient": first.patient, "kind": "integration",
+                         "modality": "CBT", "start": (first.end + timedelta(hours=30)).isoformat(),
+                         "duration": "50m", "clinician": first.clinician}],
+                "move": [{"id": schedule.sessions[2].id,
+                          "start": (schedule.sessions[2].start + timedelta(hours=1)).isoformat()}],
+                "cancel": [schedule.sessions[-1].id]}
+
+    def refuse(*args: Any) -> Any:
+        raise AssertionError("a proposal walked the whole schedule")
+
+    before = engine.work_done()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Proposal, "apply", refuse)
+        patch.setattr(_Proposed, "sessions", property(refuse))
+        change = checker.propose(**proposal)
+    batches, facts, _ = (a - b for a, b in zip(engine.work_done(), before, strict=True))
+    WORK[patients] = (batches, facts)
+    assert change.report.sessions == len(schedule.sessions) + 1 - 1
+    if len(WORK) == 2:
+        assert WORK[200] == WORK[2000]
+
+
+WORK: dict[int, tuple[int, int]] = {}
