@@ -5,7 +5,13 @@ psychotherapy around them; clinicians are shared across patients; a few percent 
 sessions carry a realistic mistake (an integration never booked, a dose cut short, a
 dose too soon after the last, the wrong modality or clinician, a double booking).
 
-    python bench/generate.py SESSIONS OUT.json [--seed N]
+    python bench/generate.py SESSIONS OUT.json [--seed N] [--shape even|varied]
+
+``even`` (the default) repeats a few course shapes on a half-hour grid with one clinician
+per 12 to 15 patients. ``varied`` is shaped as real networks vary: three times the
+clinicians, part-time ones among them; courses of 1 to 12 doses at irregular gaps;
+sessions on a five-minute grid; starts spread over a year; comorbid diagnosis sets from
+a wider pool of codes; some patients in psychotherapy alone.
 """
 
 from __future__ import annotations
@@ -45,11 +51,20 @@ class Calendar:
         return self.rng.choice(pool)  # everyone is busy: a real-world double booking
 
 
-def network(sessions: int, seed: int = 2026) -> dict:
+#: Codes a varied network's comorbid diagnosis sets are drawn from.
+MORE_CODES = ["F33.0", "F33.1", "F33.2", "F33.3", "F32.0", "F32.1", "F32.2", "F32.9", "F43.10",
+              "F43.12", "F41.1", "F41.0", "F90.0", "F10.20", "F17.210", "G47.00", "F40.10",
+              "F42.2", "F50.00", "Z91.19"]
+
+
+def network(sessions: int, seed: int = 2026, shape: str = "even") -> dict:
     rng = random.Random(seed)
+    varied = shape == "varied"
     patients_needed = max(1, sessions // 15)
-    per_role = {"prescriber": max(2, patients_needed // 15), "nurse": max(2, patients_needed // 15),
-                "therapist": max(3, patients_needed // 12)}
+    spread = 3 if varied else 1
+    per_role = {"prescriber": max(2, spread * patients_needed // 15),
+                "nurse": max(2, spread * patients_needed // 15),
+                "therapist": max(3, spread * patients_needed // 12)}
     clinicians = {role: [f"{role[:2]}-{i:04d}" for i in range(n)] for role, n in per_role.items()}
     roster = [{"id": cid, "roles": [role]} for role, ids in clinicians.items() for cid in ids]
     calendar = Calendar(clinicians, rng)
@@ -78,10 +93,19 @@ def network(sessions: int, seed: int = 2026) -> dict:
         p += 1
         pid = f"P{p:06d}"
         codes = rng.choice(DIAGNOSES)
-        patients.append({"id": pid, "diagnoses": codes})
         allowed = MODALITIES[codes[0][:3]]
-        day0 = start_day + timedelta(days=rng.randrange(0, 60))
-        slot = lambda d, h: d.replace(hour=h, minute=rng.choice([0, 30]))  # noqa: E731
+        if varied and rng.random() < 0.4:
+            codes = sorted({codes[0], *rng.sample(MORE_CODES, rng.randrange(1, 5))})
+        patients.append({"id": pid, "diagnoses": codes})
+        day0 = start_day + timedelta(days=rng.randrange(0, 365 if varied else 60))
+        minutes = range(0, 60, 5) if varied else [0, 30]
+        slot = lambda d, h: d.replace(hour=h, minute=rng.choice(minutes))  # noqa: E731
+        if varied and rng.random() < 0.1:  # psychotherapy alone, weekly for months
+            for week in range(rng.randrange(4, 30)):
+                add(pid, "psychotherapy", slot(day0 + timedelta(days=7 * week + rng.randrange(3)),
+                                               rng.randrange(8, 18)),
+                    rng.choice([45, 50, 60]), "therapist", rng.choice(allowed))
+            continue
         add(pid, "assessment", slot(day0, rng.randrange(8, 16)), 60, "prescriber")
         for k in range(rng.choice([1, 1, 2])):
             add(pid, "preparation", slot(day0 + timedelta(days=2 + 2 * k), rng.randrange(8, 16)),
@@ -89,18 +113,22 @@ def network(sessions: int, seed: int = 2026) -> dict:
         first_dose = day0 + timedelta(days=7)
         dose_hour = rng.randrange(8, 12)
         dose_day = first_dose
-        for n in range(rng.choice([4, 5, 6, 6, 6, 8])):
+        doses = rng.randrange(1, 13) if varied else rng.choice([4, 5, 6, 6, 6, 8])
+        for n in range(doses):
             mistake = rng.random() < 0.03
+            if varied:
+                dose_hour = rng.randrange(8, 15)
             if n:
-                gap = rng.choice([3, 3, 4])
+                gap = rng.choice([2, 3, 3, 4, 5, 7, 14]) if varied else rng.choice([3, 3, 4])
                 if mistake and rng.random() < 0.3:
                     gap = 1  # too soon after the last dose
                 dose_day += timedelta(days=gap)
             length = 90 if mistake and rng.random() < 0.3 else rng.choice([120, 120, 150])
-            when = dose_day.replace(hour=dose_hour, minute=0)
+            when = dose_day.replace(hour=dose_hour, minute=rng.choice(minutes) if varied else 0)
             add(pid, "dosing", when, length, rng.choice(["prescriber", "nurse"]), mistake=mistake)
             if not (mistake and rng.random() < 0.4):
-                later = when + timedelta(days=1, hours=rng.randrange(0, 3))
+                later = when + timedelta(days=1, hours=rng.randrange(0, 3),
+                                         minutes=rng.choice(minutes) if varied else 0)
                 modality = rng.choice(allowed) if not (mistake and rng.random() < 0.3) else "EMDR"
                 add(pid, "integration", later, 50, "therapist", modality)
         for offset in rng.sample(range(30), rng.randrange(2, 5)):
@@ -116,8 +144,9 @@ def main() -> None:
     parser.add_argument("sessions", type=int)
     parser.add_argument("out", type=Path)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--shape", choices=["even", "varied"], default="even")
     args = parser.parse_args()
-    args.out.write_bytes(orjson.dumps(network(args.sessions, args.seed)))
+    args.out.write_bytes(orjson.dumps(network(args.sessions, args.seed, args.shape)))
 
 
 if __name__ == "__main__":

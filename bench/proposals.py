@@ -4,7 +4,7 @@ Builds a Checker on the network (bench/generate.py), then answers N random propo
 each adding, moving or cancelling one session, and reports the median and 99th
 percentile in milliseconds, with one full ``validate`` in the same run for scale.
 
-    python bench/proposals.py [--size 100000] [--count 300] [--no-freeze]
+    python bench/proposals.py [--size 100000] [--count 300] [--shape even|varied] [--no-freeze]
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import gc
 import json
 import random
 import statistics
-import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -26,19 +25,18 @@ sys.path.insert(0, str(ROOT))
 from kapcheck.protocol import load_protocol, load_schedule  # noqa: E402
 from kapcheck.rules import Checker, validate  # noqa: E402
 
+from run import network_file  # noqa: E402  (bench/run.py, beside this file)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--shape", choices=["even", "varied"], default="even")
     parser.add_argument("--no-freeze", action="store_true",
                         help="leave the booked model to the cyclic collector")
     args = parser.parse_args()
-    path = ROOT / "bench" / "out" / f"network-{args.size}.json"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "bench/generate.py", str(args.size), str(path)],
-                       cwd=ROOT, check=True)
+    path = network_file(args.size, args.shape)
     schedule, protocol = load_schedule(path), load_protocol("kap")
     start = time.perf_counter()
     validate(schedule, protocol)
@@ -74,7 +72,7 @@ def main() -> None:
     every = sorted(t for ts in times.values() for t in ts)
     p99 = every[min(len(every) - 1, int(len(every) * 0.99))]
     print(json.dumps({
-        "sessions": len(schedule.sessions), "proposals": len(every),
+        "shape": args.shape, "sessions": len(schedule.sessions), "proposals": len(every),
         "validate_s": round(validate_s, 2), "checker_s": round(checker_s, 2),
         "median_ms": round(statistics.median(every), 2), "p99_ms": round(p99, 2),
         "median_ms_by_kind": {k: round(statistics.median(v), 2) for k, v in times.items()},

@@ -15,7 +15,7 @@ it checks that all three give identical findings and reports wall seconds (best 
 median of ``--repeat``), the ratio to the plain checker, and the peak resident memory
 of each command's whole process tree (sampled from /proc every 20 ms).
 
-    python bench/run.py [--sizes 10000 100000 1000000] [--repeat 3]
+    python bench/run.py [--sizes 10000 100000 1000000] [--repeat 3] [--shape even varied]
 """
 
 from __future__ import annotations
@@ -94,12 +94,18 @@ def keys_of(report: bytes) -> list[list[object]]:
     return sorted(keys, key=lambda k: [str(x) for x in k])
 
 
-def bench(size: int, repeat: int) -> dict[str, object]:
+def network_file(size: int, shape: str) -> Path:
+    """The generated network of that size and shape (bench/generate.py), made once."""
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"network-{size}.json"
+    path = OUT / (f"network-{size}.json" if shape == "even" else f"network-{shape}-{size}.json")
     if not path.exists():
-        subprocess.run([sys.executable, "bench/generate.py", str(size), str(path)], cwd=ROOT,
-                       check=True)
+        subprocess.run([sys.executable, "bench/generate.py", str(size), str(path),
+                        "--shape", shape], cwd=ROOT, check=True)
+    return path
+
+
+def bench(size: int, repeat: int, shape: str = "even") -> dict[str, object]:
+    path = network_file(size, shape)
     kapcheck = [sys.executable, "-m", "kapcheck.cli", "validate", str(path), "--format", "json"]
     commands = {"kapcheck": kapcheck, "kapcheck --jobs 1": kapcheck + ["--jobs", "1"],
                 "plain": [sys.executable, "bench/plain.py", str(path)]}
@@ -110,7 +116,8 @@ def bench(size: int, repeat: int) -> dict[str, object]:
     plain_keys = json.loads(runs["plain"][0][2])
     same = keys_of(runs["kapcheck"][0][2]) == plain_keys == keys_of(runs["kapcheck --jobs 1"][0][2])
     n = len(json.loads(path.read_bytes())["sessions"])
-    row: dict[str, object] = {"sessions": n, "findings": len(plain_keys), "identical": same}
+    row: dict[str, object] = {"shape": shape, "sessions": n, "findings": len(plain_keys),
+                              "identical": same}
     best = {name: min(r[0] for r in results) for name, results in runs.items()}
     for name, results in runs.items():
         times = [r[0] for r in results]
@@ -126,15 +133,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--shape", choices=["even", "varied"], nargs="+", default=["even"])
     args = parser.parse_args()
     print(f"# {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     for package in ("protocol", "rules", "cli"):
         compileall.compile_dir(ROOT / package, quiet=1)
-    for size in args.sizes:
-        row = bench(size, args.repeat)
-        print(json.dumps(row), flush=True)
-        if not row["identical"]:
-            sys.exit("findings differ between kapcheck and the plain checker")
+    for shape in args.shape:
+        for size in args.sizes:
+            row = bench(size, args.repeat, shape)
+            print(json.dumps(row), flush=True)
+            if not row["identical"]:
+                sys.exit("findings differ between kapcheck and the plain checker")
 
 
 if __name__ == "__main__":
