@@ -88,6 +88,7 @@ def network(sessions: int, seed: int = 2026, shape: str = "even") -> dict:
             item["modality"] = modality
         out.append(item)
 
+    minutes = range(0, 60, 5) if varied else [0, 30]
     p = 0
     while len(out) < sessions:
         p += 1
@@ -98,7 +99,6 @@ def network(sessions: int, seed: int = 2026, shape: str = "even") -> dict:
             codes = sorted({codes[0], *rng.sample(MORE_CODES, rng.randrange(1, 5))})
         patients.append({"id": pid, "diagnoses": codes})
         day0 = start_day + timedelta(days=rng.randrange(0, 365 if varied else 60))
-        minutes = range(0, 60, 5) if varied else [0, 30]
         slot = lambda d, h: d.replace(hour=h, minute=rng.choice(minutes))  # noqa: E731
         if varied and rng.random() < 0.1:  # psychotherapy alone, weekly for months
             for week in range(rng.randrange(4, 30)):

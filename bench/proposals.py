@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from run import network_file  # noqa: E402  (bench/run.py, beside this file)
+
 from kapcheck.protocol import load_protocol, load_schedule  # noqa: E402
 from kapcheck.rules import Checker, validate  # noqa: E402
-
-from run import network_file  # noqa: E402  (bench/run.py, beside this file)
 
 
 def main() -> None:

@@ -22,8 +22,7 @@ from typing import Any
 
 import attrs
 
-from kapcheck.protocol import Problem, Protocol, Schedule, ScheduleError, Session, Severity
-from kapcheck.protocol import gcpause
+from kapcheck.protocol import Problem, Protocol, Schedule, ScheduleError, Session, Severity, gcpause
 from kapcheck.protocol.checks import ensure_valid
 from kapcheck.protocol.limits import (
     MAX_SESSIONS_PER_CLINICIAN_DAY,
