@@ -188,7 +188,7 @@ def _protocol(ref: str) -> Protocol:
 def _run(files: list[str], protocol: str, waivers: Optional[str], as_of: Optional[str],
          timezone: Optional[str], jobs: Optional[int], patients: Optional[str],
          clinicians: Optional[str], propose: Optional[str] = None,
-         until: Optional[str] = None,
+         until: Optional[str] = None, mapping: Optional[str] = None,
          ) -> tuple[Report, Schedule, Protocol, Optional[Change]]:
     """Load, validate (the schedule a proposal leaves, with ``propose``); input problems
     exit 2, an engine failure exits 3."""
@@ -201,7 +201,7 @@ def _run(files: list[str], protocol: str, waivers: Optional[str], as_of: Optiona
         with gcpause.paused():
             schedule = load_schedule(files, timezone=timezone, waivers=waivers,
                                      patients=patients, clinicians=clinicians,
-                                     until=_as_of(until, "--until"))
+                                     until=_as_of(until, "--until"), mapping=mapping)
             if propose is not None:
                 checker = Checker(schedule, proto, as_of=day)
                 change = checker.propose(load_proposal(propose, schedule))
@@ -225,6 +225,9 @@ ProposeOpt = Annotated[Optional[str], typer.Option(
 UntilOpt = Annotated[Optional[str], typer.Option(
     "--until", metavar="DATE", help="The last day (YYYY-MM-DD) recurring calendar events are expanded to; "
                     "default 180 days after the calendar's first event.")]
+MappingOpt = Annotated[Optional[str], typer.Option(
+    "--mapping", metavar="FILE", help="A mapping file (kapcheck/mapping@1, TOML): how calendar, FHIR "
+                      "and practice-system CSV exports name kinds, people and columns.")]
 BaselineOpt = Annotated[Optional[str], typer.Option(
     "--baseline", metavar="REPORT.json", help="An earlier JSON report: list what this run introduces and resolves "
                        "since then, and exit 1 only for introduced findings.")]
@@ -250,6 +253,7 @@ def validate_command(
     propose: ProposeOpt = None,
     baseline: BaselineOpt = None,
     until: UntilOpt = None,
+    mapping: MappingOpt = None,
 ) -> None:
     """Validate schedules; exit 0 compliant, 1 findings at or above --fail-on, 2 unusable input.
 
@@ -258,7 +262,7 @@ def validate_command(
     if propose is not None and baseline is not None:
         _fail(["error: give --propose or --baseline, not both"])
     report, _, proto, change = _run(files, protocol, waivers, as_of, timezone, jobs, patients,
-                                    clinicians, propose, until)
+                                    clinicians, propose, until, mapping)
     level = Severity(fail_on.value)
     introduced: Sequence[Finding] = ()
     resolved: Sequence[Finding | dict[str, Any]] = ()
@@ -301,6 +305,7 @@ def report_command(
     clinicians: CliniciansOpt = None,
     propose: ProposeOpt = None,
     until: UntilOpt = None,
+    mapping: MappingOpt = None,
 ) -> None:
     """Write an HTML audit report: summary, protocol, timelines, findings.
 
@@ -313,8 +318,8 @@ def report_command(
     except OSError as exc:
         _fail([f"error: --html {exc}"])
     report, schedule, proto, change = _run(files, protocol, waivers, as_of, timezone, jobs,
-                                           patients, clinicians, propose, until)
-    read = [f for f in [*files, patients, clinicians, waivers, propose] if f]
+                                           patients, clinicians, propose, until, mapping)
+    read = [f for f in [*files, patients, clinicians, waivers, propose, mapping] if f]
     if any(f != "-" and _same_file(Path(f), html_out) for f in read) or any(
             not f.endswith("(shipped)") and _same_file(Path(f), html_out) for f in proto.files):
         _fail([f"error: --html {html_out} is one of the input files (schedule, roster, "

@@ -116,6 +116,7 @@ def report_json(report: Report, change: dict[str, Any] | None = None) -> str:
                     "errors": report.errors, "warnings": report.warnings,
                     "waived": report.waived},
         "findings": [finding_json(f) for f in report.findings],
+        "skipped": [{"source": k.source, "reason": k.reason} for k in report.skipped],
     }
     if change is not None:
         doc["change"] = change

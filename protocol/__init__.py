@@ -2,6 +2,7 @@
 
 from .errors import InputError, KapcheckError, Problem, ProtocolError, ScheduleError
 from .loader import load_schedule
+from .mapping import ExportMapping, load_mapping
 from .model import (
     Clinician,
     DiagnosisEntry,
@@ -15,6 +16,7 @@ from .model import (
     Schedule,
     Session,
     Severity,
+    Skipped,
     Waiver,
     icd_key,
 )
@@ -25,6 +27,7 @@ __all__ = [
     "Clinician",
     "DiagnosisEntry",
     "DiagnosisMap",
+    "ExportMapping",
     "InputError",
     "KapcheckError",
     "Kind",
@@ -39,8 +42,10 @@ __all__ = [
     "ScheduleError",
     "Session",
     "Severity",
+    "Skipped",
     "Waiver",
     "icd_key",
+    "load_mapping",
     "load_protocol",
     "load_schedule",
     "shipped_protocols",

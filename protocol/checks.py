@@ -94,17 +94,30 @@ def check_schedule(schedule: Schedule, place: Place | None = None,
         _check_sessions(schedule, add, roster_of.patient_by_id, roster_of.clinician_by_id, set())
         return problems
     clinicians: dict[str, Any] = {}
+    first_at: dict[tuple[str, str], int] = {}
+
+    def twin(collection: str, index: int, ident: str) -> str:
+        """Where the first of two items of one id was written."""
+        file, path = where(collection, first_at.setdefault((collection, ident), index))
+        return f" (the first is at {file}: {path})"
+
     for i, c in enumerate(schedule.clinicians):
         if (p := _ident_problem(c.id)) is not None:
             add("clinicians", i, "id", p)
         elif clinicians.setdefault(c.id, c) != c:
-            add("clinicians", i, "id", f"duplicate clinician id {shown(c.id)}")
+            add("clinicians", i, "id", f"duplicate clinician id {shown(c.id)}"
+                + twin("clinicians", i, c.id))
+        else:
+            first_at.setdefault(("clinicians", c.id), i)
     patients: dict[str, Any] = {}
     for i, pt in enumerate(schedule.patients):
         if (p := _ident_problem(pt.id)) is not None:
             add("patients", i, "id", p)
         elif patients.setdefault(pt.id, pt) != pt:
-            add("patients", i, "id", f"duplicate patient id {shown(pt.id)}")
+            add("patients", i, "id", f"duplicate patient id {shown(pt.id)}"
+                + twin("patients", i, pt.id))
+        else:
+            first_at.setdefault(("patients", pt.id), i)
         if not isinstance(pt.diagnoses, (tuple, list)):
             add("patients", i, "diagnoses",
                 f"expected a list of ICD-10-CM codes, got {shown(pt.diagnoses)}")

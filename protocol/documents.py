@@ -405,7 +405,7 @@ class Places:
                 node = node.value[int(index)]
                 if n == 1 and steps[0][0] in self.SUBJECTS:
                     ident = self._child(node, "id")
-                    if isinstance(ident, ScalarNode) and 0 < len(ident.value) <= 128:
+                    if isinstance(ident, ScalarNode) and 0 < len(ident.value) <= 255:
                         subject = f"{self.SUBJECTS[steps[0][0]]} {ident.value}"
             else:
                 child = self._child(node, key)

@@ -28,11 +28,13 @@ validate (and reject) the whole resource, fields kapcheck never uses included.
 from __future__ import annotations
 
 import difflib
+import re
 from collections import defaultdict
 from typing import Any
 
 from .errors import Problems
 from .limits import shown
+from .mapping import Entry, Person
 from .model import Kind, Role
 
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -135,7 +137,7 @@ def _reference(value: Any) -> tuple[str, str] | None:
 
 def read(doc: dict[str, Any], problems: Problems) -> dict[str, list[tuple[str, Any]]]:
     """The bundle's records: ``patients`` and ``clinicians`` (document-shaped dicts) and
-    ``sessions`` (dicts shaped like a schedule document's), each with its path."""
+    ``sessions`` (Entries for the mapping step), each with its path."""
     found = resources(doc, problems)
     diagnoses: dict[str, list[str]] = defaultdict(list)
     patients: dict[str, str] = {}
@@ -197,11 +199,14 @@ def read(doc: dict[str, Any], problems: Problems) -> dict[str, list[tuple[str, A
                          f"{', '.join(sorted(SESSION_STATUSES))}; not sessions: "
                          f"{', '.join(sorted(NOT_SESSIONS))}), got {shown(state)}")
             continue
-        session = _appointment(r, path, problems, role_practitioner)
-        if session is not None:
-            sessions.append((path, session))
+        entry = _appointment(r, path, problems, role_practitioner)
+        if entry is not None:
+            sessions.append((path, entry))
+            patients_of = [p.ref.rpartition("/")[2] for p in entry.attendees
+                           if p.role == "Patient" and p.ref]
             for concept in r.get("reasonCode", []) if isinstance(r.get("reasonCode"), list) else []:
-                diagnoses[session.get("patient") or ""].extend(_icd(concept))
+                for pid in patients_of:
+                    diagnoses[pid].extend(_icd(concept))
     return {
         "patients": [(path, {"id": pid, "diagnoses": list(dict.fromkeys(diagnoses.get(pid, [])))})
                      for pid, path in patients.items()],
@@ -211,56 +216,79 @@ def read(doc: dict[str, Any], problems: Problems) -> dict[str, list[tuple[str, A
     }
 
 
+_OFFSET = re.compile(r"(Z|([+-])(\d\d):(\d\d))$")
+
+
+def _offset_zone(text: Any) -> str | None:
+    """The zone a FHIR instant's offset names, where one does (``-05:00`` is
+    ``Etc/GMT+5``; ``Z`` is ``UTC``): how its time is shown when nothing else names a
+    zone. An offset of part of an hour names none."""
+    match = _OFFSET.search(text) if isinstance(text, str) else None
+    if match is None:
+        return None
+    if match.group(1) == "Z":
+        return "UTC"
+    hours, minutes = int(match.group(3)), int(match.group(4))
+    if minutes or hours > 12:
+        return None
+    if hours == 0:
+        return "UTC"
+    return f"Etc/GMT{'-' if match.group(2) == '+' else '+'}{hours}"
+
+
 def _appointment(r: dict[str, Any], path: str, problems: Problems,
-                 role_practitioner: dict[str, str]) -> dict[str, Any] | None:
-    before = len(problems.items)
-    session: dict[str, Any] = {"id": r["id"]}
+                 role_practitioner: dict[str, str]) -> Entry:
+    """The Appointment as an Entry for the mapping step: its participants as people
+    (Patient, Practitioner; a PractitionerRole as its practitioner), every code of its
+    appointmentType, serviceType and serviceCategory, its description, its times."""
+    people: list[Person] = []
     participants = r.get("participant")
     if not isinstance(participants, list):
         participants = []
     for j, p in enumerate(participants):
-        ref = _reference(p.get("actor") if isinstance(p, dict) else None)
-        where = _at(path, f"participant[{j}].actor")
+        actor = p.get("actor") if isinstance(p, dict) else None
+        ref = _reference(actor)
         if ref is None:
             continue
         kind, rid = ref
-        if kind == "Patient":
-            if "patient" in session:
-                problems.add(where, "an appointment has one patient")
-            session["patient"] = rid
-        elif kind in ("Practitioner", "PractitionerRole"):
-            if kind == "PractitionerRole":
-                if rid not in role_practitioner:
-                    problems.add(where, f"no PractitionerRole {shown(rid)} in the bundle")
-                    continue
-                rid = role_practitioner[rid]
-            if "clinician" in session and session["clinician"] != rid:
-                problems.add(where, "kapcheck reads one clinician per appointment")
-            session["clinician"] = rid
-    if "patient" not in session:
-        problems.add(_at(path, "participant"), "no participant is a Patient")
-    if "clinician" not in session:
-        problems.add(_at(path, "participant"), "no participant is a Practitioner or "
-                                               "PractitionerRole")
+        display = actor.get("display") if isinstance(actor, dict) else None
+        name = display.strip() if isinstance(display, str) and display.strip() else None
+        if kind == "PractitionerRole":
+            if rid not in role_practitioner:
+                problems.add(_at(path, f"participant[{j}].actor"),
+                             f"no PractitionerRole {shown(rid)} in the bundle")
+                continue
+            kind, rid = "Practitioner", role_practitioner[rid]
+        if kind in ("Patient", "Practitioner"):
+            people.append(Person(name=name, role=kind, ref=f"{kind}/{rid}"))
+    given: dict[str, Any] = {}
     kinds = [_KINDS[c.lower()] for c in _codes(r.get("appointmentType")) if c.lower() in _KINDS]
-    if not kinds:
-        problems.add(_at(path, "appointmentType"), f"expected a session kind "
-                     f"({', '.join(_KINDS)}), got {shown(_codes(r.get('appointmentType')))}")
-    else:
-        session["kind"] = kinds[0]
+    if kinds:
+        given["kind"] = kinds[0]
     services = r.get("serviceType")
-    if isinstance(services, list) and services:
-        modalities = _codes(services[0])
-        if modalities:
-            session["modality"] = modalities[0]
+    if isinstance(services, list) and services and (modalities := _codes(services[0])):
+        given["modality"] = modalities[0]
+    codes = [*_codes(r.get("appointmentType"))]
+    for key in ("serviceType", "serviceCategory"):
+        concepts = r.get(key)
+        for concept in concepts if isinstance(concepts, list) else []:
+            codes.extend(_codes(concept))
+    times: dict[str, Any] = {}
+    before = len(problems.items)  # a participant's problem is told with the entry's others
     if not isinstance(r.get("start"), str):
         problems.add(_at(path, "start"), "an appointment in a booked status needs its start")
     else:
-        session["start"] = r["start"]
+        times["start"] = r["start"]
     if isinstance(r.get("end"), str):
-        session["end"] = r["end"]
+        times["end"] = r["end"]
     elif isinstance(r.get("minutesDuration"), int) and not isinstance(r.get("minutesDuration"), bool):
-        session["duration"] = f"{r['minutesDuration']}m"
+        times["duration"] = f"{r['minutesDuration']}m"
     else:
         problems.add(_at(path, "end"), "an appointment needs its end or minutesDuration")
-    return session if len(problems.items) == before else None
+    description = r.get("description")
+    return Entry(id=r["id"], where=path, broken=len(problems.items) != before,
+                 zone=_offset_zone(times.get("start")), codes=tuple(dict.fromkeys(codes)),
+                 summary=description if isinstance(description, str) else None,
+                 given=given, attendees=tuple(people), typed=True, times=times,
+                 at={"kind": "appointmentType", "patient": "participant",
+                     "clinician": "participant"})

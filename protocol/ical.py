@@ -28,6 +28,8 @@ from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
+
 from .errors import Problems
 from .limits import (
     ECHO_CHARS,
@@ -37,9 +39,8 @@ from .limits import (
     clip,
     shown,
 )
-from .model import Kind
+from .mapping import Entry, Person
 
-_KINDS = {k.value: k.value for k in Kind}
 _UID_LINE = re.compile(r"^UID[;:](.*)$", re.IGNORECASE)
 #: How far past the calendar's first event recurring events are expanded by default.
 DEFAULT_HORIZON = timedelta(days=180)
@@ -52,8 +53,9 @@ def is_ical(data: bytes) -> bool:
 
 
 def read(text: str, problems: Problems, cli_zone: str | None,
-         until: date | None) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
-    """(path, session dict) of every event, and the calendar's timezone name.
+         until: date | None) -> tuple[list[Entry], str | None]:
+    """Every event (every instance of a recurring one) as an Entry for the mapping
+    step, and the calendar's timezone name.
 
     icalendar and recurring-ical-events read values lazily and raise what they meet
     (an unknown timezone name, a doubled UID, a broken date): past the guards for each
@@ -68,7 +70,7 @@ def read(text: str, problems: Problems, cli_zone: str | None,
 
 
 def _read(text: str, problems: Problems, cli_zone: str | None,
-          until: date | None) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
+          until: date | None) -> tuple[list[Entry], str | None]:
     import icalendar
     import recurring_ical_events
 
@@ -77,7 +79,7 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
     except Exception as exc:  # noqa: BLE001 - any parser failure is this file's problem
         problems.add("", f"is not valid iCalendar: {clip(str(exc))}")
         return [], None
-    lines = _uid_lines(text)
+    events = list(calendar.walk("VEVENT"))
     wr = calendar.get("X-WR-TIMEZONE")
     zone_name = str(wr) if wr is not None else cli_zone
     floating: ZoneInfo | None = None
@@ -87,8 +89,8 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
         except Exception:  # noqa: BLE001 - reported; the calendar cannot be expanded
             problems.add("X-WR-TIMEZONE", f"{shown(zone_name)} is not a known IANA timezone")
             return [], None
-    events = list(calendar.walk("VEVENT"))
-    out: list[tuple[str, dict[str, Any]]] = []
+    lines = _event_lines(text, events, floating)
+    out: list[Entry] = []
     recurring: set[str] = set()
     starts: list[datetime] = []
     series = {_uid(ev) for ev in events if _is_series(ev)}
@@ -99,7 +101,7 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
         except Exception as exc:  # noqa: BLE001 - a value icalendar cannot read lazily
             problems.add("VEVENT", f"cannot be read: {clip(str(exc), 120)}")
             continue
-        where = _event(uid or "(no UID)", lines.get(uid))
+        where = _event(uid or "(no UID)", _line_of(lines, ev, uid, floating))
         if not uid:
             problems.add(where, "an event needs a UID")
             continue
@@ -109,6 +111,14 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
             problems.add(f"{where}.RECURRENCE-ID", "overrides an instance of a recurring "
                          "event that this calendar does not hold (no event with this UID "
                          "has an RRULE or RDATE): the override cannot be placed")
+            continue
+        if _all_day(ev):
+            # An all-day event (a holiday, a day off) or series is one entry: a [[skip]]
+            # rule may set it aside, else the mapping step says it is no session.
+            if ev.get("RECURRENCE-ID") is None and _status(ev) != "CANCELLED":
+                out.append(Entry(id=uid, where=where, series=uid if is_recurring else None,
+                                 summary=_text(ev.get("SUMMARY")),
+                                 codes=tuple(_categories(ev)), all_day=True, at=_AT))
             continue
         # A single event's problems are reported with the rest of its fields below.
         start = _instant(ev.get("DTSTART"), floating,
@@ -121,9 +131,9 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
             continue
         if _status(ev) == "CANCELLED":
             continue
-        session = _session(ev, uid, where, floating, problems)
-        if session is not None:
-            out.append((where, session))
+        entry = _entry(ev, uid, where, None, floating, problems)
+        if entry is not None:
+            out.append(entry)
     if recurring and starts:
         horizon = until or (min(starts) + DEFAULT_HORIZON).date()
         if horizon > (min(starts) + MAX_HORIZON).date():
@@ -135,7 +145,7 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
             uid = _uid(ev)
             if uid in recurring and (per_day := _per_day(ev)) > MAX_PER_DAY:
                 recurring.discard(uid)
-                problems.add(f"{_event(uid, lines.get(uid))}.RRULE",
+                problems.add(f"{_event(uid, lines.get((uid, None)))}.RRULE",
                              f"recurs up to {per_day:,} times a day; kapcheck expands a "
                              f"series to at most {MAX_PER_DAY} sessions a day")
         # Only the series are expanded: a calendar of the same properties (its
@@ -148,19 +158,21 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
                                     recurring, floating, problems, lines):
             uid = _uid(ev)
             sid = f"{uid}@{start.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
-            where = _event(sid, lines.get(uid))
-            session = _session(ev, sid, where, floating, problems)
-            if session is not None:
+            # Named by its series (its override's own line): one problem per series.
+            where = _event(uid, _line_of(lines, ev, uid, floating))
+            entry = _entry(ev, sid, where, uid, floating, problems)
+            if entry is not None:
                 # Its length is its event's, on the UTC timeline (RFC 5545: the same exact
                 # duration for every instance): the library adds the length as wall-clock
                 # time, so an instance across a change of clocks came out an hour long or
                 # short (a 90-minute dose on the night clocks go back, 150 minutes).
                 rid = _utc(ev.get("RECURRENCE-ID"), floating)
                 length = lengths.get((uid, rid), lengths.get((uid, None)))
-                if length is not None and length > timedelta(0):
-                    session.pop("end", None)
-                    session["duration"] = f"PT{int(length.total_seconds())}S"
-                out.append((where, session))
+                if length is not None and length > timedelta(0) and "start" in entry.times:
+                    entry = attrs.evolve(entry, times={
+                        "start": entry.times["start"],
+                        "duration": f"PT{int(length.total_seconds())}S"})
+                out.append(entry)
     return out, zone_name
 
 
@@ -261,7 +273,7 @@ def _lengths(events: list[Any], recurring: set[str], floating: ZoneInfo | None,
 
 def _instances(query: Any, first: datetime, horizon: date, recurring: set[str],
                floating: ZoneInfo | None, problems: Problems,
-               lines: dict[str, int]) -> list[tuple[Any, datetime]]:
+               lines: dict[tuple[str, Any], int]) -> list[tuple[Any, datetime]]:
     """The instances of the recurring events up to the horizon, in order of start.
 
     The calendar is walked a window (``WINDOW``) at a time, so that what is expanded
@@ -307,7 +319,7 @@ def _instances(query: Any, first: datetime, horizon: date, recurring: set[str],
                 if counts.get(uid, 0) > MAX_INSTANCES or walked[uid] > MAX_WALKED:
                     what = (f"more than {MAX_INSTANCES} sessions" if walked[uid] <= MAX_WALKED
                             else f"more than {MAX_WALKED:,} instances, cancelled ones too,")
-                    problems.add(f"{_event(uid, lines.get(uid))}.RRULE",
+                    problems.add(f"{_event(uid, lines.get((uid, None)))}.RRULE",
                                  f"expands to {what} before {horizon}; give a shorter "
                                  "--until or a smaller rule")
                     return out
@@ -402,13 +414,43 @@ def _status(ev: Any) -> str:
         return ""
 
 
-def _uid_lines(text: str) -> dict[str, int]:
-    found: dict[str, int] = {}
+def _event_lines(text: str, events: list[Any],
+                 floating: ZoneInfo | None) -> dict[tuple[str, Any], int]:
+    """The line of each event's UID, by (UID, RECURRENCE-ID as written): a series and
+    each of its overrides is named at its own line. The parser gives events in the
+    order they are written, so the k-th VEVENT's UID line is the k-th event's."""
+    numbers: list[int] = []
+    inside = seen = False
     for number, line in enumerate(text.splitlines(), start=1):
-        match = _UID_LINE.match(line.strip())
-        if match:
-            found.setdefault(match.group(1).split(":")[-1].strip(), number)
+        upper = line.strip().upper()
+        if upper == "BEGIN:VEVENT":
+            inside, seen = True, False
+            numbers.append(number)
+        elif upper == "END:VEVENT":
+            inside = False
+        elif inside and not seen and _UID_LINE.match(line.strip()):
+            numbers[-1], seen = number, True
+    found: dict[tuple[str, Any], int] = {}
+    for ev, number in zip(events, numbers, strict=False):
+        found.setdefault((_uid(ev), _recurrence(ev, floating)), number)
     return found
+
+
+def _recurrence(ev: Any, floating: ZoneInfo | None) -> datetime | None:
+    """The instant (UTC) of an override's RECURRENCE-ID; None for none or unreadable."""
+    try:
+        return _utc(ev.get("RECURRENCE-ID"), floating)
+    except Exception:  # noqa: BLE001 - unreadable: named by its series
+        return None
+
+
+def _line_of(lines: dict[tuple[str, Any], int], ev: Any, uid: str,
+             floating: ZoneInfo | None) -> int | None:
+    """An event's (or an instance's) line: its override's, else its series'."""
+    rid = _recurrence(ev, floating)
+    if rid is not None and (uid, rid) in lines:
+        return lines[(uid, rid)]
+    return lines.get((uid, None))
 
 
 def _instant(prop: Any, floating: ZoneInfo | None, problems: Problems,
@@ -433,16 +475,30 @@ def _instant(prop: Any, floating: ZoneInfo | None, problems: Problems,
     return value
 
 
-def _name(prop: Any) -> str | None:
-    """An ATTENDEE's or ORGANIZER's name: its CN, else its address before the @."""
+def _all_day(ev: Any) -> bool:
+    try:
+        value = getattr(ev.get("DTSTART"), "dt", None)
+    except Exception:  # noqa: BLE001 - unreadable: its fields will tell
+        return False
+    return isinstance(value, date) and not isinstance(value, datetime)
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _person(prop: Any) -> Person | None:
+    """An ATTENDEE or ORGANIZER as written: its address, its CN and its ROLE."""
     if prop is None:
         return None
-    cn = prop.params.get("CN") if hasattr(prop, "params") else None
-    if cn:
-        return str(cn).strip()
+    params = getattr(prop, "params", {})
+    cn = params.get("CN")
     address = str(prop).strip()
     address = address[7:] if address.lower().startswith("mailto:") else address
-    return address.split("@", 1)[0].strip() or None
+    role = params.get("ROLE")
+    return Person(email=address if "@" in address else None,
+                  name=str(cn).strip() if cn else (address.split("@", 1)[0].strip() or None),
+                  role=str(role).upper() if role else None)
 
 
 def _categories(ev: Any) -> list[str]:
@@ -455,64 +511,49 @@ def _categories(ev: Any) -> list[str]:
     return out
 
 
-def _session(ev: Any, sid: str, where: str, floating: ZoneInfo | None,
-             problems: Problems) -> dict[str, Any] | None:
-    """The event as a document's session; None (with problems) if it cannot be one."""
+def _entry(ev: Any, sid: str, where: str, series: str | None, floating: ZoneInfo | None,
+           problems: Problems) -> Entry | None:
+    """The event as an Entry; None (with problems) if its times cannot be read."""
     try:
-        return _fields(ev, sid, where, floating, problems)
+        return _fields(ev, sid, where, series, floating, problems)
     except Exception as exc:  # noqa: BLE001 - a value icalendar cannot read lazily
         problems.add(where, f"cannot be read: {clip(str(exc), 120)}")
         return None
 
 
-def _fields(ev: Any, sid: str, where: str, floating: ZoneInfo | None,
-            problems: Problems) -> dict[str, Any] | None:
+#: X- properties that state a session's field outright.
+_GIVEN = (("X-KAPCHECK-PATIENT", "patient"), ("X-KAPCHECK-CLINICIAN", "clinician"),
+          ("X-KAPCHECK-MODALITY", "modality"), ("X-KAPCHECK-ROUTE", "route"),
+          ("X-KAPCHECK-DOSE-MG", "dose_mg"))
+
+
+def _fields(ev: Any, sid: str, where: str, series: str | None, floating: ZoneInfo | None,
+            problems: Problems) -> Entry | None:
     before = len(problems.items)
-    session: dict[str, Any] = {"id": sid}
-    categories = _categories(ev)
-    kinds = [c for c in categories if c.lower() in _KINDS]
-    if len({k.lower() for k in kinds}) != 1:
-        problems.add(f"{where}.CATEGORIES", "expected one category naming a session kind "
-                     f"({', '.join(_KINDS)}), got {shown(categories)}")
-    else:
-        session["kind"] = _KINDS[kinds[0].lower()]
-    others = [c for c in categories if c.lower() not in _KINDS]
-    modality = ev.get("X-KAPCHECK-MODALITY")
-    if modality is not None:
-        session["modality"] = str(modality)
-    elif others:
-        session["modality"] = others[0]
-    for prop, key in (("X-KAPCHECK-ROUTE", "route"), ("X-KAPCHECK-DOSE-MG", "dose_mg")):
-        if ev.get(prop) is not None:
-            session[key] = str(ev.get(prop))
-    patient = ev.get("X-KAPCHECK-PATIENT")
-    if patient is not None:
-        session["patient"] = str(patient).strip()
-    else:
-        attendees = ev.get("ATTENDEE")
-        attendees = attendees if isinstance(attendees, list) else [attendees] if attendees else []
-        required = [a for a in attendees
-                    if str(getattr(a, "params", {}).get("ROLE", "REQ-PARTICIPANT")).upper()
-                    == "REQ-PARTICIPANT"]
-        if len(required) != 1:
-            problems.add(f"{where}.ATTENDEE", "expected X-KAPCHECK-PATIENT or exactly one "
-                         f"ATTENDEE with ROLE=REQ-PARTICIPANT, found {len(required)}")
-        else:
-            session["patient"] = _name(required[0])
-    clinician = ev.get("X-KAPCHECK-CLINICIAN")
-    session["clinician"] = (str(clinician).strip() if clinician is not None
-                            else _name(ev.get("ORGANIZER")))
-    if not session["clinician"]:
-        problems.add(f"{where}.ORGANIZER", "expected X-KAPCHECK-CLINICIAN or an ORGANIZER")
+    given = {key: str(ev.get(prop)).strip() for prop, key in _GIVEN
+             if ev.get(prop) is not None}
+    attendees = tuple(p for a in _values(ev, "ATTENDEE") if (p := _person(a)) is not None)
+    times: dict[str, Any] = {}
     start = _instant(ev.get("DTSTART"), floating, problems, f"{where}.DTSTART")
     if start is not None:
-        session["start"] = start.isoformat()
+        times["start"] = start.isoformat()
         if ev.get("DTEND") is not None:
             end = _instant(ev.get("DTEND"), floating, problems, f"{where}.DTEND")
             if end is not None:
-                session["end"] = end.isoformat()
+                times["end"] = end.isoformat()
         elif ev.get("DURATION") is not None and isinstance(ev.get("DURATION").dt, timedelta):
-            session["duration"] = f"PT{int(ev.get('DURATION').dt.total_seconds())}S"
+            times["duration"] = f"PT{int(ev.get('DURATION').dt.total_seconds())}S"
         else:
             problems.add(f"{where}.DTEND", "expected DTEND or DURATION")
-    return session if len(problems.items) == before else None
+    written = getattr(start, "tzinfo", None)
+    return Entry(id=sid, where=where, series=series, summary=_text(ev.get("SUMMARY")),
+                 broken=len(problems.items) != before,
+                 zone=written.key if isinstance(written, ZoneInfo) else None,
+                 codes=tuple(_categories(ev)), all_day=False, given=given,
+                 attendees=attendees, organizer=_person(ev.get("ORGANIZER")), times=times,
+                 at=_AT)
+
+
+#: What problems call an event's places.
+_AT = {"kind": "CATEGORIES", "patient": "ATTENDEE", "clinician": "ORGANIZER",
+       "start": "DTSTART"}

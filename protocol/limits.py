@@ -23,7 +23,7 @@ MAX_YAML_BYTES = 32 * MiB
 MAX_SMALL_FILE_BYTES = 4 * MiB
 
 #: An id (session, patient, clinician) in characters.
-MAX_ID_CHARS = 128
+MAX_ID_CHARS = 255
 #: A modality, route or other short name in characters.
 MAX_NAME_CHARS = 64
 #: Free text (a clinic's name, a waiver's reason) in characters.

@@ -26,6 +26,16 @@ from .checks import ICD_CODE, check_schedule
 from .documents import STDIN, Places, json_members, parse_structured, read_bytes, sniff_format
 from .errors import Problem, Problems, ScheduleError, Where, did_you_mean, join_path
 from .limits import ECHO_CHARS, MAX_SESSION_LENGTH, MAX_TEXT_CHARS, shown
+from .mapping import DEFAULT as DEFAULT_MAPPING
+from .mapping import (
+    Entry,
+    ExportMapping,
+    People,
+    check_csv_header,
+    check_people,
+    load_mapping,
+    session_of,
+)
 from .model import (
     MODALITY_KINDS,
     Clinician,
@@ -35,6 +45,7 @@ from .model import (
     Route,
     Schedule,
     Session,
+    Skipped,
     Waiver,
 )
 from .records import SessionRecord, decode_run, record
@@ -99,6 +110,8 @@ class _Raw:
     indexed: list[Session] | None = None
     file: str = ""
     waivers: list[_Placed] = field(factory=list)
+    #: Entries of an export that the mapping set aside.
+    skipped: list[Skipped] = field(factory=list)
     #: Ids of sessions written with problems: they exist, so nothing that names
     #: them is reported as naming nothing.
     broken_sessions: set[str] = field(factory=set)
@@ -601,32 +614,26 @@ def _position(p: Problem) -> tuple[int, int, int]:
 # --- CSV -----------------------------------------------------------------------------
 
 
-def _csv_rows(data: bytes, columns: Sequence[str], problems: Problems,
-              required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+def _csv_table(data: bytes, problems: Problems) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """A CSV file's header and its rows (line number, cells by header, blanks left out);
+    problems for text that is not UTF-8 or not CSV, a header named twice, a short row."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         problems.add("", f"is not UTF-8 text (byte {exc.start})")
-        return []
+        return [], []
     if not text.strip():
         problems.add("", "the file is empty; expected a header row and rows")
-        return []
+        return [], []
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip() for h in next(reader)]
     except (csv.Error, StopIteration) as exc:
         problems.add("line 1", f"is not a CSV header: {exc}")
-        return []
-    for name in header:
-        if name not in columns:
-            problems.add(f"line 1, column {shown(name)}", f"unknown column; expected {', '.join(columns)}")
-    for name in required:
-        if name not in header:
-            problems.add("line 1", f"the column {name!r} is missing")
+        return [], []
     if len(set(header)) != len(header):
         problems.add("line 1", "a column is named twice")
-    if problems:
-        return []
+        return header, []
     rows = []
     try:
         for row in reader:
@@ -639,7 +646,87 @@ def _csv_rows(data: bytes, columns: Sequence[str], problems: Problems,
             rows.append((line, {k: v.strip() for k, v in zip(header, row, strict=True) if v.strip()}))
     except csv.Error as exc:
         problems.add(f"line {reader.line_num}", f"is not valid CSV: {exc}")
-    return rows
+    return header, rows
+
+
+def _csv_rows(data: bytes, columns: Sequence[str], problems: Problems,
+              required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+    """kapcheck's own CSV: its rows, once its header names only kapcheck's columns."""
+    before = len(problems.items)
+    header, rows = _csv_table(data, problems)
+    if len(problems.items) != before and not rows:
+        return []
+    for name in header:
+        if name not in columns:
+            problems.add(f"line 1, column {shown(name)}", f"unknown column; expected {', '.join(columns)}")
+    for name in required:
+        if name not in header:
+            problems.add("line 1", f"the column {name!r} is missing")
+    return [] if problems else rows
+
+
+def _read_csv_export(data: bytes, file: str, problems: Problems, mapping: ExportMapping,
+                     tz: ZoneInfo | None, mapping_problems: Problems) -> _Pending:
+    """A practice system's CSV export, read through the mapping's ``[csv]`` headers:
+    each row an Entry for the mapping step; rows whose status matches ``cancelled`` are
+    not sessions; columns the mapping does not name are ignored."""
+    raw = _Raw(timezone=tz.key if tz else None)
+    pending = _Pending(file, problems, raw, [], tz)
+    header, rows = _csv_table(data, problems)
+    before = len(mapping_problems.items)
+    check_csv_header(mapping, header, problems, mapping_problems)
+    if len(mapping_problems.items) != before:
+        return pending
+    col = mapping.csv
+    r = _Reader(problems, naive_hint="the mapping names no timezone: give it `timezone = "
+                                     "\"America/New_York\"` or pass --timezone")
+    for line, row in rows:
+        where = f"line {line}"
+        if mapping.cancelled is not None and mapping.cancelled.search(
+                row.get(col["status"], "")[:MAX_TEXT_CHARS]):
+            continue
+        given = {key: row[col[key]] for key in ("patient", "clinician", "kind", "modality",
+                                                "route", "dose_mg")
+                 if key in col and row.get(col[key])}
+        times: dict[str, Any] = {}
+        start = _export_time(r, row.get(col["start"]), mapping.start_format, tz,
+                             (where, col["start"]), "csv.start_format")
+        if start is not None:
+            times["start"] = start.isoformat()
+        if "end" in col:
+            end = _export_time(r, row.get(col["end"]), mapping.end_format or mapping.start_format,
+                               tz, (where, col["end"]), "csv.end_format")
+            if end is not None:
+                times["end"] = end.isoformat()
+        elif "duration" in col and row.get(col["duration"]):
+            length = row[col["duration"]]
+            times["duration"] = f"{length}m" if length.isdecimal() else length
+        code = row.get(col["code"]) if "code" in col else None
+        pending.entries.append(Entry(
+            id=row.get(col["id"], "") if "id" in col else f"line-{line}", where=where,
+            summary=row.get(col["summary"]) if "summary" in col else None,
+            codes=(code,) if code else (), given=given, times=times, cells=row))
+    r.finish()
+    return pending
+
+
+def _export_time(r: _Reader, text: str | None, fmt: str | None, tz: ZoneInfo | None,
+                 where: Where, fmt_key: str) -> datetime | None:
+    """A CSV export's date and time: in ``fmt`` (strftime) if the mapping gives one,
+    else ISO 8601; a time without an offset is read in ``tz``."""
+    if not text:
+        r.problems.add(where, "is required")
+        return None
+    if fmt is None:
+        return r.instant(text, where, tz)
+    try:
+        parsed = datetime.strptime(text, fmt)
+    except ValueError:
+        r.problems.add(where, f"expected a date and time as {fmt!r} ({fmt_key}), "
+                              f"got {shown(text)}")
+        return None
+    return r.instant(parsed.isoformat() if parsed.tzinfo is None else parsed.isoformat(),
+                     where, tz)
 
 
 def _split(cell: str | None) -> list[str]:
@@ -694,27 +781,53 @@ def _flatten(sources: tuple[Any, ...]) -> list[Source]:
 def load_schedule(*sources: Source | Sequence[Source], timezone: str | None = None,
                   waivers: Source | None = None, patients: Source | None = None,
                   clinicians: Source | None = None, stdin: Any = None,
-                  until: date | None = None) -> Schedule:
+                  until: date | None = None,
+                  mapping: Source | ExportMapping | None = None) -> Schedule:
     """Read one run's schedule documents (YAML, JSON or CSV; ``-`` is standard input).
 
     ``timezone`` reads naive times of documents that name none. ``waivers`` is a side
     file of waivers; ``patients`` and ``clinicians`` are CSV rosters for CSV sessions.
     ``until`` is the last day recurring calendar events are expanded to (default: 180
     days after a calendar's first event). FHIR R4 JSON and iCalendar are read too.
+    ``mapping`` is a mapping file (``kapcheck/mapping@1``) or a loaded one: how exports
+    (calendars, FHIR bundles, practice-system CSV) name kinds, people and fields.
     Raises ScheduleError listing every problem of every file.
     """
     files = _flatten(sources)
     if not files:
         raise ScheduleError([Problem("", "", "no schedule file given")])
     with gcpause.paused():
-        return _load(files, timezone, waivers, patients, clinicians, stdin, until)
+        return _load(files, timezone, waivers, patients, clinicians, stdin, until, mapping)
+
+
+@define
+class _Pending:
+    """An export's entries, read, waiting for the mapping step (which needs the whole
+    run's roster)."""
+
+    file: str
+    problems: Problems
+    raw: _Raw
+    entries: list[Entry]
+    zone: ZoneInfo | None
 
 
 def _load(files: list[Source], timezone: str | None, waivers: Source | None,
           patients: Source | None, clinicians: Source | None, stdin: Any,
-          until: date | None) -> Schedule:
+          until: date | None, mapping_source: Source | ExportMapping | None) -> Schedule:
     all_problems: list[Problems] = []
     raws: list[tuple[str, _Raw]] = []
+    pending: list[_Pending] = []
+    mapping = DEFAULT_MAPPING
+    mapping_problems = Problems(str(mapping_source) if mapping_source is not None else "")
+    all_problems.append(mapping_problems)
+    if isinstance(mapping_source, ExportMapping):
+        mapping = mapping_source
+    elif mapping_source is not None:
+        try:
+            mapping = load_mapping(mapping_source)
+        except ScheduleError as exc:
+            mapping_problems.items.extend(exc.problems)
     cli_zone_problems = Problems("--timezone")
     if timezone is not None:
         try:
@@ -738,7 +851,9 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
             csvs.append((name, data, problems))
             continue
         if fmt == "ics":
-            raws.append((name, _read_ical(data, name, problems, timezone, until)))
+            pending.append(_read_ical(data, name, problems, mapping.timezone or timezone,
+                                      until))
+            raws.append((name, pending[-1].raw))
             continue
         if fmt == "json" and len(data) >= STREAM_MIN_BYTES:
             text = _utf8(data)
@@ -755,7 +870,8 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
         doc = parse_structured(data, fmt, problems, found if fmt == "yaml" else None)
         del data  # a network's file and its parsed form are large: free them early
         if fhir.is_fhir(doc):
-            raws.append((name, _read_fhir(doc, name, problems, timezone)))
+            pending.append(_read_fhir(doc, name, problems, mapping.timezone or timezone))
+            raws.append((name, pending[-1].raw))
         elif doc is not None:
             raw = _read_structured(doc, name, problems, timezone)
             if found:
@@ -768,7 +884,13 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
     csv_zone_name = timezone or (doc_zones[0] if len(doc_zones) == 1 else None)
     csv_zone = zone(csv_zone_name) if csv_zone_name else None
     for name, data, problems in csvs:
-        raws.append((name, _read_csv_sessions(data, name, problems, csv_zone)))
+        if mapping.csv:
+            export_zone = zone(mapping.timezone) if mapping.timezone else csv_zone
+            pending.append(_read_csv_export(data, name, problems, mapping, export_zone,
+                                            mapping_problems))
+            raws.append((name, pending[-1].raw))
+        else:
+            raws.append((name, _read_csv_sessions(data, name, problems, csv_zone)))
     rosters: list[tuple[Source, str]] = [(s, what) for s, what in
                                          ((patients, "patients"), (clinicians, "clinicians"))
                                          if s is not None]
@@ -788,7 +910,8 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
             raws.append((name, _read_waiver_file(data, name, problems, timezone, doc_zones,
                                                  places)))
 
-    problems_all = [p for group in all_problems for p in group.items]
+    _map(pending, mapping, raws, mapping_problems)
+    problems_all = list(dict.fromkeys(p for group in all_problems for p in group.items))
     schedule, cross = _build(raws, [_name(s) for s in files])
     problems_all.extend(cross)
     if problems_all:
@@ -798,26 +921,23 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
 
 
 def _read_ical(data: bytes, file: str, problems: Problems, cli_zone: str | None,
-               until: date | None) -> _Raw:
-    """An iCalendar file (protocol/ical.py) as the loader's records."""
+               until: date | None) -> _Pending:
+    """An iCalendar file's events (protocol/ical.py), for the mapping step."""
     raw = _Raw()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         problems.add("", f"is not UTF-8 text (byte {exc.start})")
-        return raw
-    r = _Reader(problems)
-    records, zone_name = ical.read(text, problems, cli_zone, until)
+        return _Pending(file, problems, raw, [], None)
+    entries, zone_name = ical.read(text, problems, cli_zone, until)
     tz = zone(zone_name) if zone_name else None  # times are aware; the zone shows them
     raw.timezone = tz.key if tz else None
-    for path, item in records:
-        _add_session(raw, r, item, file, path, tz)
-    r.finish()
-    return raw
+    return _Pending(file, problems, raw, entries, tz)
 
 
-def _read_fhir(doc: Any, file: str, problems: Problems, cli_zone: str | None) -> _Raw:
-    """A FHIR R4 Bundle or resource (protocol/fhir.py) as the loader's records."""
+def _read_fhir(doc: Any, file: str, problems: Problems, cli_zone: str | None) -> _Pending:
+    """A FHIR R4 Bundle or resource (protocol/fhir.py): its roster at once, its
+    appointments for the mapping step."""
     r = _Reader(problems)
     raw = _Raw()
     records = fhir.read(doc, problems)
@@ -828,10 +948,43 @@ def _read_fhir(doc: Any, file: str, problems: Problems, cli_zone: str | None) ->
         if (p := _patient(r, item, path)) is not None:
             raw.patients.append(_Placed(p, file, path))
     tz = zone(cli_zone) if cli_zone else None  # FHIR instants carry their offsets
-    for path, item in records["sessions"]:
-        _add_session(raw, r, item, file, path, tz)
-    r.finish()
-    return raw
+    return _Pending(file, problems, raw, [entry for _, entry in records["sessions"]], tz)
+
+
+def _map(pending: list[_Pending], mapping: ExportMapping, raws: list[tuple[str, _Raw]],
+         mapping_problems: Problems) -> None:
+    """The mapping step: each export's entries made sessions (or set aside), now that
+    the whole run's roster is known."""
+    clinicians = {p.value.id for _, raw in raws for p in raw.clinicians}
+    patients = {p.value.id for _, raw in raws for p in raw.patients}
+    if mapping.people:
+        check_people(mapping, clinicians | patients, mapping_problems)
+    people = People(mapping, clinicians, patients)
+    # Times are shown in the mapping's zone, else the export's own (a calendar's
+    # X-WR-TIMEZONE, --timezone), else the run's documents' one zone, else the zone
+    # each time was written in: never in UTC when a zone is known.
+    documents = sorted({raw.timezone for _, raw in raws if raw.timezone
+                        and not any(raw is job.raw for job in pending)})
+    shown_in = zone(mapping.timezone) if mapping.timezone else None
+    zones: dict[str | None, ZoneInfo | None] = {None: None}
+    for job in pending:
+        r = _Reader(job.problems)
+        fixed = shown_in or job.zone or (zone(documents[0]) if len(documents) == 1 else None)
+        if fixed is not None and job.raw.timezone is None:
+            job.raw.timezone = fixed.key
+        for entry in job.entries:
+            result = session_of(entry, mapping, people, job.problems)
+            if isinstance(result, Skipped):
+                job.raw.skipped.append(Skipped(f"{job.file}: {result.source}", result.reason))
+            elif result is not None:
+                tz = fixed
+                if tz is None and entry.zone not in zones:
+                    zones[entry.zone] = zone(entry.zone)
+                _add_session(job.raw, r, result, job.file, entry.where,
+                             tz if tz is not None else zones[entry.zone])
+            else:
+                job.raw.broken_sessions.add(entry.id)
+        r.finish()
 
 
 def _read_waiver_file(data: bytes, name: str, problems: Problems, cli_zone: str | None,
@@ -862,18 +1015,50 @@ def _read_waiver_file(data: bytes, name: str, problems: Problems, cli_zone: str 
     return raw
 
 
+def _supplemented(items: list[_Placed], what: str, problems: list[Problem]) -> list[_Placed]:
+    """Clinicians (or patients) of one id from several files made one: a roster given
+    beside a FHIR bundle or calendar supplements it, so one that names no roles (no
+    diagnoses) takes the other's. Two that name different ones are a problem naming
+    both places. Two of one id in one file stay for the shared check to report."""
+    by_id: dict[str, list[int]] = {}
+    for n, p in enumerate(items):
+        by_id.setdefault(p.value.id, []).append(n)
+    drop: set[int] = set()
+    for indices in by_id.values():
+        files = {items[n].file for n in indices}
+        if len(indices) < 2 or len(files) != len(indices):
+            continue
+        stated = [n for n in indices if getattr(items[n].value, what)]
+        values = {frozenset(getattr(items[n].value, what)) for n in stated}
+        if len(values) > 1:
+            first, other = items[stated[0]], items[stated[1]]
+            problems.append(Problem(other.file, other.path, f"gives {shown(other.value.id)} "
+                                    f"the {what} {_listed(getattr(other.value, what))}, and "
+                                    f"{first.where} gives {_listed(getattr(first.value, what))}: "
+                                    "one person, two different values"))
+        keep = stated[0] if stated else indices[0]
+        drop.update(n for n in indices if n != keep)
+    return [p for n, p in enumerate(items) if n not in drop]
+
+
+def _listed(values: Iterable[Any]) -> str:
+    return "[" + ", ".join(sorted(str(getattr(v, "value", v)) for v in values)) + "]"
+
+
 def _build(raws: list[tuple[str, _Raw]], names: list[str]) -> tuple[Schedule, list[Problem]]:
     """The model of the run's sound records, and the problems of the run as a whole.
 
     The run-wide invariants (ids unique across files, references that resolve, sizes
     and ranges) are those of every schedule, checked by the one shared step.
     """
+    problems: list[Problem] = []
     placed = {
-        "clinicians": [p for _, raw in raws for p in raw.clinicians],
-        "patients": [p for _, raw in raws for p in raw.patients],
+        "clinicians": _supplemented([p for _, raw in raws for p in raw.clinicians], "roles",
+                                    problems),
+        "patients": _supplemented([p for _, raw in raws for p in raw.patients], "diagnoses",
+                                  problems),
         "waivers": [p for _, raw in raws for p in raw.waivers],
     }
-    problems: list[Problem] = []
     sessions: list[Session] = []
     # Where each document's sessions begin in the run's, and whose they are.
     firsts: list[int] = []
@@ -900,6 +1085,7 @@ def _build(raws: list[tuple[str, _Raw]], names: list[str]) -> tuple[Schedule, li
         clinic=clinics[0] if clinics else None,
         timezone=zones[0] if zones else None,
         sources=tuple(names),
+        skipped=tuple(k for _, raw in raws for k in raw.skipped),
     )
 
     def place(collection: str, index: int) -> tuple[str, str]:

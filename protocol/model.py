@@ -202,6 +202,15 @@ def _index(items: Iterable[Any]) -> Mapping[str, Any]:
 
 
 @frozen
+class Skipped:
+    """An entry of an export that a mapping's ``[[skip]]`` rule set aside: where it was
+    written (as a finding's source names it) and the rule, in words."""
+
+    source: str
+    reason: str
+
+
+@frozen
 class Schedule:
     clinicians: tuple[Clinician, ...] = ()
     patients: tuple[Patient, ...] = ()
@@ -211,6 +220,8 @@ class Schedule:
     timezone: str | None = None
     #: The files (or "<stdin>") the schedule was read from.
     sources: tuple[str, ...] = ()
+    #: Entries of exports set aside by a mapping's [[skip]] rules, in file order.
+    skipped: tuple[Skipped, ...] = ()
     # Derived, never given: ``attrs.evolve`` builds them anew from the new collections.
     clinician_by_id: Mapping[str, Clinician] = field(
         default=Factory(lambda self: _index(self.clinicians), takes_self=True),

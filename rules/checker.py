@@ -119,7 +119,7 @@ class _Proposed:
         self._day_clinicians = day_clinicians
         self.session_by_id = _Sessions(proposal, booked.session_by_id)
         for name in ("clinicians", "patients", "clinician_by_id", "patient_by_id", "waivers",
-                     "timezone", "clinic", "sources"):
+                     "timezone", "clinic", "sources", "skipped"):
             setattr(self, name, getattr(booked, name))
 
     def running_on(self, day: int) -> list[Session]:
@@ -366,7 +366,7 @@ class Checker:
             protocol_name=self.protocol.name, protocol_version=self.protocol.version,
             findings=sort_findings(findings), patients=len(schedule.patients),
             sessions=sessions, clinic=schedule.clinic, as_of=self.as_of,
-            patient_ids=self._patient_ids)
+            patient_ids=self._patient_ids, skipped=schedule.skipped)
 
 
 def _merged(old: Sequence[Session], gone: set[str], new: list[Session]) -> list[Session]:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from attrs import evolve, frozen
 
-from kapcheck.protocol import Schedule, Severity, Waiver
+from kapcheck.protocol import Schedule, Severity, Skipped, Waiver
 
 #: Findings about the schedule's waivers rather than its sessions.
 WAIVER_RULE = "WAIVER-001"
@@ -77,6 +77,8 @@ class Report:
     as_of: date | None = None
     #: The ids of the schedule's patients, sorted.
     patient_ids: tuple[str, ...] = ()
+    #: Entries of exports a mapping set aside (``Skipped``: source and reason).
+    skipped: tuple[Skipped, ...] = ()
 
     def _count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity and not f.waived)

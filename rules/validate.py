@@ -237,6 +237,7 @@ def _validate(schedule: Schedule, protocol: Protocol, as_of: date | None,
         clinic=schedule.clinic,
         as_of=as_of,
         patient_ids=tuple(sorted(p.id for p in schedule.patients)),
+        skipped=schedule.skipped,
     )
 
 

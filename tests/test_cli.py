@@ -52,7 +52,8 @@ def test_json_report_has_the_contract_shape() -> None:
     result = runner.invoke(app, ["validate", str(EXAMPLE), "--format", "json",
                                  "--as-of", "2026-03-01"])
     report = json.loads(result.stdout)
-    assert list(report) == ["kapcheck", "protocol", "compliant", "summary", "findings"]
+    assert list(report) == ["kapcheck", "protocol", "compliant", "summary", "findings",
+                            "skipped"]
     assert report["kapcheck"] == "1"
     assert report["protocol"] == {"name": "kap", "version": "1.0"}
     for finding in report["findings"]:

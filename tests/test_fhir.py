@@ -122,7 +122,7 @@ def test_every_problem_names_its_path_in_the_bundle(tmp_path: Path) -> None:
     text = str(err.value)
     for expected in ("entry[3].resource.participant[0].actor: no PractitionerRole 'nobody'",
                      "entry[3].resource.participant: no participant is a Patient",
-                     "entry[4].resource.appointmentType: expected a session kind",
+                     "entry[4].resource.appointmentType: expected a code naming a session kind",
                      "entry[4].resource.start", "entry[4].resource.end",
                      "entry[5].resource.patient: no patient with id 'p404'"):
         assert expected in text, text
@@ -131,7 +131,7 @@ def test_every_problem_names_its_path_in_the_bundle(tmp_path: Path) -> None:
 def test_the_published_hl7_example_is_a_clear_input_error(tmp_path: Path) -> None:
     with pytest.raises(ScheduleError) as err:
         load_schedule(DATA / "appointment-example.json")
-    assert "appointmentType: expected a session kind" in str(err.value)
+    assert "appointmentType: expected a code naming a session kind" in str(err.value)
 
 
 def test_the_published_two_doctor_example_names_each_problem(tmp_path: Path) -> None:
@@ -140,8 +140,8 @@ def test_the_published_two_doctor_example_names_each_problem(tmp_path: Path) -> 
     with pytest.raises(ScheduleError) as err:
         load_schedule(DATA / "appointment-example2doctors.json")
     text = str(err.value)
-    assert "participant[2].actor: kapcheck reads one clinician per appointment" in text
-    assert "appointmentType: expected a session kind" in text and "'wi'" in text
+    assert "participant: kapcheck reads one clinician per appointment" in text
+    assert "appointmentType: expected a code naming a session kind" in text and "'wi'" in text
 
 
 def test_rosters_may_come_from_another_file_of_the_run(tmp_path: Path) -> None:
@@ -168,7 +168,7 @@ def test_a_status_or_coding_of_the_wrong_shape_is_a_problem_not_a_crash(
     text = str(err.value)
     assert "entry[3].resource.status: expected an Appointment status (sessions: arrived, " in text
     assert "got ['booked']" in text
-    assert "entry[4].resource.appointmentType: expected a session kind" in text
+    assert "entry[4].resource.appointmentType: expected a code naming a session kind" in text
 
 
 def _one_patient(condition: dict[str, Any]) -> dict[str, Any]:

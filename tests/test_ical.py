@@ -109,7 +109,9 @@ def test_cancelled_events_are_not_sessions(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("change", "expected"), [
-    (("CATEGORIES:psychotherapy,CBT", "CATEGORIES:CBT"), "CATEGORIES: expected one category"),
+    (("CATEGORIES:psychotherapy,CBT", "CATEGORIES:CBT"), "CATEGORIES: expected a code naming"),
+    (("CATEGORIES:psychotherapy,CBT", "CATEGORIES:psychoterapy,CBT"),
+     "did you mean 'psychotherapy'?"),
     (("ATTENDEE;ROLE=REQ-PARTICIPANT;CN=P-001:mailto:p1@example.org", ""),
      "ATTENDEE: expected X-KAPCHECK-PATIENT"),
     (("ORGANIZER;CN=t-ortiz:mailto:therapist@example.org", ""), "ORGANIZER: expected"),
@@ -148,10 +150,10 @@ DATA = Path(__file__).resolve().parent / "data" / "ical"
 
 @pytest.mark.parametrize(("name", "expected"), [
     ("rfc5545-4-conference.ics", [
-        "VEVENT uid1@example.com (line 6).CATEGORIES: expected one category naming a session kind",
+        "VEVENT uid1@example.com (line 6).CATEGORIES: expected a code naming a session kind",
         "VEVENT uid1@example.com (line 6).ATTENDEE: expected X-KAPCHECK-PATIENT"]),
     ("rfc5545-4-project-review.ics", [
-        "VEVENT guid-1.example.com (line 21).CATEGORIES: expected one category"]),
+        "VEVENT guid-1.example.com (line 21).CATEGORIES: expected a code"]),
     ("rfc5545-3.6.1-events.ics", [
         "VEVENT 19970901T130000Z-123401@example.com (line 5).ORGANIZER: expected",
         "VEVENT 19970901T130000Z-123402@example.com (line 14).CATEGORIES: expected",
