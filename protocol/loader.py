@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import attrs
 from attrs import define, field
 
-from . import fhir, gcpause, ical
+from . import caldav, fhir, gcpause, ical
 from .checks import ICD_CODE, check_schedule
 from .documents import STDIN, Places, json_members, parse_structured, read_bytes, sniff_format
 from .errors import Problem, Problems, ScheduleError, Where, did_you_mean, join_path
@@ -765,6 +765,8 @@ def _read_csv_roster(data: bytes, file: str, problems: Problems, what: str) -> _
 
 
 def _name(source: Source) -> str:
+    if caldav.is_caldav(source):
+        return caldav.shown_url(str(source))
     return "<stdin>" if str(source) == STDIN else str(source)
 
 
@@ -843,6 +845,13 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
         name = _name(source)
         problems = Problems(name)
         all_problems.append(problems)
+        if caldav.is_caldav(source):  # a calendar collection, read as its exported .ics
+            data = caldav.read(str(source), problems)
+            if data is not None:
+                pending.append(_read_ical(data, name, problems, mapping.timezone or timezone,
+                                          until))
+                raws.append((name, pending[-1].raw))
+            continue
         data = read_bytes(source, problems, stdin)
         if data is None:
             continue

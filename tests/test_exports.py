@@ -226,3 +226,18 @@ def test_a_series_problem_is_told_once_and_an_override_at_its_own_line(tmp_path:
     kind = [p for p in problems if "(line 6).CATEGORIES" in p]
     assert len(kind) == 1 and "did you mean 'integration'?" in kind[0]
     assert any("VEVENT s1 (line 16).CATEGORIES" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_each_source_page_shows_its_tested_mapping_file(source: str) -> None:
+    page = (ROOT / "docs" / "sources" / f"{source}.md").read_text()
+    assert (EXPORTS / source / "mapping.toml").read_text() in page
+
+
+def test_the_mapping_page_documents_every_key() -> None:
+    from kapcheck.protocol import mapping
+
+    page = (ROOT / "docs" / "formats" / "mapping.md").read_text()
+    for key in (*mapping.TOP, *mapping.CONDITIONS, *mapping.SETS, *mapping.CSV_KEYS):
+        assert any(form in page for form in (f"`{key}`", f"{key} =", f"`[[{key}]]`",
+                                             f"`[{key}]`")), key
