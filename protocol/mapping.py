@@ -48,9 +48,8 @@ SETS = ("kind", "modality", "route", "dose_mg")
 #: A rule's conditions.
 CONDITIONS = ("summary", "code", "field", "all_day")
 #: kapcheck's fields a ``[csv]`` table maps to an export's headers, and its other keys.
-CSV_FIELDS = ("id", "start", "end", "duration", "patient", "patients", "clinician",
-              "clinicians", "code", "summary", "status", "room", "modality", "kind", "route",
-              "dose_mg")
+CSV_FIELDS = ("id", "start", "end", "duration", "patient", "clinician", "code", "summary",
+              "status", "modality", "kind", "route", "dose_mg")
 CSV_KEYS = (*CSV_FIELDS, "cancelled", "start_format", "end_format")
 TOP = ("schema", "timezone", "session", "skip", "people", "csv")
 #: Regular expressions are matched against at most this much text, and are at most
@@ -419,7 +418,7 @@ def session_of(entry: Entry, mapping: ExportMapping, people: People,
             match = rule.summary.search(text[:MAX_MATCHED_CHARS])
             if match is not None:
                 named = {k: v.strip() for k, v in match.groupdict().items() if v and v.strip()}
-    for key in ("kind", "modality", "route", "dose_mg", "room"):
+    for key in ("kind", "modality", "route", "dose_mg"):
         if key not in session and entry.given.get(key) is not None:
             session[key] = entry.given[key]
     if "kind" not in session:
