@@ -32,7 +32,7 @@ demo: $(STAMP)
 
 # Every test; the generated (Hypothesis) ones with a budget that keeps this fast. Then
 # the documentation site, strictly: a broken link or a page out of the nav fails.
-test: $(STAMP) browser
+test: $(STAMP)
 	KAPCHECK_EXAMPLES=$${KAPCHECK_EXAMPLES:-120} KAPCHECK_FUZZ_EXAMPLES=$${KAPCHECK_FUZZ_EXAMPLES:-150} \
 	  $(BIN)/python -m pytest -q
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
@@ -45,15 +45,16 @@ docs: $(STAMP)
 	@echo "kapcheck: the site is in .site/ (open .site/index.html)"
 
 # The same tests with the full budget: 500 generated schedules per rule.
-test-long: $(STAMP) browser
+test-long: $(STAMP)
 	KAPCHECK_EXAMPLES=500 KAPCHECK_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest -q
 
 # Mutation fuzzing of every input kind with a long budget (tests/fuzz).
 fuzz: $(STAMP)
 	KAPCHECK_FUZZ_EXAMPLES=$${KAPCHECK_FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest -q tests/fuzz
 
-# The report's browser test uses Debian's Chromium; install it where we may (root with
-# apt-get). Elsewhere that one test is skipped and says why.
+# The report's browser test uses Debian's Chromium. `make test` never installs system
+# packages: .ci/run calls this first (root with apt-get); elsewhere that one test is
+# skipped and says why.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \

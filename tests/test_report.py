@@ -128,7 +128,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
-                                             "(make test installs it where apt-get can)")
+                                             "(.ci/run installs it with `make browser`; make test never installs packages)")
 def test_a_browser_renders_the_timelines_and_every_finding(tmp_path: Path) -> None:
     _, out = _report(tmp_path)
     assert CHROMIUM is not None
