@@ -334,3 +334,54 @@ def test_mutated_calendars_never_crash(tmp_path: Path, data: st.DataObject) -> N
     code, _, err = run_cli("validate", str(roster), str(path), "--format", "json",
                            "--until", "2026-06-30")
     check_outcome(code, err, [str(path), str(roster)])
+
+
+EXPORTS = ROOT / "examples" / "exports"
+MAPPING_LINES = ["", "[[session]]", "[[skip]]", "[csv]", "[people]", "summary = '('",
+                 "summary = '(?P<patient>\\\\S+)'", "summary = '(?P<x>a)'", "code = ''",
+                 "code = \"90837\"", "kind = \"integraton\"", "kind = 3", "all_day = \"yes\"",
+                 "field = \"Notes\"", "start_format = \"%d\"", "start_format = \"x\"",
+                 "timezone = \"Mars/Base\"", "cancelled = '*'", '"x@y" = "nobody"',
+                 '"x@y" = 5', "dose_mg = \"lots\"", "route = \"\"", "schema = \"other@2\"",
+                 "summary = '" + "(a+)+" * 100 + "'", "zzz = 1"]
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_mapping_files_never_crash(tmp_path: Path, data: st.DataObject) -> None:
+    source = data.draw(st.sampled_from(["google", "practice-csv", "outlook", "ehr"]))
+    folder = EXPORTS / source
+    lines = (folder / "mapping.toml").read_text().splitlines()
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(lines) - 1))
+        lines[i] = data.draw(st.sampled_from(MAPPING_LINES + [lines[i] * 2]))
+    path = tmp_path / "m.toml"
+    path.write_bytes(_bytes_mutation(data.draw, "\n".join(lines).encode()))
+    export = {"google": "calendar.ics", "outlook": "calendar.ics", "ehr": "searchset.json",
+              "practice-csv": "appointments.csv"}[source]
+    code, _, err = run_cli("validate", str(folder / "roster.yaml"), str(folder / export),
+                           "--mapping", str(path), "--format", "json")
+    check_outcome(code, err, [str(path), str(folder)])
+
+
+CSV_CELLS = ["", " ", "13/45/2026 9:00 AM", "03/09/2026 25:00 PM", "03/09/2026 2:00 PM",
+             "2026-03-09T14:00", "-5", "0", "99999", "1.5", "abc", "Late Cancel", "S0013",
+             "90837", "nobody@x", "C-2291", "A-5001", "x" * 400, "\x00", "é\u202e"]
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_practice_csv_exports_never_crash(tmp_path: Path, data: st.DataObject) -> None:
+    folder = EXPORTS / "practice-csv"
+    rows = list(csv.reader(io.StringIO((folder / "appointments.csv").read_text())))
+    for _ in range(data.draw(st.integers(1, 6))):
+        r = data.draw(st.integers(0, len(rows) - 1))
+        c = data.draw(st.integers(0, len(rows[r]) - 1))
+        rows[r][c] = data.draw(st.sampled_from(CSV_CELLS))
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    path = tmp_path / "a.csv"
+    path.write_bytes(_bytes_mutation(data.draw, out.getvalue().encode()))
+    code, _, err = run_cli("validate", str(folder / "roster.yaml"), str(path), "--mapping",
+                           str(folder / "mapping.toml"), "--format", "json")
+    check_outcome(code, err, [str(path), str(folder)])
