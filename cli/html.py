@@ -6,12 +6,10 @@ the proposed sessions are marked and the change is listed first."""
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from html import escape
-from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -20,6 +18,8 @@ from kapcheck.protocol.model import shown_parameters
 from kapcheck.protocol.times import local_text
 from kapcheck.rules import WAIVER_RULE, Finding, Report
 from kapcheck.rules.report import count, today_in
+
+from .provenance import sha256_of
 
 KIND_ORDER = [Kind.ASSESSMENT, Kind.PREPARATION, Kind.DOSING, Kind.INTEGRATION,
               Kind.PSYCHOTHERAPY]
@@ -48,30 +48,6 @@ def _kapcheck_version() -> str:
         return version("kapcheck")
     except PackageNotFoundError:  # pragma: no cover - running from a checkout
         return "unknown"
-
-
-_SHIPPED = " (shipped)"
-
-
-def sha256_of(paths: Iterable[str]) -> list[tuple[str, str]]:
-    """Each input's SHA-256: files as read, a shipped protocol as kapcheck carries it."""
-    out = []
-    for path in paths:
-        if path in ("-", "<stdin>"):
-            out.append((path, "(standard input)"))
-            continue
-        try:
-            if path.endswith(_SHIPPED):
-                item = resources.files("kapcheck.protocol") / "shipped" / \
-                    f"{path[:-len(_SHIPPED)]}.toml"
-                data = item.read_bytes()
-            else:
-                data = Path(path).read_bytes()
-        except OSError as exc:  # read once already; gone or changed since
-            out.append((path, f"(could not be read again: {exc.strerror or exc})"))
-            continue
-        out.append((path, hashlib.sha256(data).hexdigest()))
-    return out
 
 
 def _x(t: datetime, start: datetime, span: float) -> float:

@@ -46,7 +46,8 @@ from kapcheck.rules import (
 from kapcheck.rules.baseline import load_baseline
 from kapcheck.rules.report import count
 
-from . import output, render
+from . import output as output_files
+from . import outputs, provenance, render
 from .specs import scenarios_for
 
 if TYPE_CHECKING:
@@ -64,6 +65,9 @@ class Format(str, enum.Enum):
     TABLE = "table"
     JSON = "json"
     JUNIT = "junit"
+    SARIF = "sarif"
+    CSV = "csv"
+    XLSX = "xlsx"
 
 
 class CatalogFormat(str, enum.Enum):
@@ -228,6 +232,9 @@ UntilOpt = Annotated[Optional[str], typer.Option(
 MappingOpt = Annotated[Optional[str], typer.Option(
     "--mapping", metavar="FILE", help="A mapping file (kapcheck/mapping@1, TOML): how calendar, FHIR "
                       "and practice-system CSV exports name kinds, people and columns.")]
+OutputOpt = Annotated[Optional[Path], typer.Option(
+    "--output", "-o", metavar="FILE", help="Write the report to this file instead of standard output "
+                      "(a regular file or a new path: never through a link or onto a device).")]
 BaselineOpt = Annotated[Optional[str], typer.Option(
     "--baseline", metavar="REPORT.json", help="An earlier JSON report: list what this run introduces and resolves "
                        "since then, and exit 1 only for introduced findings.")]
@@ -240,8 +247,9 @@ def validate_command(
     waivers: WaiversOpt = None,
     as_of: AsOfOpt = None,
     format: Annotated[Format, typer.Option(
-        "--format", "-f", case_sensitive=False, metavar="table|json|junit",
-        help="table for people, json or junit for machines.")] = Format.TABLE,
+        "--format", "-f", case_sensitive=False, metavar="table|json|junit|sarif|csv|xlsx",
+        help="table for people; json, junit or sarif for machines; csv or xlsx for "
+             "spreadsheets.")] = Format.TABLE,
     fail_on: Annotated[FailOn, typer.Option(
         "--fail-on", case_sensitive=False, metavar="error|warning",
         help="Exit 1 when an unwaived finding of this severity or above exists.")]
@@ -252,8 +260,12 @@ def validate_command(
     clinicians: CliniciansOpt = None,
     propose: ProposeOpt = None,
     baseline: BaselineOpt = None,
+    baseline_any: Annotated[bool, typer.Option(
+        "--baseline-any", help="Compare with a baseline of another clinic or protocol too.")]
+        = False,
     until: UntilOpt = None,
     mapping: MappingOpt = None,
+    output: OutputOpt = None,
 ) -> None:
     """Validate schedules; exit 0 compliant, 1 findings at or above --fail-on, 2 unusable input.
 
@@ -261,8 +273,10 @@ def validate_command(
     _MACHINE_FORMAT[:] = [format.value] if format is not Format.TABLE else []
     if propose is not None and baseline is not None:
         _fail(["error: give --propose or --baseline, not both"])
-    report, _, proto, change = _run(files, protocol, waivers, as_of, timezone, jobs, patients,
-                                    clinicians, propose, until, mapping)
+    target = _output_target(output)
+    report, schedule, proto, change = _run(files, protocol, waivers, as_of, timezone, jobs,
+                                           patients, clinicians, propose, until, mapping)
+    inputs = [*_read_inputs(files, patients, clinicians, waivers, propose, mapping), *proto.files]
     level = Severity(fail_on.value)
     introduced: Sequence[Finding] = ()
     resolved: Sequence[Finding | dict[str, Any]] = ()
@@ -270,25 +284,92 @@ def validate_command(
         introduced, resolved = change.introduced, change.resolved
     elif baseline is not None:
         try:
-            introduced, resolved = load_baseline(baseline).compare(report.findings)
+            earlier = load_baseline(baseline)
         except InputError as exc:
             _input_error(exc)
+        if not baseline_any and (why := earlier.differs(report.clinic, proto.name)):
+            _fail([f"error: --baseline {baseline} {why}; give --baseline-any to compare "
+                   "anyway"])
+        introduced, resolved = earlier.compare(report.findings)
     compared = change is not None or baseline is not None
+    shown = change.schedule if change is not None else schedule
+    text: str | bytes
     if format is Format.JSON:
         section = render.change_json(introduced, resolved) if compared else None
-        sys.stdout.write(render.report_json(report, section))
+        text = render.report_json(report, section, provenance.meta(
+            report, proto, inputs, render.installed_version(), schedule.inputs))
     elif format is Format.JUNIT:
-        sys.stdout.write(render.report_junit(report, [r.id for r in proto.rules if r.enabled],
-                                             level))
-    elif compared:
-        render.change_table(report, introduced, resolved, _stdout())
+        text = render.report_junit(report, [r.id for r in proto.rules if r.enabled], level)
+    elif format is Format.SARIF:
+        text = render.pretty_json(outputs.sarif(report, proto, render.installed_version()))
+    elif format is Format.CSV:
+        text = outputs.to_csv(report, _zone_of(shown))
+    elif format is Format.XLSX:
+        text = outputs.to_xlsx(report, proto, _zone_of(shown))
     else:
-        render.report_table(report, _stdout())
+        console = _stdout() if target is None else _file_console()
+        if compared:
+            render.change_table(report, introduced, resolved, console)
+        else:
+            render.report_table(report, console)
+        text = console.export_text() if target is not None else ""
+    _emit(text, target)
     if compared:
         fails = any(f.severity.rank >= level.rank and not f.waived for f in introduced)
     else:
         fails = report.fails(level)
     raise typer.Exit(int(Exit.FINDINGS if fails else Exit.OK))
+
+
+def _read_inputs(files: Sequence[str], *others: Optional[str]) -> list[str]:
+    """The files a run read, in the order given (standard input once)."""
+    return [f for f in [*files, *others] if f]
+
+
+def _zone_of(schedule: Schedule) -> Any:
+    """A finding's zone for showing its start: its session's, else the schedule's."""
+    def zone_of(f: Finding) -> Optional[str]:
+        session = schedule.session_by_id.get(f.session) if f.session else None
+        return session.zone if session is not None else schedule.timezone
+
+    return zone_of
+
+
+def _output_target(output: Optional[Path]) -> Optional[Path]:
+    """The --output file, refused at once (exit 2) if it is a link, a device or the like."""
+    if output is None:
+        return None
+    target = Path(os.path.abspath(output))  # the final component is not followed
+    try:
+        output_files.check_target(target)
+    except OSError as exc:
+        _fail([f"error: --output {exc}"])
+    return target
+
+
+def _file_console() -> Console:
+    """A console that records the table for a file: no colours, 120 columns."""
+    from rich.console import Console
+
+    return Console(record=True, file=open(os.devnull, "w"), width=120, color_system=None,
+                   highlight=False, emoji=False)
+
+
+def _emit(text: str | bytes, target: Optional[Path]) -> None:
+    """The report on standard output, or written safely to the --output file."""
+    if target is not None:
+        try:
+            output_files.write_safely(target, text)
+        except OSError as exc:
+            _fail([f"error: cannot write {target}: {exc.strerror or exc}"])
+        return
+    if isinstance(text, bytes):
+        if sys.stdout.isatty():
+            _fail(["error: --format xlsx writes a binary file: give --output FILE"])
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text)
+    elif text:
+        sys.stdout.write(text)
 
 
 @app.command("report")
@@ -306,6 +387,10 @@ def report_command(
     propose: ProposeOpt = None,
     until: UntilOpt = None,
     mapping: MappingOpt = None,
+    fail_on: Annotated[FailOn, typer.Option(
+        "--fail-on", case_sensitive=False, metavar="error|warning",
+        help="Exit 1 when an unwaived finding of this severity or above exists (introduced "
+             "by the change, with --propose), as validate does.")] = FailOn.ERROR,
 ) -> None:
     """Write an HTML audit report: summary, protocol, timelines, findings.
 
@@ -314,7 +399,7 @@ def report_command(
     introduces and resolves listed first."""
     target = Path(os.path.abspath(html_out))  # the final component is not followed
     try:
-        output.check_target(target)
+        output_files.check_target(target)
     except OSError as exc:
         _fail([f"error: --html {exc}"])
     report, schedule, proto, change = _run(files, protocol, waivers, as_of, timezone, jobs,
@@ -335,12 +420,14 @@ def report_command(
                            cancelled=[schedule.session_by_id[i] for i in change.proposal.cancel],
                            change=(change.introduced, change.resolved))
     try:
-        output.write_safely(target, page)
+        output_files.write_safely(target, page)
     except OSError as exc:
         _fail([f"error: cannot write {html_out}: {exc.strerror or exc}"])
     _err().print(f"kapcheck: wrote {html_out} ({count(report.errors, 'error')}, "
                f"{count(report.warnings, 'warning')}, {report.waived} waived)", markup=False)
-    raise typer.Exit(int(Exit.OK))
+    level = Severity(fail_on.value)
+    fails = change.fails(level) if change is not None else report.fails(level)
+    raise typer.Exit(int(Exit.FINDINGS if fails else Exit.OK))
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -107,7 +107,13 @@ def change_json(introduced: Sequence[Finding | dict[str, Any]],
     return {"introduced": [one(f) for f in introduced], "resolved": [one(f) for f in resolved]}
 
 
-def report_json(report: Report, change: dict[str, Any] | None = None) -> str:
+def pretty_json(doc: Any) -> str:
+    """JSON as kapcheck writes it: two-space indents, UTF-8, a final newline."""
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def report_json(report: Report, change: dict[str, Any] | None = None,
+                meta: dict[str, Any] | None = None) -> str:
     doc = {
         "kapcheck": REPORT_VERSION,
         "protocol": {"name": report.protocol_name, "version": report.protocol_version},
@@ -120,8 +126,10 @@ def report_json(report: Report, change: dict[str, Any] | None = None) -> str:
     }
     if change is not None:
         doc["change"] = change
+    if meta is not None:
+        doc["meta"] = meta
     # orjson writes the same bytes as json.dumps(indent=2, ensure_ascii=False), faster.
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+    return pretty_json(doc)
 
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow"}

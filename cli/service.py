@@ -45,7 +45,7 @@ from kapcheck.protocol.proposals import proposal_from
 from kapcheck.protocol.times import parse_date
 from kapcheck.rules import Checker, EngineError, check_protocol, validate
 
-from . import render
+from . import provenance, render
 
 #: The largest request body the service reads.
 MAX_BODY = 32 * 1024 * 1024
@@ -214,8 +214,11 @@ def _validate(state: _State, body: bytes, protocol: str | None, as_of: str | Non
         level = Severity(fail_on)
     except ValueError:
         raise InputError([Problem("fail_on", "", 'expected "error" or "warning"')]) from None
-    report = validate(_schedule(body), proto, as_of=day)
-    return render.report_json(report), report.fails(level)
+    schedule = _schedule(body)
+    report = validate(schedule, proto, as_of=day)
+    meta = provenance.meta(report, proto, ["-", *proto.files], render.installed_version(),
+                           schedule.inputs)
+    return render.report_json(report, None, meta), report.fails(level)
 
 
 def _propose(state: _State, body: bytes, protocol: str | None,
@@ -237,7 +240,15 @@ def _propose(state: _State, body: bytes, protocol: str | None,
     change = checker.propose(proposal_from(proposal.get("add"), proposal.get("move"),
                                            proposal.get("cancel"), schedule,
                                            file="<request>: proposal"))
+    meta = provenance.meta(change.report, proto, ["<request>", *proto.files],
+                           render.installed_version(), [("<request>", _sha256(body))])
     return (render.report_json(change.report,
-                               render.change_json(change.introduced, change.resolved)),
+                               render.change_json(change.introduced, change.resolved), meta),
             change.fails())
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
 

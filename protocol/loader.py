@@ -9,6 +9,7 @@ all files are raised together as one ScheduleError.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 from bisect import bisect_right
@@ -820,6 +821,8 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
     all_problems: list[Problems] = []
     raws: list[tuple[str, _Raw]] = []
     pending: list[_Pending] = []
+    #: Each input's SHA-256 as read (standard input too), for the report's provenance.
+    digests: list[tuple[str, str]] = []
     mapping = DEFAULT_MAPPING
     mapping_problems = Problems(str(mapping_source) if mapping_source is not None else "")
     all_problems.append(mapping_problems)
@@ -848,6 +851,7 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
         if caldav.is_caldav(source):  # a calendar collection, read as its exported .ics
             data = caldav.read(str(source), problems)
             if data is not None:
+                digests.append((name, hashlib.sha256(data).hexdigest()))
                 pending.append(_read_ical(data, name, problems, mapping.timezone or timezone,
                                           until))
                 raws.append((name, pending[-1].raw))
@@ -855,6 +859,7 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
         data = read_bytes(source, problems, stdin)
         if data is None:
             continue
+        digests.append((name, hashlib.sha256(data).hexdigest()))
         fmt = sniff_format(name, data)
         if fmt == "csv":
             csvs.append((name, data, problems))
@@ -909,6 +914,7 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
         all_problems.append(problems)
         data = read_bytes(source, problems, stdin)
         if data is not None:
+            digests.append((name, hashlib.sha256(data).hexdigest()))
             raws.append((name, _read_csv_roster(data, name, problems, what)))
     if waivers is not None:
         name = _name(waivers)
@@ -916,6 +922,7 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
         all_problems.append(problems)
         data = read_bytes(waivers, problems, stdin)
         if data is not None:
+            digests.append((name, hashlib.sha256(data).hexdigest()))
             raws.append((name, _read_waiver_file(data, name, problems, timezone, doc_zones,
                                                  places)))
 
@@ -925,6 +932,7 @@ def _load(files: list[Source], timezone: str | None, waivers: Source | None,
     problems_all.extend(cross)
     if problems_all:
         raise ScheduleError(in_file_order(problems_all, places))
+    object.__setattr__(schedule, "inputs", tuple(digests))
     object.__setattr__(schedule, "checked", True)
     return schedule
 

@@ -235,6 +235,9 @@ class Schedule:
         default=Factory(lambda self: _index(self.sessions), takes_self=True),
         eq=False, repr=False, init=False,
     )
+    #: Each input the loader read, as (name, SHA-256 of its bytes): the report's
+    #: provenance (a copy made with ``attrs.evolve`` keeps none).
+    inputs: tuple[tuple[str, str], ...] = field(default=(), init=False, eq=False, repr=False)
     #: Set once the schedule's invariants were checked (protocol/checks.py); a copy
     #: made with ``attrs.evolve`` starts unchecked.
     checked: bool = field(default=False, init=False, eq=False, repr=False)

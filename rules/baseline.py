@@ -29,6 +29,24 @@ MAX_BASELINE_BYTES = 256 * 1024 * 1024
 class Baseline:
     #: The earlier report's findings, as it wrote them (plain JSON objects).
     findings: tuple[dict[str, Any], ...]
+    #: Its ``meta`` (clinic, protocol, inputs), None for a report written before meta.
+    meta: dict[str, Any] | None = None
+
+    def differs(self, clinic: str | None, protocol: str) -> str | None:
+        """Why this baseline is not an earlier report of the same clinic and protocol
+        (None when it is)."""
+        if self.meta is None:
+            return ("has no meta (it was written by an older kapcheck), so its clinic and "
+                    "protocol cannot be checked")
+        theirs = self.meta.get("protocol")
+        name = theirs.get("name") if isinstance(theirs, dict) else None
+        if self.meta.get("clinic") != clinic:
+            return (f"is a report of clinic {shown(self.meta.get('clinic'))}; this run's "
+                    f"clinic is {shown(clinic)}")
+        if name != protocol:
+            return (f"is a report of protocol {shown(name)}; this run's protocol is "
+                    f"{shown(protocol)}")
+        return None
 
     def identities(self) -> set[Identity]:
         return {_identity(f) for f in self.findings}
@@ -78,6 +96,9 @@ def load_baseline(source: str | Path, stdin: Any = None) -> Baseline:
         if ok:
             kept.append({k: f.get(k) for k in ("rule", "severity", "patient", "session",
                                                 "related", "message", "suggestion", "waiver")})
+    meta = doc.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        problems.add("meta", "expected the meta object of a kapcheck JSON report")
     if problems:
         raise ScheduleError(problems.items)
-    return Baseline(tuple(kept))
+    return Baseline(tuple(kept), meta if isinstance(meta, dict) else None)

@@ -53,7 +53,7 @@ def test_json_report_has_the_contract_shape() -> None:
                                  "--as-of", "2026-03-01"])
     report = json.loads(result.stdout)
     assert list(report) == ["kapcheck", "protocol", "compliant", "summary", "findings",
-                            "skipped"]
+                            "skipped", "meta"]
     assert report["kapcheck"] == "1"
     assert report["protocol"] == {"name": "kap", "version": "1.0"}
     for finding in report["findings"]:

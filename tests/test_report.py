@@ -29,7 +29,7 @@ def _report(tmp_path: Path) -> tuple[str, Path]:
     out = tmp_path / "report.html"
     result = runner.invoke(app, ["report", str(EXAMPLE), "--html", str(out),
                                  "--as-of", "2026-03-01"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # the example has errors: exit 1, as validate
     return out.read_text(encoding="utf-8"), out
 
 
@@ -68,7 +68,7 @@ def test_the_footer_hashes_every_input_the_protocol_chain_included(tmp_path: Pat
                                  "--clinicians", str(inputs[2]), "--waivers", str(inputs[3]),
                                  "--timezone", "America/New_York", "--protocol",
                                  str(ex / "riverside-protocol.toml"), "--html", str(out)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # the example has errors: exit 1, as validate
     page = out.read_text(encoding="utf-8")
     shipped = ROOT / "protocol" / "shipped" / "kap.toml"
     for path in [*inputs, ex / "riverside-protocol.toml", shipped]:
@@ -91,7 +91,7 @@ def test_a_proposal_marks_its_sessions_and_lists_the_change(tmp_path: Path) -> N
     proposal = ROOT / "examples" / "riverside-proposal.yaml"
     result = runner.invoke(app, ["report", str(EXAMPLE), "--propose", str(proposal),
                                  "--html", str(out), "--as-of", "2026-03-01"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, result.output  # the proposal introduces no error
     page = out.read_text(encoding="utf-8")
     assert "protocol check of a proposed change" in page
     assert page.count('class="session proposed"') == 3  # S-306 added, S-304/S-305 moved
