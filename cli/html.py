@@ -172,13 +172,17 @@ def _protocol_section(protocol: Protocol) -> list[str]:
     out = ['<h2 id="protocol">Protocol</h2>',
            f"<p>{escape(protocol.name)} {escape(protocol.version)}, from "
            f"{escape(' → '.join(protocol.files) or protocol.name)}.</p>",
-           "<table><tr><th>Rule</th><th>Template</th><th>Severity</th><th>Parameters</th></tr>"]
+           "<table><tr><th>Rule</th><th>Template</th><th>Severity</th><th>Parameters</th>"
+           "<th>Why, and on what source</th></tr>"]
     for rule in protocol.rules:
         shown = shown_parameters(rule)
         params = "; ".join(f"{k} = {shown[k]}" for k in rule.parameters if shown[k] != "none")
         state = rule.severity.value if rule.enabled else "disabled"
-        out.append(f"<tr><td>{escape(rule.id)}</td><td>{escape(rule.template)}</td>"
-                   f"<td>{state}</td><td>{escape(params or '—')}</td></tr>")
+        why = (f"<p>{escape(rule.rationale or '(no rationale given)')}</p>"
+               f"<p class=\"source\">Source: {escape(rule.source or '(none cited)')}</p>")
+        out.append(f"<tr><td>{escape(rule.id)}<br>{escape(rule.title)}</td>"
+                   f"<td>{escape(rule.template)}</td><td>{state}</td>"
+                   f"<td>{escape(params or '—')}</td><td>{why}</td></tr>")
     out.append("</table><h3>Diagnosis map</h3><p>A diagnosis is covered by every entry whose "
                "ICD-10-CM prefix it starts with; those entries' modalities fit it.</p>"
                "<table><tr><th>ICD-10-CM prefix</th><th>Modalities that fit</th></tr>")

@@ -147,9 +147,13 @@ def _as_of(value: Optional[str], option: str = "--as-of") -> Optional[date]:
 
 
 def _stdout() -> Console:
+    """Standard output, as wide as COLUMNS says, else the terminal, else 120 columns."""
     from rich.console import Console
 
-    return Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 120)
+    columns = os.environ.get("COLUMNS", "")
+    width = int(columns) if columns.isdecimal() and 20 <= int(columns) <= 1000 else (
+        None if sys.stdout.isatty() else 120)
+    return Console(highlight=False, emoji=False, width=width)
 
 
 FilesArg = Annotated[list[str], typer.Argument(
@@ -296,7 +300,7 @@ def validate_command(
     text: str | bytes
     if format is Format.JSON:
         section = render.change_json(introduced, resolved) if compared else None
-        text = render.report_json(report, section, provenance.meta(
+        text = render.report_json_bytes(report, section, provenance.meta(
             report, proto, inputs, render.installed_version(), schedule.inputs))
     elif format is Format.JUNIT:
         text = render.report_junit(report, [r.id for r in proto.rules if r.enabled], level)
@@ -309,16 +313,38 @@ def validate_command(
     else:
         console = _stdout() if target is None else _file_console()
         if compared:
-            render.change_table(report, introduced, resolved, console)
+            moves, touched = _proposal_lines(change, schedule)
+            render.change_table(report, introduced, resolved, console, moves, touched)
         else:
             render.report_table(report, console)
         text = console.export_text() if target is not None else ""
-    _emit(text, target)
+    _emit(text, target, binary=format is Format.XLSX)
     if compared:
         fails = any(f.severity.rank >= level.rank and not f.waived for f in introduced)
     else:
         fails = report.fails(level)
     raise typer.Exit(int(Exit.FINDINGS if fails else Exit.OK))
+
+
+def _proposal_lines(change: Optional[Change], booked: Schedule,
+                    ) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
+    """Each moved session's old and new start, and each session the proposal touches
+    with the entry that touches it (``move S-105``), for the change table."""
+    if change is None:
+        return [], {}
+    from kapcheck.protocol.times import local_text
+
+    moves = []
+    touched: dict[str, str] = {}
+    for s in change.proposal.move:
+        old = booked.session_by_id[s.id]
+        moves.append((s.id, local_text(old.start, old.zone), local_text(s.start, s.zone)))
+        touched[s.id] = f"move {s.id}"
+    for s in change.proposal.add:
+        touched[s.id] = f"add {s.id}"
+    for sid in change.proposal.cancel:
+        touched[sid] = f"cancel {sid}"
+    return moves, touched
 
 
 def _read_inputs(files: Sequence[str], *others: Optional[str]) -> list[str]:
@@ -355,7 +381,7 @@ def _file_console() -> Console:
                    highlight=False, emoji=False)
 
 
-def _emit(text: str | bytes, target: Optional[Path]) -> None:
+def _emit(text: str | bytes, target: Optional[Path], binary: bool = False) -> None:
     """The report on standard output, or written safely to the --output file."""
     if target is not None:
         try:
@@ -364,7 +390,7 @@ def _emit(text: str | bytes, target: Optional[Path]) -> None:
             _fail([f"error: cannot write {target}: {exc.strerror or exc}"])
         return
     if isinstance(text, bytes):
-        if sys.stdout.isatty():
+        if binary and sys.stdout.isatty():
             _fail(["error: --format xlsx writes a binary file: give --output FILE"])
         sys.stdout.flush()
         sys.stdout.buffer.write(text)

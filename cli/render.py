@@ -109,11 +109,18 @@ def change_json(introduced: Sequence[Finding | dict[str, Any]],
 
 def pretty_json(doc: Any) -> str:
     """JSON as kapcheck writes it: two-space indents, UTF-8, a final newline."""
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode()
 
 
 def report_json(report: Report, change: dict[str, Any] | None = None,
                 meta: dict[str, Any] | None = None) -> str:
+    return report_json_bytes(report, change, meta).decode()
+
+
+def report_json_bytes(report: Report, change: dict[str, Any] | None = None,
+                      meta: dict[str, Any] | None = None) -> bytes:
+    """The JSON report as UTF-8 bytes: at a million sessions the text is tens of MiB,
+    and the command line writes these bytes without making a str of them."""
     doc = {
         "kapcheck": REPORT_VERSION,
         "protocol": {"name": report.protocol_name, "version": report.protocol_version},
@@ -129,10 +136,17 @@ def report_json(report: Report, change: dict[str, Any] | None = None,
     if meta is not None:
         doc["meta"] = meta
     # orjson writes the same bytes as json.dumps(indent=2, ensure_ascii=False), faster.
-    return pretty_json(doc)
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
 
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow"}
+
+
+#: Below this width, or with a session id longer than STACK_ID_CHARS, each finding is a
+#: block of lines rather than a table row: a table's columns would shrink to a few
+#: characters, or cut an id (a calendar instance's date is at its end).
+STACK_WIDTH = 110
+STACK_ID_CHARS = 24
 
 
 def report_table(report: Report, console: Console) -> None:
@@ -147,53 +161,105 @@ def report_table(report: Report, console: Console) -> None:
     for f in report.findings:
         by_patient[f.patient or "(no patient)"].append(f)
     console.print(Text(title, style="bold"))
+    stacked = console.width < STACK_WIDTH or any(
+        len(f.session or "") > STACK_ID_CHARS for f in report.findings)
     for patient, findings in by_patient.items():
+        if stacked:
+            console.print(Text(f"Patient {patient}", style="bold underline"))
+            for f in findings:
+                _stacked(f, console)
+            continue
         table = Table(show_header=True, header_style="bold", expand=True, show_lines=True)
         table.add_column("Rule", no_wrap=True)
         table.add_column("Session", no_wrap=True)
         table.add_column("Finding", ratio=3)
         table.add_column("Suggestion", ratio=2)
         for f in findings:
-            severity = Text(f.severity.value, style=_STYLE[f.severity])
-            if f.waiver is not None:
-                severity = Text(f"waived ({f.severity.value})", style="dim")
-            rule = Text.assemble(f.rule, "\n", severity)
-            message = Text(f.message)
-            if f.source:
-                message.append(f"\n{f.source}", style="dim")
-            if f.waiver is not None:
-                message.append(f"\nWaived: {f.waiver.reason} (approved by "
-                               f"{f.waiver.approved_by}"
-                               + (f", until {f.waiver.expires}" if f.waiver.expires else "")
-                               + ")", style="dim")
-            table.add_row(rule, Text(f.session or "—"), message, Text(f.suggestion))
+            table.add_row(Text.assemble(f.rule, "\n", _state(f)), Text(f.session or "—"),
+                          _message(f), Text(f.suggestion))
         console.print(Panel(table, title=Text(f"Patient {patient}"), title_align="left"))
-    verdict = ("[bold green]compliant[/]" if report.compliant
-               else "[bold red]not compliant[/]")
-    console.print(f"{verdict}: {report.patients} patients, {report.sessions} sessions, "
-                  f"{count(report.errors, 'error')}, {count(report.warnings, 'warning')}, "
-                  f"{report.waived} waived")
+    verdict = Text("compliant", style="bold green") if report.compliant else \
+        Text("not compliant", style="bold red")
+    console.print(Text.assemble(
+        verdict, f": {count(report.patients, 'patient')}, {count(report.sessions, 'session')}, "
+                 f"{count(report.errors, 'error')}, {count(report.warnings, 'warning')}, "
+                 f"{report.waived} waived"))
+    if report.skipped:
+        reasons: dict[str, int] = defaultdict(int)
+        for k in report.skipped:
+            reasons[k.reason] += 1
+        console.print(Text(f"{count(len(report.skipped), 'entry', 'entries')} of the exports "
+                           "set aside by the mapping (not sessions):", style="dim"))
+        for reason, n in reasons.items():
+            console.print(Text(f"  {n} by {reason}", style="dim"))
+
+
+def _state(f: Finding) -> Any:
+    from rich.text import Text
+
+    if f.waiver is not None:
+        return Text(f"waived ({f.severity.value})", style="dim")
+    return Text(f.severity.value, style=_STYLE[f.severity])
+
+
+def _message(f: Finding) -> Any:
+    from rich.text import Text
+
+    message = Text(f.message)
+    if f.source:
+        message.append(f"\n{f.source}", style="dim")
+    if f.waiver is not None:
+        message.append(f"\nWaived: {f.waiver.reason} (approved by {f.waiver.approved_by}"
+                       + (f", until {f.waiver.expires}" if f.waiver.expires else "") + ")",
+                       style="dim")
+    return message
+
+
+def _stacked(f: Finding, console: Console) -> None:
+    """One finding as a block of lines, each wrapped to the console's width (an id
+    longer than a line is folded, never cut)."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    head = Text.assemble((f.rule, "bold"), "  ", _state(f), "  ", f.session or "—")
+    head.overflow = "fold"
+    console.print(head)
+    body = _message(f)
+    body.append("\nFix: ", style="bold")
+    body.append(f.suggestion)
+    body.overflow = "fold"
+    console.print(Padding(body, (0, 0, 1, 2)))
 
 
 def change_table(report: Report, introduced: Sequence[Finding],
-                 resolved: Sequence[Finding | dict[str, Any]], console: Console) -> None:
-    """What a proposal or a run since a baseline changed: introduced findings first,
-    resolved ones as fixed, the rest summarised."""
+                 resolved: Sequence[Finding | dict[str, Any]], console: Console,
+                 moves: Sequence[tuple[str, str, str]] = (),
+                 touched: dict[str, str] | None = None) -> None:
+    """What a proposal or a run since a baseline changed: the moves (old → new time),
+    introduced findings first (each linked to the proposal entries that touch its
+    sessions), resolved ones as fixed, then the totals, plainly."""
     from rich.table import Table
     from rich.text import Text
 
     title = f"kapcheck — protocol {report.protocol_name} {report.protocol_version}".rstrip()
     console.print(Text(title + (f" — {report.clinic}" if report.clinic else ""), style="bold"))
+    for sid, before, after in moves:
+        console.print(Text(f"Moved {sid}: {before} → {after}"))
     table = Table(show_header=True, header_style="bold", expand=True, show_lines=True,
                   title="Introduced by the change")
     table.add_column("Rule", no_wrap=True)
-    table.add_column("Session", no_wrap=True)
+    table.add_column("Session", overflow="fold")
     table.add_column("Finding", ratio=3)
     table.add_column("Suggestion", ratio=2)
     for f in introduced:
         state = f"waived ({f.severity.value})" if f.waived else f"NEW {f.severity.value}"
+        message = Text(f.message)
+        causes = sorted({touched[sid] for sid in (f.session, *f.related)
+                         if touched and sid in touched})
+        if causes:
+            message.append(f"\nBecause of: {'; '.join(causes)}", style="dim")
         table.add_row(Text.assemble(f.rule, "\n", Text(state, style=_STYLE[f.severity])),
-                      Text(f.session or "—"), Text(f.message), Text(f.suggestion))
+                      Text(f.session or "—"), message, Text(f.suggestion))
     if introduced:
         console.print(table)
     else:
@@ -204,11 +270,10 @@ def change_table(report: Report, introduced: Sequence[Finding],
             rule, session, message = ((r["rule"], r["session"], r["message"]) if isinstance(r, dict)
                                       else (r.rule, r.session, r.message))
             console.print(f"  fixed  {rule} {session or '—'}: {message}", markup=False)
-    unchanged = len(report.findings) - len(introduced)
-    console.print(f"{unchanged} other finding{'s' if unchanged != 1 else ''} unchanged "
-                  f"({report.errors} error{'s' if report.errors != 1 else ''}, "
-                  f"{report.warnings} warning{'s' if report.warnings != 1 else ''} in all).",
-                  markup=False)
+    kept = len(report.findings) - len(introduced)
+    console.print(f"Already there before the change, and still: {count(kept, 'finding')}. "
+                  f"The schedule as changed has {count(report.errors, 'unwaived error')} and "
+                  f"{count(report.warnings, 'unwaived warning')} in all.", markup=False)
 
 
 def report_junit(report: Report, rule_order: Sequence[str],

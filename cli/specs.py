@@ -76,5 +76,30 @@ def parse(name: str, text: str) -> list[Scenario]:
     return found
 
 
+def preamble(text: str) -> tuple[str, str]:
+    """A feature file's description (the prose under ``Feature:``) and its Background
+    (the block, as written), for pages that show a feature whole."""
+    description: list[str] = []
+    background: list[str] = []
+    state = "before"
+    for raw in text.splitlines():
+        line = raw.strip()
+        if state == "before":
+            if line.startswith("Feature:"):
+                state = "description"
+            continue
+        if line.startswith(("Scenario", "Example:", "@", "Rule:")):
+            break
+        if line.startswith("Background:"):
+            state = "background"
+        if state == "description" and not line.startswith("#"):
+            description.append(line)
+        elif state == "background":
+            background.append(raw.rstrip())
+    indent = min((len(b) - len(b.lstrip()) for b in background if b.strip()), default=0)
+    return (" ".join(w for w in description if w).strip(),
+            "\n".join(b[indent:] for b in background).strip())
+
+
 def scenarios_for(rule_id: str) -> list[Scenario]:
     return [s for s in scenarios() if rule_id in s.tags]

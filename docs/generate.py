@@ -28,7 +28,7 @@ import typer
 from kapcheck.cli import render
 from kapcheck.cli.main import app
 from kapcheck.cli.service import create_app
-from kapcheck.cli.specs import Scenario, scenarios
+from kapcheck.cli.specs import Scenario, _feature_files, preamble, scenarios
 from kapcheck.protocol import load_protocol, shipped_protocols
 from kapcheck.protocol.templates import REQUIRED, TEMPLATES
 
@@ -296,9 +296,16 @@ def feature_pages() -> dict[str, str]:
              "each scenario states one behaviour in the clinic's language and is run as an "
              "acceptance test. Tags name the rules a scenario specifies.", "",
              "| Feature | File | Scenarios |", "|---|---|---|"]
+    texts = dict(_feature_files())
     for file, items in sorted(by_file.items()):
         stem = Path(file).stem
         lines = [NOTE, f"# {items[0].feature}", "", f"`features/{file}`", ""]
+        description, background = preamble(texts[file])
+        if description:
+            lines += [description, ""]
+        if background:
+            lines += ["Every scenario below assumes its Background:", "", "```gherkin",
+                      background, "```", ""]
         for s in items:
             tags = " ".join(f"`@{t}`" for t in sorted(s.tags))
             lines += [f"## {s.title} {{#{scenario_anchor(s)}}}", "", f"Tags: {tags}", "",

@@ -3,6 +3,8 @@
     KapcheckError                  every error of kapcheck's own
     └── InputError                 a document cannot be used; carries every Problem found
         ├── ScheduleError          a schedule document (YAML, JSON, CSV) or a waiver file
+        │   └── FieldError         a model object built in code with a value it cannot
+        │                          hold (also a ValueError, as attrs converters raise)
         └── ProtocolError          a protocol file (TOML)
 
 A Problem names the file, the path inside it (``sessions[3].kind``) and what was
@@ -70,6 +72,11 @@ class InputError(KapcheckError):
 
 class ScheduleError(InputError):
     """A schedule, roster or waiver document is unusable."""
+
+
+class FieldError(ScheduleError, ValueError):
+    """A Session, Clinician or Waiver built in code with a value it cannot hold (an
+    unknown kind, role or route)."""
 
 
 class ProtocolError(InputError):

@@ -78,16 +78,29 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
+def _member(enum: Any, value: object, what: str) -> Any:
+    """The enum member, or a FieldError naming what was expected."""
+    try:
+        return enum(value)
+    except ValueError:
+        from .errors import FieldError, Problem
+        from .limits import shown
+
+        choices = " | ".join(m.value for m in enum)
+        raise FieldError([Problem("<model>", what, f"expected one of {choices}, got "
+                                                   f"{shown(value)}")]) from None
+
+
 def _optional_route(value: object) -> Route | None:
-    return value if value is None or type(value) is Route else Route(value)
+    return value if value is None or type(value) is Route else _member(Route, value, "route")
 
 
 def _kind(value: object) -> Kind:
-    return value if type(value) is Kind else Kind(value)
+    return value if type(value) is Kind else _member(Kind, value, "kind")
 
 
 def _roles(values: Iterable[object]) -> frozenset[Role]:
-    return frozenset(Role(v) for v in values)
+    return frozenset(_member(Role, v, "roles") for v in values)
 
 
 @frozen

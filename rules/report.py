@@ -53,9 +53,9 @@ class Finding:
         return (self.patient or "", self.start or _BEFORE_ALL, self.rule, self.session or "")
 
 
-def count(n: int, noun: str) -> str:
-    """``1 error``, ``2 errors``."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 error``, ``2 errors``; ``1 entry``, ``2 entries`` (``plural`` given)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 @frozen
@@ -85,17 +85,17 @@ class Report:
 
     @property
     def errors(self) -> int:
-        """Unwaived findings of severity error."""
+        """How many unwaived findings of severity error there are (a count)."""
         return self._count(Severity.ERROR)
 
     @property
     def warnings(self) -> int:
-        """Unwaived findings of severity warning."""
+        """How many unwaived findings of severity warning there are (a count)."""
         return self._count(Severity.WARNING)
 
     @property
     def waived(self) -> int:
-        """Findings a waiver documents (they count towards neither total)."""
+        """How many findings a waiver documents (they count towards neither total)."""
         return sum(1 for f in self.findings if f.waived)
 
     @property

@@ -169,3 +169,51 @@ def test_report_fails_on_findings_as_validate_does(tmp_path: Path) -> None:
     compliant = ROOT / "examples" / "exports" / "google" / "twin.yaml"
     del compliant  # (the riverside example has errors; a warning-only run exits 0)
     assert runner.invoke(app, [*args, "--fail-on", "warning"]).exit_code == 1
+
+
+@pytest.mark.parametrize("columns", [80, 120, 200])
+def test_the_table_keeps_every_id_whole_and_fits_the_width(columns: int) -> None:
+    folder = ROOT / "examples" / "exports" / "outlook"
+    result = runner.invoke(app, ["validate", str(folder / "roster.yaml"),
+                                 str(folder / "calendar.ics"), "--mapping",
+                                 str(folder / "mapping.toml"), "--as-of", "2026-03-01"],
+                           env={"COLUMNS": str(columns)})
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= columns for line in lines)
+    joined = "".join(line.strip() for line in lines)
+    for f in json.loads(runner.invoke(app, [
+            "validate", str(folder / "roster.yaml"), str(folder / "calendar.ics"),
+            "--mapping", str(folder / "mapping.toml"), "--format", "json"]).stdout)["findings"]:
+        assert f["session"] in joined  # folded across lines, never cut
+    assert "1 patient," in result.stdout
+
+
+def test_a_narrow_table_stacks_each_finding() -> None:
+    result = runner.invoke(app, ["validate", str(EXAMPLE), "--as-of", "2026-03-01"],
+                           env={"COLUMNS": "80"})
+    assert "Fix: " in result.stdout and "┃ Rule" not in result.stdout
+    wide = runner.invoke(app, ["validate", str(EXAMPLE), "--as-of", "2026-03-01"],
+                         env={"COLUMNS": "200"})
+    assert "┃ Rule" in wide.stdout
+    assert max(len(line) for line in wide.stdout.splitlines()) > 120
+
+
+def test_a_proposal_shows_each_move_and_what_each_new_finding_comes_from(
+        tmp_path: Path) -> None:
+    proposal = tmp_path / "p.yaml"
+    proposal.write_text("move:\n  - {id: S-109, start: 2026-03-17T15:30}\n")
+    result = runner.invoke(app, ["validate", str(EXAMPLE), "--propose", str(proposal),
+                                 "--as-of", "2026-03-01"], env={"COLUMNS": "200"})
+    assert "Moved S-109: 2026-03-17 15:00 EDT → 2026-03-17 15:30 EDT" in result.stdout
+    assert "Already there before the change, and still:" in result.stdout
+
+
+def test_a_session_built_in_code_with_a_bad_kind_is_a_schedule_error() -> None:
+    from datetime import datetime, timezone
+
+    from kapcheck.protocol import ScheduleError, Session
+
+    with pytest.raises(ScheduleError, match="kind: expected one of preparation"):
+        Session(id="x", patient="p", kind="dozing", clinician="c",
+                start=datetime(2026, 3, 2, tzinfo=timezone.utc),
+                end=datetime(2026, 3, 2, 1, tzinfo=timezone.utc))

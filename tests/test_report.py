@@ -77,7 +77,7 @@ def test_the_footer_hashes_every_input_the_protocol_chain_included(tmp_path: Pat
     assert "<h1>riverside-sessions.csv: protocol check" in page
     assert re.search(r"waivers judged on \d{4}-\d\d-\d\d \(the day of the run\)", page)
     # The protocol's parameters (its own rule too) and the diagnosis map are printed.
-    assert "RIV-FOLLOWUP-001</td><td>after-each" in page and "window_hours = 48" in page
+    assert "RIV-FOLLOWUP-001<br>" in page and "window_hours = 48" in page
     assert "<td>F43.1</td><td>PE, CPT</td>" in page
     # Sessions are listed under each timeline with where they were written, and the
     # findings-by-rule table links to the patients.
