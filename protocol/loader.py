@@ -39,6 +39,7 @@ from .mapping import (
 )
 from .model import (
     MODALITY_KINDS,
+    RECORD_NAME,
     Clinician,
     Kind,
     Patient,
@@ -65,7 +66,7 @@ _SCHEMA = re.compile(r"^kapcheck/schedule@(\d+)(?:\.\d+)*$")
 
 TOP_KEYS = ("schema", "clinic", "timezone", "clinicians", "patients", "sessions", "waivers")
 CLINICIAN_KEYS = ("id", "roles")
-PATIENT_KEYS = ("id", "diagnoses")
+PATIENT_KEYS = ("id", "diagnoses", "records")
 SESSION_KEYS = ("id", "patient", "kind", "start", "end", "duration", "clinician", "modality",
                 "route", "dose_mg")
 WAIVER_KEYS = ("rule", "session", "patient", "reason", "approved_by", "expires")
@@ -378,7 +379,31 @@ def _patient(r: _Reader, item: Any, path: str) -> Patient | None:
         value = _diagnosis(r, code, f"{path}.diagnoses[{j}]")
         if value is not None:
             codes.append(value)
-    return Patient(pid, tuple(codes)) if pid else None
+    records = _records(r, m.get("records"), join_path(path, "records"))
+    return Patient(pid, tuple(codes), records) if pid else None
+
+
+def _records(r: _Reader, value: Any, path: str) -> tuple[tuple[str, date], ...]:
+    """A patient's dated records: ``{name: date}`` (``name=date;name=date`` in CSV)."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        r.problems.add(path, "expected a mapping of record name to date, such as "
+                             "{rems-enrollment: 2026-01-05, consent: 2026-01-02}")
+        return ()
+    out = []
+    for name, day in value.items():
+        where = f"{path}.{str(name)[:ECHO_CHARS]}"
+        if not isinstance(name, str) or not RECORD_NAME.match(name):
+            r.problems.add(where, "a record name is lower-case letters, digits and hyphens, "
+                                  f"starting with a letter (at most 64), got {shown(name)}")
+            continue
+        try:
+            out.append((name, day if isinstance(day, date) and not isinstance(day, datetime)
+                        else parse_date(day)))
+        except (ValueError, TypeError):
+            r.problems.add(where, f"expected a date such as 2026-01-05, got {shown(day)}")
+    return tuple(sorted(out))
 
 
 def _session(r: _Reader, item: Any, path: str, tz: ZoneInfo | None) -> dict[str, Any] | None:
@@ -752,6 +777,10 @@ def _read_csv_roster(data: bytes, file: str, problems: Problems, what: str) -> _
     if what == "patients":
         for line, row in _csv_rows(data, CSV_PATIENT_COLUMNS, problems, ("id",)):
             item = {"id": row.get("id"), "diagnoses": _split(row.get("diagnoses"))}
+            if row.get("records"):
+                item["records"] = dict(part.partition("=")[::2] for part in
+                                       row["records"].split(";") if part.strip())
+                item["records"] = {k.strip(): v.strip() for k, v in item["records"].items()}
             if (p := _patient(r, item, f"line {line}")) is not None:
                 raw.patients.append(_Placed(p, file, f"line {line}"))
     else:

@@ -8,6 +8,7 @@ is arithmetic on the UTC timeline, whatever the clinic's wall clock did.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from types import MappingProxyType
@@ -109,10 +110,23 @@ class Clinician:
     roles: frozenset[Role] = field(default=frozenset(), converter=_roles)
 
 
+#: A dated record's name: a lower-case identifier (``rems-enrollment``, ``consent``).
+RECORD_NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
+
+
 @frozen
 class Patient:
     id: str
     diagnoses: tuple[str, ...] = ()
+    #: Dated records (REMS enrollment, signed consent), as (name, date) pairs by name.
+    records: tuple[tuple[str, date], ...] = ()
+
+    def record(self, name: str) -> date | None:
+        """The date of the patient's record of that name, if any."""
+        for key, day in self.records:
+            if key == name:
+                return day
+        return None
 
 
 @frozen

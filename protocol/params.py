@@ -19,7 +19,7 @@ from .model import Kind, Role
 
 #: Seconds in one unit of each time unit.
 SECONDS = {"hours": 3600, "days": 86400, "minutes": 60}
-UNITS = (*SECONDS, "count", "kind", "roles", "dose_table", "flag")
+UNITS = (*SECONDS, "count", "kind", "roles", "dose_table", "flag", "mg", "record", "role_list")
 KINDS = tuple(k.value for k in Kind)
 ROLES = tuple(r.value for r in Role)
 #: The heaviest dose a dose table may name, in mg.
@@ -71,6 +71,24 @@ def problem(unit: str, value: Any) -> str | None:
         return None
     if unit == "roles":
         return _roles_problem(value)
+    if unit == "role_list":
+        if not isinstance(value, (list, tuple)) or any(
+                not isinstance(r, str) or r not in ROLES for r in value):
+            return f"expected a list of roles from {', '.join(ROLES)}, got {shown(value)}"
+        return None
+    if unit == "mg":
+        if not is_number(value) or not math.isfinite(value) or not 0 <= value <= MAX_DOSE_MG:
+            return f"expected a dose from 0 to {MAX_DOSE_MG} mg, got {shown(value)}"
+        if abs(value * 1000 - round(value * 1000)) > 1e-6:
+            return "a dose is kept to the microgram (three decimals of mg)"
+        return None
+    if unit == "record":
+        from .model import RECORD_NAME
+
+        if not isinstance(value, str) or not RECORD_NAME.match(value):
+            return ("expected a record name (lower-case letters, digits and hyphens, starting "
+                    f"with a letter), got {shown(value)}")
+        return None
     if unit == "dose_table":
         return _dose_table_problem(value)
     raise ValueError(f"unknown parameter unit {unit!r}")

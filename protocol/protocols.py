@@ -363,6 +363,25 @@ def _finish_rule(rule_id: str, draft: _Draft, problems: list[Problem]) -> RuleSe
         problems.append(Problem(draft.provenance.get("max_hours", draft.defined_in),
                                 f"rules.{rule_id}.max_hours",
                                 "is less than min_hours: no spacing could keep both"))
+    for low, high, why in (("from_day", "until_day", "a phase ends after it begins"),
+                           ("min_hours_before", "max_hours_before",
+                            "the window opens before it closes"),
+                           ("min_days_before", "max_days_before",
+                            "the window opens before it closes")):
+        floor = values.get(low) if values.get(low) is not None else (
+            0 if low == "from_day" else None)
+        if values.get(high) is not None and floor is not None and (
+                values[high] <= floor if low == "from_day" else values[high] < floor):
+            problems.append(Problem(draft.provenance.get(high, draft.defined_in),
+                                    f"rules.{rule_id}.{high}",
+                                    f"is {'at most' if low == 'from_day' else 'less than'} "
+                                    f"{low}: {why}"))
+    if spec.name == "recorded-before-first":  # dates are compared as whole days
+        for key in ("min_days_before", "max_days_before"):
+            if values.get(key) is not None and float(values[key]) != int(values[key]):
+                problems.append(Problem(draft.provenance.get(key, draft.defined_in),
+                                        f"rules.{rule_id}.{key}", "records are dated: give a "
+                                        f"whole number of days, got {values[key]}"))
     if "title" not in draft.texts:
         problems.append(Problem(draft.defined_in, f"rules.{rule_id}.title",
                                 "is required: a short name for the rule"))

@@ -87,10 +87,47 @@ TEMPLATES: dict[str, TemplateSpec] = {t.name: t for t in (
     TemplateSpec(
         "count-in-span",
         {"kind": ParamSpec("kind"), "max_sessions": ParamSpec("count"),
-         "span_days": ParamSpec("days", alias="days")},
+         "span_days": ParamSpec("days", alias="days"), "from_day": ParamSpec("days", None),
+         "until_day": ParamSpec("days", None)},
         "No more than {max_sessions} {kind} sessions start in any {span_days}-day span.",
         "each {kind} session whose count exceeds max_sessions",
         (*_SESSION, "count", "earliest"),
+    ),
+    TemplateSpec(
+        "before-each",
+        {"anchor": ParamSpec("kind"), "kind": ParamSpec("kind"),
+         "min_sessions": ParamSpec("count", 1), "min_hours_before": ParamSpec("hours", 0),
+         "max_hours_before": ParamSpec("hours")},
+        "Every {anchor} session is preceded by at least {min_sessions} {kind} session(s), "
+        "each ending at least {min_hours_before} hours before it starts and starting no "
+        "earlier than {max_hours_before} hours before it.",
+        "the {anchor} session",
+        (*_SESSION, "found", "needed", "missing", "earliest", "latest"),
+    ),
+    TemplateSpec(
+        "same-clinician",
+        {"anchor": ParamSpec("kind"), "kind": ParamSpec("kind"),
+         "min_sessions": ParamSpec("count", 1)},
+        "At least {min_sessions} {kind} session(s) ending by the time the patient's first "
+        "{anchor} session starts are run by that {anchor} session's clinician.",
+        "the patient's first {anchor} session",
+        (*_SESSION, "found", "needed", "clinician"),
+    ),
+    TemplateSpec(
+        "recorded-before-first",
+        {"anchor": ParamSpec("kind"), "record": ParamSpec("record"),
+         "min_days_before": ParamSpec("days", 0), "max_days_before": ParamSpec("days", None)},
+        "The patient's {record} record is dated at least {min_days_before} days before the "
+        "day of their first {anchor} session.",
+        "the patient's first {anchor} session",
+        (*_SESSION, "record", "recorded", "earliest", "latest"),
+    ),
+    TemplateSpec(
+        "first-dose",
+        {"kind": ParamSpec("kind"), "max_dose_mg": ParamSpec("mg")},
+        "The patient's first {kind} session gives at most {max_dose_mg} mg.",
+        "the patient's first {kind} session",
+        (*_SESSION, "dose_mg"),
     ),
     TemplateSpec(
         "min-duration",

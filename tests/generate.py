@@ -83,6 +83,30 @@ def template_rule(pick: Pick[Any], template: str, rule_id: str = "GEN-001") -> R
     elif template == "count-in-span":
         params = {"kind": pick(["dosing", "dosing", *KINDS]),
                   "max_sessions": pick([0, 1, 2, 3, 6]), "span_days": pick([1, 7, 14, 21, 3.5])}
+        if pick([False, True]):
+            low = pick([0, 1, 7, 28, 3.5])
+            params["from_day"] = low
+            until = pick([None, 7, 14, 28, 56])
+            if until is not None and until > low:
+                params["until_day"] = until
+    elif template == "before-each":
+        low = pick([0, 0, 1, 24])
+        params = {"anchor": pick(["dosing", "dosing", *KINDS]), "kind": pick(KINDS),
+                  "min_sessions": pick([0, 1, 1, 2]), "min_hours_before": low,
+                  "max_hours_before": pick([h for h in (1, 24, 48, 72, 36.5, 168) if h >= low])}
+    elif template == "same-clinician":
+        params = {"anchor": pick(["dosing", "dosing", *KINDS]), "kind": pick(KINDS),
+                  "min_sessions": pick([0, 1, 1, 2])}
+    elif template == "recorded-before-first":
+        low = pick([0, 0, 1, 7])
+        params = {"anchor": pick(["dosing", "dosing", *KINDS]),
+                  "record": pick(["consent", "rems-enrollment"]), "min_days_before": low}
+        most = pick([None, 7, 14, 30])
+        if most is not None and most >= low:
+            params["max_days_before"] = most
+    elif template == "first-dose":
+        params = {"kind": pick(["dosing", "dosing", *KINDS]),
+                  "max_dose_mg": pick([0, 0.5, 2.5, 5, 10, 56])}
     elif template == "min-duration":
         params = {"kind": pick(["dosing", "dosing", *KINDS]),
                   "min_minutes": pick([50, 60, 120, 150, 90.5])}
@@ -155,7 +179,10 @@ def build(pick: Pick[Any], max_sessions: int = 12) -> Schedule:
         codes = tuple(pick([[], ["F33.2"], ["F43.10"], ["F90.0"], ["F41.1", "F43.1"]])
                       or ()) if pick([True, False]) else (pick(CODES),)
         pid = f"P{p}"
-        patients.append(Patient(pid, codes))
+        records = tuple((name, (origin + pick([-31 * D, -30 * D, -14 * D, -7 * D, -D, 0 * D, D,
+                                               5 * D])).astimezone(tz).date())
+                        for name in ("consent", "rems-enrollment") if pick([True, False]))
+        patients.append(Patient(pid, codes, records))
         mine: list[Session] = []
         if pick([False, False, True]):
             # A dense induction course: doses at a fixed step, some with integration.

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from kapcheck.protocol import Kind, Protocol, Schedule, Session
 
@@ -110,6 +111,12 @@ def evaluate(schedule: Schedule, protocol: Protocol) -> set[Key]:
                         add(patient.id, cur.id)
             elif t == "count-in-span":
                 ordered = of(p["kind"])
+                if ordered and (p.get("from_day") or p.get("until_day") is not None):
+                    begin = ordered[0].start + timedelta(days=p.get("from_day") or 0)
+                    until = p.get("until_day")
+                    end = ordered[0].start + timedelta(days=until) if until is not None else None
+                    ordered = [s for s in ordered
+                               if s.start >= begin and (end is None or s.start < end)]
                 span = timedelta(days=p["span_days"])
                 for d in ordered:
                     n = sum(1 for e in ordered if d.start - span < e.start <= d.start)
@@ -140,6 +147,36 @@ def evaluate(schedule: Schedule, protocol: Protocol) -> set[Key]:
                 for s in sessions:
                     if s.kind.value in table and not (roster[s.clinician] & set(table[s.kind.value])):
                         add(patient.id, s.id)
+            elif t == "before-each":
+                for a in of(p["anchor"]):
+                    lo = a.start - timedelta(hours=p["max_hours_before"])
+                    hi = a.start - timedelta(hours=p["min_hours_before"])
+                    n = sum(1 for s in of(p["kind"]) if s.end <= hi and s.start >= lo)
+                    if n < p["min_sessions"]:
+                        add(patient.id, a.id)
+            elif t == "same-clinician":
+                anchors = of(p["anchor"])
+                if anchors:
+                    f = anchors[0]
+                    n = sum(1 for s in of(p["kind"])
+                            if s is not f and s.end <= f.start and s.clinician == f.clinician)
+                    if n < p["min_sessions"]:
+                        add(patient.id, f.id)
+            elif t == "recorded-before-first":
+                anchors = of(p["anchor"])
+                if anchors:
+                    f = anchors[0]
+                    zone = f.zone or schedule.timezone
+                    day = f.start.astimezone(ZoneInfo(zone)).date() if zone else f.start.date()
+                    recorded = patient.record(p["record"])
+                    most = p.get("max_days_before")
+                    if recorded is None or recorded > day - timedelta(days=p["min_days_before"]) \
+                            or (most is not None and recorded < day - timedelta(days=most)):
+                        add(patient.id, f.id)
+            elif t == "first-dose":
+                doses = of(p["kind"])
+                if doses and (doses[0].dose_mg is None or doses[0].dose_mg > p["max_dose_mg"]):
+                    add(patient.id, doses[0].id)
             else:
                 raise AssertionError(f"the reference knows no template {t!r}")
     return out

@@ -7,14 +7,18 @@ from types import ModuleType
 
 from . import (
     after_each,
+    before_each,
     before_first,
     clinician_overlap,
     count_in_span,
     diagnosis_covered,
+    first_dose,
     min_duration,
     modality_map,
     patient_overlap,
+    recorded_before_first,
     roles,
+    same_clinician,
     spacing,
 )
 
@@ -29,4 +33,8 @@ MODULES: dict[str, ModuleType] = {
     "patient-overlap": patient_overlap,
     "clinician-overlap": clinician_overlap,
     "roles": roles,
+    "before-each": before_each,
+    "same-clinician": same_clinician,
+    "recorded-before-first": recorded_before_first,
+    "first-dose": first_dose,
 }

@@ -3,7 +3,8 @@
 
 A session's count is the number of sessions of the kind that start in the ``span_days``
 days up to and including its start (one exactly ``span_days`` days earlier is outside;
-sessions starting at the same instant count each other). Sessions carry their rank
+sessions starting at the same instant count each other). With ``from_day`` and
+``until_day`` only the sessions of that phase of the course are judged and counted. Sessions carry their rank
 (by start, ties by id); a session's tie group ends at rank ``top``, so its count
 exceeds ``max_sessions`` exactly when the session ranked ``top - max_sessions`` starts
 inside its span. Each session with such a rank sends a ``probe`` fact (that rank and
@@ -14,7 +15,7 @@ per pair of sessions).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -30,8 +31,24 @@ def span_days(params: Params) -> Any:
     return params["span_days"] if "span_days" in params else params["days"]
 
 
-def rows(view: View, params: Params) -> Iterator[Rows]:
+def judged(view: View, params: Params) -> Sequence[Any]:
+    """The sessions of the kind the rule judges and counts: all of them, or those of its
+    phase (``from_day`` .. ``until_day``: those starting in [first + from_day days,
+    first + until_day days), first being the patient's first session of the kind, in
+    24-hour elapsed days). The phase selects the partition's sessions as the kind does;
+    the engine counts them."""
     ordered = view.of_kind(params["kind"])
+    low, high = params.get("from_day") or 0, params.get("until_day")
+    if not ordered or (not low and high is None):
+        return ordered
+    first = ordered[0].start_s
+    lo = first + seconds(low, DAY)
+    hi = first + seconds(high, DAY) if high is not None else None
+    return [s for s in ordered if s.start_s >= lo and (hi is None or s.start_s < hi)]
+
+
+def rows(view: View, params: Params) -> Iterator[Rows]:
+    ordered = judged(view, params)
     if not ordered:
         return
     window = seconds(span_days(params), DAY)
@@ -73,7 +90,7 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     kind = params["kind"]
     cap = int(params["max_sessions"])
     window = timedelta(seconds=seconds(span_days(params), DAY))
-    ordered = view.of_kind(kind)
+    ordered = judged(view, params)
     one = noun_of(kind)
     for s in ordered:
         if f"p:{s.id}" not in marks:  # the probe of the session: its span is full

@@ -1,0 +1,75 @@
+"""same-clinician: sessions of a kind before the first anchor run by the anchor's own
+clinician (Oregon: preparation with the facilitator who will administer).
+
+The patient's first anchor session and the sessions of the kind go to the engine as one
+batch; clinicians are numbered within the batch (the anchor's clinician is 0), so that
+alike courses make one batch. A witness join marks every session of the kind that ends
+at or before the anchor starts and was run by the anchor's clinician; the verdict counts
+the witnesses against ``min_sessions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from durable.lang import c, m, ruleset, when_all
+
+from kapcheck.protocol import RuleSettings
+
+from ..base import Hit, Mark, Params, Part, Rows, View, texts, within
+
+
+def first(view: View, params: Params) -> Any:
+    anchors = view.of_kind(params["anchor"])
+    return anchors[0] if anchors else None
+
+
+def rows(view: View, params: Params) -> Iterator[Rows]:
+    anchor = first(view, params)
+    if anchor is None:
+        return
+    numbers = {anchor.clinician: 0}
+    targets = [s for s in view.of_kind(params["kind"]) if s is not anchor]
+    for s in targets:
+        numbers.setdefault(s.clinician, len(numbers))
+    origin = anchor.start_s
+    yield ([f"a:{anchor.id}", *[s.id for s in targets]],
+           (("anchor", 0, 0),
+            *[("target", s.end_s - origin, numbers[s.clinician]) for s in targets]))
+
+
+SHAPES = {"anchor": ("type", "start", "clinician"), "target": ("type", "end", "clinician")}
+
+
+def define(name: str, mark: Mark) -> None:
+    with ruleset(name):
+        @when_all(c.anchor << (m.type == "anchor"),
+                  c.later << within("anchor", (m.type == "target")
+                                    & (m.end <= c.anchor.start)
+                                    & (m.clinician == c.anchor.clinician)))
+        def with_them(c: Any) -> None:
+            mark(c.later.id)
+
+
+PARTS = (Part("same-clinician", define, rows=rows, shapes=SHAPES),)
+
+
+def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
+    params = rule.parameters
+    anchor = first(view, params)
+    needed = int(params["min_sessions"])
+    if anchor is None or len(marks) >= needed:
+        return
+    kind, anchor_kind = params["kind"], params["anchor"]
+    msg, suggestion = texts(
+        rule,
+        f"First {anchor_kind} session {{session}} ({{start}}) is run by {{clinician}}, who ran "
+        f"{{found}} of the {{needed}} {kind} session(s) required before it.",
+        f"Book {{needed}} {kind} session(s) with {{clinician}} that end by {{start}}, or "
+        f"assign {{session}} to the clinician who prepared the patient.",
+        {"session": anchor.id, "start": view.when(anchor.start, anchor),
+         "end": view.when(anchor.end, anchor), "kind": kind, "anchor_kind": anchor_kind,
+         "found": len(marks), "needed": needed, "clinician": anchor.clinician})
+    yield Hit(session=anchor, patient=anchor.patient, message=msg, suggestion=suggestion,
+              related=tuple(sorted(marks)))
