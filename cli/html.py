@@ -20,6 +20,7 @@ from kapcheck.rules import WAIVER_RULE, Finding, Report
 from kapcheck.rules.report import count, today_in
 
 from .provenance import sha256_of
+from .render import evidence_text
 
 KIND_ORDER = [Kind.ASSESSMENT, Kind.PREPARATION, Kind.DOSING, Kind.INTEGRATION,
               Kind.PSYCHOTHERAPY]
@@ -179,7 +180,8 @@ def _protocol_section(protocol: Protocol) -> list[str]:
         params = "; ".join(f"{k} = {shown[k]}" for k in rule.parameters if shown[k] != "none")
         state = rule.severity.value if rule.enabled else "disabled"
         why = (f"<p>{escape(rule.rationale or '(no rationale given)')}</p>"
-               f"<p class=\"source\">Source: {escape(rule.source or '(none cited)')}</p>")
+               f"<p class=\"source\">Source: {escape(rule.source or '(none cited)')}</p>"
+               f"<p class=\"evidence\">Evidence: {escape(evidence_text(rule.evidence))}</p>")
         out.append(f"<tr><td>{escape(rule.id)}<br>{escape(rule.title)}</td>"
                    f"<td>{escape(rule.template)}</td><td>{state}</td>"
                    f"<td>{escape(params or '—')}</td><td>{why}</td></tr>")

@@ -550,6 +550,9 @@ def explain_command(
     out.print()
     out.print("[bold]Source[/]")
     out.print(settings.source or "(the protocol cites no source)", markup=False)
+    out.print()
+    out.print("[bold]Evidence[/]")
+    out.print(render.evidence_text(settings.evidence), markup=False)
     _print_scenarios(out, settings.id)
 
 

@@ -342,7 +342,7 @@ def catalog_json(protocol: Protocol) -> str:
         "parameters": _jsonable({k: v for k, v in s.parameters.items()
                                  if k not in SHAPE and k in s.provenance}),
         "requirement": s.requirement_text(), "rationale": s.rationale, "source": s.source,
-        "provenance": dict(s.provenance),
+        "evidence": s.evidence, "provenance": dict(s.provenance),
     } for s in protocol.rules]
     doc = {"protocol": {"name": protocol.name, "version": protocol.version}, "rules": rules}
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -384,6 +384,15 @@ def diagnosis_map_lines(protocol: Protocol) -> list[str]:
             for e in sorted(protocol.diagnoses.entries, key=lambda e: e.key)]
 
 
+def evidence_text(text: str) -> str:
+    """A rule's evidence as the catalog shows it: quoted words, or the clinic's reading."""
+    if not text:
+        return "(none given)"
+    if text.strip().lower().startswith("clinic's reading"):
+        return text
+    return f"“{text}”"
+
+
 def catalog_markdown(protocol: Protocol, scenarios: dict[str, list[str]]) -> str:
     lines = [f"# Protocol `{protocol.name}` {protocol.version}".rstrip(), ""]
     lines += [f"Protocol files, base first: {', '.join(f'`{f}`' for f in protocol.files)}.", ""]
@@ -400,7 +409,8 @@ def catalog_markdown(protocol: Protocol, scenarios: dict[str, list[str]]) -> str
                   f"**Severity:** {s.severity.value}{'' if s.enabled else ' (disabled)'}. "
                   f"**Anchor:** {s.anchor_text}.", "",
                   f"**Why.** {s.rationale}", "",
-                  f"**Source.** {s.source}", ""]
+                  f"**Source.** {s.source}", "",
+                  f"**Evidence.** {evidence_text(s.evidence)}", ""]
         if s.parameters:
             lines += ["| Parameter | Value | Set in |", "|---|---|---|"]
             for k, v in s.parameters.items():

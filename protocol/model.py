@@ -320,7 +320,11 @@ class RuleSettings:
     #: The requirement sentence, with {parameter} placeholders.
     requirement: str = ""
     rationale: str = ""
+    #: The document and the place in it (section, paragraph, table row).
     source: str = ""
+    #: The source's own words the rule rests on (at most 300 characters), or "clinic's
+    #: reading" where the number is the clinic's own.
+    evidence: str = ""
     #: The protocol's own wording of a finding's message and suggestion (placeholders
     #: as the template lists them); None: the template's wording.
     message: str | None = None

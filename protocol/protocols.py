@@ -32,6 +32,9 @@ from .limits import (
 from .model import DiagnosisEntry, DiagnosisMap, Protocol, RuleSettings, Severity
 from .templates import REQUIRED, RULE_KEYS, TEMPLATES, TEXT_KEYS, TemplateSpec
 
+#: A rule's ``evidence``: the words of its source it rests on, quoted (SPEC 9.1).
+MAX_EVIDENCE_CHARS = 300
+
 DEFAULT = "kap"
 # A prefix of a code kapcheck reads (protocol/checks.py: ICD_CODE): a letter, then a
 # digit, then one more, then up to four after an optional dot.
@@ -207,6 +210,18 @@ def load_protocol(ref: str | Path = DEFAULT) -> Protocol:
         if len(table) > MAX_MAP_ENTRIES:
             problems.add("diagnoses", f"at most {MAX_MAP_ENTRIES} prefixes")
             table = {}
+        if "replace" in table:
+            flag = table["replace"]
+            if not isinstance(flag, bool):
+                problems.add("diagnoses.replace", f"expected true or false, got {shown(flag)}")
+            elif flag and root:
+                problems.add("diagnoses.replace", "replaces the diagnosis map of the protocol "
+                             "this one extends: a protocol that extends none has no map to "
+                             "replace")
+            elif flag:
+                diagnoses.clear()
+                diagnosis_provenance.clear()
+            table = {k: v for k, v in table.items() if k != "replace"}
         for prefix, modalities in table.items():
             dpath = f'diagnoses."{prefix[:MAX_NAME_CHARS]}"'
             if not _PREFIX.match(prefix.strip().upper()):
@@ -306,8 +321,10 @@ def _read_rule(problems: Problems, rules: dict[str, _Draft], rule_id: Any, entry
             else:
                 problems.add(kpath, f"expected true or false, got {shown(value)}")
         elif key in TEXT_KEYS:
-            if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT_CHARS:
-                problems.add(kpath, f"expected text of at most {MAX_TEXT_CHARS} characters")
+            limit = MAX_EVIDENCE_CHARS if key == "evidence" else MAX_TEXT_CHARS
+            if not isinstance(value, str) or not value.strip() or len(value) > limit:
+                problems.add(kpath, f"expected text of at most {limit} characters"
+                             + (f", got {len(value)}" if isinstance(value, str) else ""))
             else:
                 draft.texts[key] = value.strip()
                 draft.provenance[key] = label
@@ -410,6 +427,7 @@ def _finish_rule(rule_id: str, draft: _Draft, problems: list[Problem]) -> RuleSe
         template=spec.name, title=draft.texts["title"],
         requirement=draft.texts.get("requirement", spec.requirement),
         rationale=draft.texts.get("rationale", ""), source=draft.texts.get("source", ""),
+        evidence=draft.texts.get("evidence", ""),
         message=draft.texts.get("message"), suggestion=draft.texts.get("suggestion"),
     )
 

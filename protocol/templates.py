@@ -172,7 +172,8 @@ TEMPLATES: dict[str, TemplateSpec] = {t.name: t for t in (
 )}
 
 #: The keys of a rule entry that are not parameters.
-TEXT_KEYS = ("title", "requirement", "rationale", "source", "message", "suggestion")
+TEXT_KEYS = ("title", "requirement", "rationale", "source", "evidence", "message",
+             "suggestion")
 RULE_KEYS = ("template", "severity", "enabled", *TEXT_KEYS)
 
 

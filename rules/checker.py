@@ -25,6 +25,7 @@ import attrs
 from kapcheck.protocol import Problem, Protocol, Schedule, ScheduleError, Session, Severity, gcpause
 from kapcheck.protocol.checks import ensure_valid
 from kapcheck.protocol.limits import (
+    MAX_SESSION_LENGTH,
     MAX_SESSIONS_PER_CLINICIAN_DAY,
     MAX_SESSIONS_PER_PATIENT,
     shown,
@@ -35,8 +36,11 @@ from kapcheck.protocol.templates import TEMPLATES
 from . import validate as v
 from .base import Partition, View
 from .report import Finding, Report, apply_waivers, sort_findings
-from .templates.clinician_overlap import day_index, days_of
+from .templates.clinician_overlap import days_of
 
+#: The longest session, in seconds: a session running on a day starts at most this long
+#: before the day opens.
+_LONGEST = int(MAX_SESSION_LENGTH.total_seconds())
 #: Where a finding came from: ("patient", id) or ("clinician", id, UTC day number).
 Scope = tuple[Any, ...]
 Identity = tuple[str, str | None, str | None, tuple[str, ...]]
@@ -52,14 +56,17 @@ class Change:
 
     def __init__(self, introduced: tuple[Finding, ...], resolved: tuple[Finding, ...],
                  report: Report, booked: Schedule, proposal: Proposal,
-                 raw: dict[Scope, list[Finding]], groups: dict[str, list[Session]],
-                 base: Report) -> None:
+                 dropped: set[Scope], fresh: dict[Scope, list[Finding]],
+                 groups: dict[str, list[Session]], base: Report) -> None:
         self.introduced = introduced
         self.resolved = resolved
         self.report = report
         self.proposal = proposal
         self._booked = booked
-        self._raw = raw
+        #: The scopes the proposal judged again, and their findings now: what a commit
+        #: changes in the checker's findings by scope (no copy of them all).
+        self._dropped = dropped
+        self._fresh = fresh
         self._groups = groups
         #: The booked report it was proposed on: only that checker state may commit it.
         self._base = base
@@ -111,27 +118,20 @@ class _Proposed:
     sessions running on a day from the booked index with the proposal's changes."""
 
     def __init__(self, booked: Schedule, proposal: Proposal,
-                 on_day: Mapping[int, list[Session]],
-                 day_clinicians: Callable[[int], Mapping[str, list[Session]]]) -> None:
+                 clinician_day: Callable[[str, int], list[Session]]) -> None:
         self._booked = booked
         self._proposal = proposal
-        self._on_day = on_day
-        self._day_clinicians = day_clinicians
+        self._clinician_day = clinician_day
         self.session_by_id = _Sessions(proposal, booked.session_by_id)
         for name in ("clinicians", "patients", "clinician_by_id", "patient_by_id", "waivers",
                      "timezone", "clinic", "sources", "skipped"):
             setattr(self, name, getattr(booked, name))
 
-    def running_on(self, day: int) -> list[Session]:
-        gone = self._proposal.removed
-        return ([s for s in self._on_day.get(day, ()) if s.id not in gone]
-                + [s for s in self._proposal.added if day in _days_of(s)])
-
     def running_for(self, day: int, clinicians: set[str]) -> list[Session]:
         """The sessions of these clinicians running on the day, as the proposal leaves them."""
         gone = self._proposal.removed
-        booked = self._day_clinicians(day)
-        return ([s for cid in clinicians for s in booked.get(cid, ()) if s.id not in gone]
+        return ([s for cid in clinicians for s in self._clinician_day(cid, day)
+                 if s.id not in gone]
                 + [s for s in self._proposal.added
                    if s.clinician in clinicians and day in _days_of(s)])
 
@@ -170,20 +170,23 @@ class Checker:
         self._partition = {r.id: Partition(TEMPLATES[r.template].partition)
                            for r in protocol.rules}
         self.schedule = schedule
-        self._by_patient, by_clinician = v.group(schedule.sessions)
-        #: UTC day number -> the sessions running that day.
-        self._on_day: Mapping[int, list[Session]] = day_index(schedule.sessions)
+        self._by_patient, self._by_clinician = v.group(schedule.sessions)
+        #: Each clinician's session starts, in order, made on the first look at them.
+        self._starts: dict[str, list[int]] = {}
         self._patient_ids = tuple(sorted(p.id for p in schedule.patients))
-        raw = self._evaluate(schedule, self._by_patient, None, by_clinician)
+        raw = self._evaluate(schedule, self._by_patient, None, self._by_clinician)
         self._raw: dict[Scope, list[Finding]] = raw
+        #: UTC day -> the clinicians with a double booking that day (their scopes).
+        self._double: dict[int, set[str]] = {}
+        for key in raw:
+            if key[0] == "clinician":
+                self._double.setdefault(key[2], set()).add(key[1])
         self.report = self._report(schedule, raw, len(schedule.sessions))
         #: The booked report's patients and sort keys, for splicing (see _spliced).
         self._keys_of: Report | None = None
         self._patients_in_order: list[str] = []
         self._keys: list[tuple[str, Any, str, str]] = []
-        #: UTC day number -> clinician -> the sessions running that day (built per day
-        #: when a proposal first looks at it).
-        self._by_day_clinician: dict[int, dict[str, list[Session]]] = {}
+        self._sorted_keys()  # now, not on the first proposal (64k findings at 1M)
 
     def propose(self, add: Iterable[Any] | Proposal = (), move: Iterable[Any] = (),
                 cancel: Iterable[str] = ()) -> Change:
@@ -208,25 +211,22 @@ class Checker:
         by_patient = {pid: _merged(self._by_patient.get(pid, ()), gone,
                                    [s for s in proposal.added if s.patient == pid])
                       for pid in patients}
-        proposed: Any = _Proposed(booked, proposal, self._on_day, self._day_clinicians)
+        proposed: Any = _Proposed(booked, proposal, self._clinician_day)
         # The windows that can change: the touched clinicians' own, and those that held
         # a double booking already (its overlaps stay, its suggestion may not).
         wanted = {(s.clinician, d) for s in touched for d in _days_of(s)}
-        wanted |= {(key[1], key[2]) for key in self._raw
-                   if key[0] == "clinician" and key[2] in day_numbers}
+        wanted |= self._suggestions_touched(day_numbers, touched)
         windows = {d: _windows(proposed, d, {cid for cid, day in wanted if day == d})
                    for d in sorted(day_numbers)}
         _check_partitions(by_patient, windows)
         fresh = self._evaluate(proposed, by_patient, windows)
-        raw = dict(self._raw)
-        for pid in patients:
-            raw.pop(("patient", pid), None)
-        for cid, day in wanted:
-            raw.pop(("clinician", cid, day), None)
-        raw.update(fresh)
+        dropped: set[Scope] = {("patient", pid) for pid in patients} | {
+            ("clinician", cid, day) for cid, day in wanted}
         sessions = len(booked.sessions) + len(proposal.add) - len(proposal.cancel)
         if booked.waivers:
             # A waiver can match, or stop matching, findings anywhere: judge them all.
+            raw = {k: v for k, v in self._raw.items() if k not in dropped}
+            raw.update(fresh)
             report = self._report(proposed, raw, sessions)
             introduced, resolved = changes(self.report, report)
         else:
@@ -236,7 +236,7 @@ class Checker:
             findings, dropped = self._spliced(patients, wanted, new)
             report = attrs.evolve(self.report, findings=findings, sessions=sessions)
             introduced, resolved = changes_among(dropped, new)
-        return Change(introduced, resolved, report, booked, proposal, raw,
+        return Change(introduced, resolved, report, booked, proposal, dropped, fresh,
                       by_patient, self.report)
 
     def commit(self, change: Change) -> None:
@@ -245,35 +245,57 @@ class Checker:
         if change._base is not self.report:
             raise ValueError("this change was proposed on another booked schedule; "
                              "propose it again")
-        by_patient_new = change._groups
-        # The days the proposal's sessions run on, as it leaves them (worked out here,
-        # not for every proposal: most are asked about and never committed).
         proposal = change.proposal
         touched = [self.schedule.session_by_id[sid] for sid in proposal.removed] + \
             list(proposal.added)
-        proposed = _Proposed(self.schedule, proposal, self._on_day, self._day_clinicians)
-        on_day_new = {d: proposed.running_on(d) for s in touched for d in _days_of(s)}
-        by_patient = dict(self._by_patient)
-        by_patient.update(by_patient_new)
-        on_day: dict[int, list[Session]] = dict(self._on_day)
-        on_day.update(on_day_new)
+        self._by_patient = {**self._by_patient, **change._groups}
+        gone = proposal.removed
+        by_clinician = dict(self._by_clinician)
+        for cid in {s.clinician for s in touched}:
+            by_clinician[cid] = _merged(self._by_clinician.get(cid, ()), gone,
+                                        [s for s in proposal.added if s.clinician == cid])
+            self._starts.pop(cid, None)
+        self._by_clinician = by_clinician
+        for key in change._dropped:
+            if self._raw.pop(key, None) is not None and key[0] == "clinician":
+                self._double.get(key[2], set()).discard(key[1])
+        self._raw.update(change._fresh)
+        for key in change._fresh:
+            if key[0] == "clinician":
+                self._double.setdefault(key[2], set()).add(key[1])
         self.schedule = change.schedule
-        self._by_patient = by_patient
-        self._on_day = on_day
-        for day in on_day_new:
-            self._by_day_clinician.pop(day, None)
-        self._raw = dict(change._raw)
         self.report = change.report
 
-    def _day_clinicians(self, day: int) -> dict[str, list[Session]]:
-        """The booked sessions running on the day, by clinician."""
-        found = self._by_day_clinician.get(day)
-        if found is None:
-            found = {}
-            for s in self._on_day.get(day, ()):
-                found.setdefault(s.clinician, []).append(s)
-            self._by_day_clinician[day] = found
-        return found
+    def _suggestions_touched(self, days: set[int],
+                             touched: Sequence[Session]) -> set[tuple[str, int]]:
+        """The clinician windows on these days holding a double booking whose suggestion
+        the proposal may change: it names the colleagues free during the booked session,
+        so only one that a touched session overlaps in time (a colleague's availability
+        then is what changed)."""
+        by_id = self.schedule.session_by_id
+        out = set()
+        for day in days:
+            for cid in self._double.get(day, ()):
+                for f in self._raw.get(("clinician", cid, day), ()):
+                    a = by_id[f.session] if f.session else None
+                    if a is not None and any(a.start_s < t.end_s and t.start_s < a.end_s
+                                             for t in touched):
+                        out.add((cid, day))
+                        break
+        return out
+
+    def _clinician_day(self, cid: str, day: int) -> list[Session]:
+        """The booked sessions of the clinician running on the UTC day: found by
+        bisection in their sessions in order of start (none lasts over 24 hours), not
+        from an index of every clinician's every day."""
+        mine = self._by_clinician.get(cid, ())
+        starts = self._starts.get(cid)
+        if starts is None:
+            starts = self._starts[cid] = [s.start_s for s in mine]
+        opens = day * 86400
+        lo = bisect.bisect_left(starts, opens - _LONGEST)
+        hi = bisect.bisect_left(starts, opens + 86400)
+        return [s for s in mine[lo:hi] if s.end_s > opens]
 
     def _sorted_keys(self) -> tuple[list[str], list[tuple[str, Any, str, str]]]:
         """The booked findings' patients and sort keys, in report order (built once per

@@ -17,7 +17,7 @@ from kapcheck.protocol import RuleSettings
 from kapcheck.protocol.limits import MAX_SESSION_LENGTH
 
 from .. import overlap
-from ..base import Hit, Mark, Params, Part, Rows, View, listing, per_schedule
+from ..base import Hit, Mark, Params, Part, Rows, View, listing, per_roster, per_schedule
 
 
 def rows(view: View, params: Params) -> Iterable[Rows]:
@@ -93,7 +93,7 @@ def _busy(view: View, cid: str, s: Any) -> bool:
 NAMED = 3
 
 
-@per_schedule
+@per_roster
 def _sharing(schedule: Any, roles: frozenset[Any]) -> tuple[str, ...]:
     """The roster's clinicians, in its order, who hold one of these roles: found once
     per schedule and role set, not by a walk of the roster for every double booking (a

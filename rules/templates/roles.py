@@ -29,7 +29,7 @@ from ..base import (
     Rows,
     View,
     listing,
-    per_schedule,
+    per_roster,
     per_view,
     within,
 )
@@ -87,7 +87,7 @@ def qualified_clinicians(view: View, roles: Sequence[str]) -> list[str]:
     return _qualified(view.schedule, tuple(sorted(roles)))
 
 
-@per_schedule
+@per_roster
 def _qualified(schedule: Schedule, roles: tuple[str, ...]) -> list[str]:
     return [c.id for c in schedule.clinicians if {r.value for r in c.roles} & set(roles)]
 
