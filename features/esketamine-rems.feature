@@ -1,8 +1,10 @@
 Feature: Esketamine nasal spray under its REMS
   The shipped protocol esketamine-rems checks what the SPRAVATO label and REMS ask of
-  every session: at least two hours of monitoring, administration observed by a
-  prescriber or nurse, no more than two sessions a week, an indication of major
-  depressive disorder, and no overlapping sessions.
+  every session: at least two hours of monitoring, administration supervised by a
+  prescriber or nurse, the label's dosing phases (twice a week in weeks 1 to 4, weekly
+  in weeks 5 to 8, at most weekly after), one session a day, a 56 mg first dose,
+  enrollment in the REMS before the first treatment, an indication of major depressive
+  disorder, and no overlapping sessions.
 
   Background:
     Given the clinic uses the shipped protocol esketamine-rems
@@ -13,10 +15,11 @@ Feature: Esketamine nasal spray under its REMS
       | rn-patel  | nurse      |
       | t-ortiz   | therapist  |
     And a patient P-001 diagnosed with treatment-resistant depression (F33.2)
+    And P-001's rems-enrollment record is dated 2026-05-20
 
   @ESK-MON-001
   Scenario: A session with two hours of monitoring keeps the REMS
-    Given a dosing session D1 on 2026-06-01 from 09:00 to 11:00
+    Given a dosing session D1 on 2026-06-01 from 09:00 to 11:00 of 56 mg
     When the schedule is validated
     Then ESK-MON-001 is kept for D1
     And the schedule is compliant
@@ -78,3 +81,89 @@ Feature: Esketamine nasal spray under its REMS
     And an assessment session A1 on 2026-06-01 at 10:30 for 30 minutes
     When the schedule is validated
     Then ESK-OVL-001 is violated for A1
+
+  @ESK-FREQ-002
+  Scenario: Weekly sessions in weeks 5 to 8 keep the maintenance phase
+    Given dosing sessions D1 to D7 every 4 days from 2026-06-01 at 09:00
+    And a dosing session D9 on 2026-07-01 from 09:00 to 11:00
+    And a dosing session D10 on 2026-07-08 from 09:00 to 11:00
+    When the schedule is validated
+    Then ESK-FREQ-002 is kept
+
+  @ESK-FREQ-002
+  Scenario: Two sessions within a week in weeks 5 to 8 exceed the maintenance phase
+    Given dosing sessions D1 to D7 every 4 days from 2026-06-01 at 09:00
+    And a dosing session D9 on 2026-07-01 from 09:00 to 11:00
+    And a dosing session D10 on 2026-07-04 from 09:00 to 11:00
+    When the schedule is validated
+    Then ESK-FREQ-002 is violated for D10
+
+  @ESK-FREQ-003
+  Scenario: Sessions two weeks apart from week 9 on keep the label's frequency
+    Given a dosing session D1 on 2026-06-01 from 09:00 to 11:00 of 56 mg
+    And a dosing session D9 on 2026-07-27 from 09:00 to 11:00
+    And a dosing session D10 on 2026-08-10 from 09:00 to 11:00
+    When the schedule is validated
+    Then ESK-FREQ-003 is kept
+
+  @ESK-FREQ-003
+  Scenario: Two sessions within a week after week 8 exceed the label's frequency
+    Given a dosing session D1 on 2026-06-01 from 09:00 to 11:00 of 56 mg
+    And a dosing session D9 on 2026-07-27 from 09:00 to 11:00
+    And a dosing session D10 on 2026-07-31 from 09:00 to 11:00
+    When the schedule is validated
+    Then ESK-FREQ-003 is violated for D10
+
+  @ESK-DAY-001
+  Scenario: Sessions on two days keep one session a day
+    Given a dosing session D1 on 2026-06-01 from 09:00 to 11:00 of 56 mg
+    And a dosing session D2 on 2026-06-02 from 09:00 to 11:00
+    When the schedule is validated
+    Then ESK-DAY-001 is kept
+
+  @ESK-DAY-001
+  Scenario: A second session on the same day is a double dose
+    Given a dosing session D1 on 2026-06-01 from 09:00 to 11:00 of 56 mg
+    And a dosing session D2 on 2026-06-01 from 15:00 to 17:00
+    When the schedule is validated
+    Then ESK-DAY-001 is violated for D2
+
+  @ESK-FIRST-001
+  Scenario: The course starts at 56 mg
+    Given a dosing session D1 on 2026-06-01 from 09:00 to 11:00 of 56 mg
+    And a dosing session D2 on 2026-06-04 from 09:00 to 11:00 of 84 mg
+    When the schedule is validated
+    Then ESK-FIRST-001 is kept for D1
+
+  @ESK-FIRST-001
+  Scenario: A course that starts at 84 mg skips the 56 mg start
+    Given a dosing session D1 on 2026-06-01 from 09:00 to 11:00 of 84 mg
+    When the schedule is validated
+    Then ESK-FIRST-001 is violated for D1
+    And the clinic is told to "Start the course at 56 mg or less"
+
+  @ESK-FIRST-001
+  Scenario: A first session without its dose recorded cannot show the 56 mg start
+    Given a dosing session D1 on 2026-06-01 from 09:00 to 11:00
+    When the schedule is validated
+    Then ESK-FIRST-001 is violated for D1
+
+  @ESK-REMS-001
+  Scenario: A patient enrolled in the REMS before the first treatment keeps the REMS
+    Given a dosing session D1 on 2026-06-01 from 09:00 to 11:00 of 56 mg
+    When the schedule is validated
+    Then ESK-REMS-001 is kept for D1
+
+  @ESK-REMS-001
+  Scenario: A patient enrolled after the first treatment breaks the REMS
+    Given P-001's rems-enrollment record is dated 2026-06-02
+    And a dosing session D1 on 2026-06-01 from 09:00 to 11:00 of 56 mg
+    When the schedule is validated
+    Then ESK-REMS-001 is violated for D1
+
+  @ESK-REMS-001
+  Scenario: A patient with no enrollment on record breaks the REMS
+    Given a patient P-003 diagnosed with treatment-resistant depression (F33.2)
+    And a dosing session D3 for P-003 on 2026-06-01 from 13:00 to 15:00 of 56 mg
+    When the schedule is validated
+    Then ESK-REMS-001 is violated for D3

@@ -2,7 +2,9 @@ Feature: MDMA-assisted therapy as the phase 3 trials ran it
   The shipped protocol mdma-at checks a research site's schedule against the structure
   of the MAPP1 and MAPP2 trials: three preparatory sessions, three experimental
   sessions three to five weeks apart, each about eight hours long, an integration
-  session the morning after and three within four weeks, and a diagnosis of PTSD.
+  session the morning after and three within four weeks, a negative pregnancy test
+  (recorded as an assessment) in the 72 hours before each experimental session, and a
+  diagnosis of PTSD.
 
   Background:
     Given the clinic uses the shipped protocol mdma-at
@@ -15,6 +17,7 @@ Feature: MDMA-assisted therapy as the phase 3 trials ran it
     And a preparation session S1 on 2026-08-03 at 10:00 for 90 minutes
     And a preparation session S2 on 2026-08-06 at 10:00 for 90 minutes
     And a preparation session S3 on 2026-08-10 at 10:00 for 90 minutes
+    And an assessment session T1 on 2026-08-11 at 09:00 for 30 minutes
     And a dosing session D1 on 2026-08-12 from 09:00 to 17:00
     And an integration session I1 on 2026-08-13 at 09:00 for 90 minutes
     And an integration session I2 on 2026-08-20 at 10:00 for 90 minutes
@@ -109,3 +112,15 @@ Feature: MDMA-assisted therapy as the phase 3 trials ran it
     Given an integration session I0 on 2026-08-12 at 16:00 for 90 minutes
     When the schedule is validated
     Then MDMA-OVL-001 is violated for I0
+
+  @MDMA-PREG-001
+  Scenario: A pregnancy test the day before the experimental session keeps the protocol
+    When the schedule is validated
+    Then MDMA-PREG-001 is kept for D1
+
+  @MDMA-PREG-001
+  Scenario: A second experimental session without a new test breaks the protocol
+    Given a dosing session D2 on 2026-09-09 from 09:00 to 17:00
+    When the schedule is validated
+    Then MDMA-PREG-001 is violated for D2
+    And the clinic is told to "Book an assessment session that start no earlier than 2026-09-06 09:00 MDT"

@@ -1,7 +1,8 @@
 Feature: Oregon psilocybin services
   The shipped protocol oregon-psilocybin checks a service center's schedule against
   Oregon's rules: a preparation session at least 24 hours and at most 90 days before
-  the first administration session, an administration session at least as long as
+  the first administration session, held by the facilitator who administers it (or a
+  waiver recording the client's written consent), an administration session at least as long as
   its dose requires (OAR 333-333-5250), integration offered afterwards, and no client
   in two sessions at once.
 
@@ -11,6 +12,7 @@ Feature: Oregon psilocybin services
     And the clinic's roster
       | clinician | roles     |
       | f-rivera  | therapist |
+      | f-okafor  | therapist |
     And a patient C-001 with no recorded diagnosis
     And a preparation session P1 on 2026-07-01 at 10:00 for 60 minutes with f-rivera
 
@@ -78,3 +80,16 @@ Feature: Oregon psilocybin services
     And an integration session I1 on 2026-07-05 at 14:00 for 60 minutes with f-rivera
     When the schedule is validated
     Then OR-PSI-OVL-001 is violated for I1
+
+  @OR-PSI-SAME-001
+  Scenario: The facilitator who prepared the client administers the first session
+    Given a dosing session D1 on 2026-07-05 from 09:00 to 15:00 of 20 mg of psilocybin with f-rivera
+    When the schedule is validated
+    Then OR-PSI-SAME-001 is kept for D1
+
+  @OR-PSI-SAME-001
+  Scenario: Another facilitator administering the first session is a warning
+    Given a dosing session D1 on 2026-07-05 from 09:00 to 15:00 of 20 mg of psilocybin with f-okafor
+    When the schedule is validated
+    Then OR-PSI-SAME-001 is violated for D1
+    And the finding is a warning

@@ -61,9 +61,41 @@ Feature: A clinic's own protocol
     Then KAP-MOD-001 is kept for T1
 
   @KAP-INT-001
-  Scenario: The shipped PTSD protocol asks for exposure work within a day of each dose
+  Scenario: The shipped PTSD protocol keeps exposure work 30 hours after a dose
     Given the clinic uses the shipped protocol kap-ptsd-pe
     And a dosing session D1 on 2026-04-06 from 10:00 to 12:00
     And an integration session I1 on 2026-04-07 at 18:00 for 90 minutes using PE
     When the schedule is validated
+    Then KAP-INT-001 is kept for D1
+
+  @KAP-INT-001
+  Scenario: The shipped PTSD protocol does not count exposure work an hour after a dose
+    Given the clinic uses the shipped protocol kap-ptsd-pe
+    And a dosing session D1 on 2026-04-06 from 10:00 to 12:00
+    And an integration session I1 on 2026-04-06 at 13:00 for 90 minutes using PE
+    When the schedule is validated
     Then KAP-INT-001 is violated for D1
+
+  @KAP-INT-001
+  Scenario: The shipped PTSD protocol does not count exposure work four days after a dose
+    Given the clinic uses the shipped protocol kap-ptsd-pe
+    And a dosing session D1 on 2026-04-06 from 10:00 to 12:00
+    And an integration session I1 on 2026-04-09 at 12:01 for 90 minutes using PE
+    When the schedule is validated
+    Then KAP-INT-001 is violated for D1
+
+  @KAP-DX-001
+  Scenario: The shipped PTSD protocol does not cover depression alone
+    Given the clinic uses the shipped protocol kap-ptsd-pe
+    And a patient P-009 diagnosed with recurrent major depression (F33.2)
+    And a dosing session D9 for P-009 on 2026-04-06 from 10:00 to 12:00
+    When the schedule is validated
+    Then KAP-DX-001 is violated for D9
+
+  @KAP-DX-001
+  Scenario: The shipped PTSD protocol covers post-traumatic stress disorder
+    Given the clinic uses the shipped protocol kap-ptsd-pe
+    And a patient P-008 diagnosed with post-traumatic stress (F43.10)
+    And a dosing session D8 for P-008 on 2026-04-06 from 10:00 to 12:00
+    When the schedule is validated
+    Then KAP-DX-001 is kept for D8

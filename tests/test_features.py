@@ -101,6 +101,13 @@ def diagnosed_patient(clinic: Clinic, pid: str, codes: str) -> None:
     clinic.patient = clinic.patient or pid
 
 
+@given(parsers.re(r"(?P<pid>\S+)'s (?P<record>[a-z][a-z0-9-]*) record is dated "
+                  r"(?P<day>\d{4}-\d{2}-\d{2})"))
+def dated_record(clinic: Clinic, pid: str, record: str, day: str) -> None:
+    patient = next(p for p in clinic.doc["patients"] if p["id"] == pid)
+    patient.setdefault("records", {})[record] = day
+
+
 @given(parsers.re(r"a patient (?P<pid>\S+) with no recorded diagnosis"))
 def undiagnosed_patient(clinic: Clinic, pid: str) -> None:
     clinic.doc["patients"].append({"id": pid, "diagnoses": []})

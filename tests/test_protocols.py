@@ -93,11 +93,36 @@ def test_every_shipped_protocol_loads_and_runs() -> None:
 
 def test_the_ptsd_protocol_is_data_over_the_default() -> None:
     pe = load_protocol("kap-ptsd-pe")
-    assert pe.rule("KAP-INT-001").parameters["window_hours"] == 24
+    assert pe.rule("KAP-INT-001").parameters["window_hours"] == 72
+    assert pe.rule("KAP-INT-001").parameters["min_hours_after"] == 24
     assert pe.rule("KAP-DOSE-002").severity is Severity.ERROR
     assert pe.rule("KAP-MON-001").parameters["min_minutes"] == 120  # inherited
     assert pe.diagnoses.modalities_for(["F43.10"]) == {"PE"}
+    # Its map replaces kap's: depression is not covered.
+    assert not pe.diagnoses.covers("F33.2") and not pe.diagnoses.covers("F32.1")
     assert pe.files == ("kap (shipped)", "kap-ptsd-pe (shipped)")
+
+
+def test_replace_in_a_root_protocol_is_a_protocol_error(tmp_path: Path) -> None:
+    found = protocol_problems(tmp_path, '[protocol]\nname = "x"\n[diagnoses]\nreplace = true\n')
+    assert any("diagnoses.replace" in p and "extends none" in p for p in found), found
+
+
+def test_every_rule_of_every_shipped_protocol_has_source_and_evidence() -> None:
+    from kapcheck.protocol import shipped_protocols
+
+    for name in shipped_protocols():
+        for r in load_protocol(name).rules:
+            assert r.source and r.evidence, (name, r.id)
+            assert len(r.evidence) <= 300
+            assert r.evidence.startswith(("“", "\"", "clinic's reading")) or "“" in r.evidence, (
+                name, r.id, r.evidence)
+
+
+def test_evidence_over_300_characters_is_a_protocol_error(tmp_path: Path) -> None:
+    found = protocol_problems(tmp_path, '[protocol]\nname = "x"\nextends = "kap"\n'
+                              '[rules.KAP-INT-001]\nevidence = "' + "w" * 301 + '"\n')
+    assert any("rules.KAP-INT-001.evidence" in p and "at most 300" in p for p in found), found
 
 
 def _course_with(tmp_path: Path, integration_start: str, assessment: bool = True,
