@@ -30,7 +30,14 @@ from .limits import (
     shown,
 )
 from .model import DiagnosisEntry, DiagnosisMap, Protocol, RuleSettings, Severity
-from .templates import REQUIRED, RULE_KEYS, TEMPLATES, TEXT_KEYS, TemplateSpec
+from .templates import (
+    REQUIRED,
+    RULE_KEYS,
+    TEMPLATES,
+    TEXT_KEYS,
+    TemplateSpec,
+    default_requirement,
+)
 
 #: A rule's ``evidence``: the words of its source it rests on, quoted (SPEC 9.1).
 MAX_EVIDENCE_CHARS = 300
@@ -425,7 +432,7 @@ def _finish_rule(rule_id: str, draft: _Draft, problems: list[Problem]) -> RuleSe
         parameters=MappingProxyType(_freeze(values)),
         provenance=MappingProxyType(dict(draft.provenance)),
         template=spec.name, title=draft.texts["title"],
-        requirement=draft.texts.get("requirement", spec.requirement),
+        requirement=draft.texts.get("requirement", default_requirement(spec, values)),
         rationale=draft.texts.get("rationale", ""), source=draft.texts.get("source", ""),
         evidence=draft.texts.get("evidence", ""),
         message=draft.texts.get("message"), suggestion=draft.texts.get("suggestion"),

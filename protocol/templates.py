@@ -177,6 +177,27 @@ TEXT_KEYS = ("title", "requirement", "rationale", "source", "evidence", "message
 RULE_KEYS = ("template", "severity", "enabled", *TEXT_KEYS)
 
 
+def default_requirement(spec: TemplateSpec, values: Mapping[str, Any]) -> str:
+    """The requirement sentence of a rule that gives none: the template's, worded for the
+    options the rule sets (the first anchor alone, an upper spacing, a phase), so that
+    what kapcheck states is what it checks."""
+    if spec.name == "after-each" and values.get("only_first"):
+        return ("The patient's first {anchor} session is followed by at least {min_sessions} "
+                "{kind} session(s) starting between {min_hours_after} and {window_hours} "
+                "hours after it ends.")
+    if spec.name == "spacing" and values.get("max_hours") is not None:
+        return ("Consecutive {kind} sessions of a patient start at least {min_hours} and at "
+                "most {max_hours} hours apart.")
+    if spec.name == "count-in-span" and (values.get("from_day") or
+                                         values.get("until_day") is not None):
+        phase = ("from day {from_day} to day {until_day}" if values.get("until_day") is not None
+                 else "from day {from_day} on")
+        return ("In the phase of the course " + phase + " after the patient's first {kind} "
+                "session, no more than {max_sessions} {kind} sessions start in any "
+                "{span_days}-day span.")
+    return spec.requirement
+
+
 def show(value: Any) -> str:
     """A parameter value as rule texts print it: 72, 36.5, "prescriber or nurse"."""
     if isinstance(value, float) and value.is_integer():

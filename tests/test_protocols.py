@@ -277,3 +277,18 @@ def test_two_protocols_side_by_side_in_threads_give_their_own_verdicts(tmp_path:
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda p: (id(p), _rules(validate(schedule, p))), jobs))
     assert all(found == expected[key] for key, found in results)
+
+
+@pytest.mark.parametrize(("rule", "expected"), [
+    ('template = "after-each"\ntitle = "t"\nanchor = "dosing"\nkind = "integration"\n'
+     "window_hours = 48\nonly_first = true\n", "The patient's first dosing session is followed"),
+    ('template = "spacing"\ntitle = "t"\nkind = "dosing"\nmin_hours = 24\nmax_hours = 96\n',
+     "at least 24 and at most 96 hours apart"),
+    ('template = "count-in-span"\ntitle = "t"\nkind = "dosing"\nmax_sessions = 1\n'
+     "span_days = 7\nfrom_day = 28\n", "from day 28 on"),
+])
+def test_the_stated_requirement_is_the_one_checked(tmp_path: Path, rule: str,
+                                                   expected: str) -> None:
+    proto = load_protocol(toml(tmp_path, '[protocol]\nname = "x"\nextends = "kap"\n'
+                                         "[rules.X-001]\n" + rule))
+    assert expected in proto.rule("X-001").requirement_text()
