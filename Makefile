@@ -35,6 +35,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	KAPCHECK_EXAMPLES=$${KAPCHECK_EXAMPLES:-120} KAPCHECK_FUZZ_EXAMPLES=$${KAPCHECK_FUZZ_EXAMPLES:-150} \
 	  $(BIN)/python -m pytest -q
+	$(BIN)/kapcheck test features/ --format junit --output .kapcheck-features.xml
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 # The documentation: regenerate the pages that come from the code, build the site

@@ -489,6 +489,44 @@ def serve_command(
     serving.run(application, sock)
 
 
+class TestFormat(str, enum.Enum):
+    TEXT = "text"
+    JUNIT = "junit"
+
+
+@app.command("test")
+def test_command(
+    paths: Annotated[list[str], typer.Argument(
+        help="Feature files, or folders of them (every .feature below).",
+        show_default=False, metavar="PATH...")],
+    protocol: Annotated[str, typer.Option(
+        "--protocol", "-p", metavar="NAME|FILE",
+        help="The protocol the scenarios run against, unless a scenario names its own.")]
+        = "kap",
+    format: Annotated[TestFormat, typer.Option(
+        "--format", "-f", case_sensitive=False, metavar="text|junit",
+        help="text for people, junit for pipelines (one testcase per scenario).")]
+        = TestFormat.TEXT,
+    output: OutputOpt = None,
+) -> None:
+    """Run Gherkin scenarios written in kapcheck's step vocabulary against a protocol.
+
+    Exit 0 when every scenario passes, 1 when one fails (its file:line, step and what
+    kapcheck found instead), 2 for an undefined step or unusable input."""
+    from . import acceptance
+
+    target = _output_target(output)
+    _protocol(protocol)  # an unusable protocol is exit 2 before any scenario runs
+    files, problems = acceptance.collect(paths)
+    features, unreadable = acceptance.read(files)
+    problems += unreadable
+    outcomes = acceptance.run(features, protocol)
+    text = (acceptance.junit_report(outcomes, problems) if format is TestFormat.JUNIT
+            else acceptance.text_report(outcomes, problems))
+    _emit(text, target)
+    raise typer.Exit(acceptance.exit_code(outcomes, problems))
+
+
 @app.command("rules")
 def rules_command(
     protocol: Annotated[str, typer.Option(

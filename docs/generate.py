@@ -316,8 +316,29 @@ def feature_pages() -> dict[str, str]:
     return pages
 
 
+def steps_page() -> str:
+    """The step vocabulary of feature files, from kapcheck.cli.steps: each step's
+    pattern, meaning and an example."""
+    from kapcheck.cli.steps import STEPS
+
+    out = [NOTE, "# Step vocabulary", "",
+           "The sentences a feature file may use, for `kapcheck test` and the shipped "
+           "specification alike. Each step is matched whole; `And` and `But` continue the "
+           "kind of the step before. A phrasing, once documented here, keeps working.", ""]
+    for kind in ("Given", "When", "Then"):
+        out += [f"## {kind}", ""]
+        for d in STEPS:
+            if d.kind != kind:
+                continue
+            example = d.example.replace("\n", "\n    ")
+            out += [f"### {d.example.splitlines()[0]}", "", d.doc, "", "```gherkin",
+                    f"{kind} {example}", "```", "", f"Pattern: `{d.pattern.pattern}`", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
 def pages() -> dict[str, str]:
     out = {"reference/cli.md": cli_page(), "reference/library.md": library_page(),
+           "reference/steps.md": steps_page(),
            "reference/service.md": service_page(), "reference/templates.md": templates_page()}
     out.update(rule_pages())
     out.update(feature_pages())
