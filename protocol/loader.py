@@ -842,6 +842,8 @@ class _Pending:
     raw: _Raw
     entries: list[Entry]
     zone: ZoneInfo | None
+    #: What to tell about a time without an offset (None: the document's own advice).
+    hint: str | None = None
 
 
 def _load(files: list[Source], timezone: str | None, waivers: Source | None,
@@ -994,7 +996,10 @@ def _read_fhir(doc: Any, file: str, problems: Problems, cli_zone: str | None) ->
         if (p := _patient(r, item, path)) is not None:
             raw.patients.append(_Placed(p, file, path))
     tz = zone(cli_zone) if cli_zone else None  # FHIR instants carry their offsets
-    return _Pending(file, problems, raw, [entry for _, entry in records["sessions"]], tz)
+    return _Pending(file, problems, raw, [entry for _, entry in records["sessions"]], tz,
+                    hint="FHIR instants carry their offset (such as "
+                         "2026-03-02T09:00:00-05:00): write it, pass --timezone, or give the "
+                         "mapping file a timezone")
 
 
 def _map(pending: list[_Pending], mapping: ExportMapping, raws: list[tuple[str, _Raw]],
@@ -1014,7 +1019,7 @@ def _map(pending: list[_Pending], mapping: ExportMapping, raws: list[tuple[str, 
     shown_in = zone(mapping.timezone) if mapping.timezone else None
     zones: dict[str | None, ZoneInfo | None] = {None: None}
     for job in pending:
-        r = _Reader(job.problems)
+        r = _Reader(job.problems, naive_hint=job.hint)
         fixed = shown_in or job.zone or (zone(documents[0]) if len(documents) == 1 else None)
         if fixed is not None and job.raw.timezone is None:
             job.raw.timezone = fixed.key

@@ -256,3 +256,14 @@ def test_other_resource_types_are_not_read(tmp_path: Path) -> None:
     path = tmp_path / "b.json"
     path.write_text(json.dumps(bundle))
     assert len(load_schedule(path).sessions) == 1
+
+
+def test_a_time_without_an_offset_gets_advice_that_fits_a_bundle(tmp_path: Path) -> None:
+    bundle = _one_patient({})
+    bundle["entry"][4]["resource"]["start"] = "2026-03-04T10:00:00"
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle))
+    with pytest.raises(ScheduleError) as err:
+        load_schedule(path)
+    assert "FHIR instants carry their offset" in str(err.value)
+    assert "timezone:" not in str(err.value)
