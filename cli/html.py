@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from html import escape
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from kapcheck.protocol import Kind, Protocol, Schedule, Session
 from kapcheck.protocol.model import shown_parameters
@@ -26,7 +27,10 @@ KIND_ORDER = [Kind.ASSESSMENT, Kind.PREPARATION, Kind.DOSING, Kind.INTEGRATION,
               Kind.PSYCHOTHERAPY]
 COLOURS = {Kind.ASSESSMENT: "#7a6fb0", Kind.PREPARATION: "#3c8dbc", Kind.DOSING: "#d9822b",
            Kind.INTEGRATION: "#2e9e6b", Kind.PSYCHOTHERAPY: "#5c7080"}
-WIDTH, LANE, LEFT = 900, 22, 110
+WIDTH, LANE, LEFT = 900, 34, 110
+#: Labels are set in a monospace face, so their width is known: this many px a
+#: character at LABEL_SIZE (0.6 em, with a little to spare).
+LABEL_SIZE, CHAR_PX = 9, 5.6
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1c2127;margin:2em auto;max-width:1000px;padding:0 1em}
@@ -106,8 +110,10 @@ def timeline(sessions: Sequence[Session], findings: Sequence[Finding], protocol:
                      f'height="{LANE - 4}" fill="{COLOURS[kind]}" fill-opacity="0.13" '
                      f'stroke="{COLOURS[kind]}" stroke-opacity="0.4" stroke-dasharray="3 2">'
                      f'<title>{escape(title)}</title></rect>')
-    label_end = {kind: -1.0 for kind in KIND_ORDER}
-    for s in sessions:
+    #: Each lane's placed labels, per row: (left, right) spans that none may overlap.
+    placed: dict[tuple[Any, int], list[tuple[float, float]]] = {}
+    # Proposed sessions first: their marked labels are placed before any other.
+    for s in sorted(sessions, key=lambda s: s.id not in proposed):
         y = KIND_ORDER.index(s.kind) * LANE
         x1, x2 = _x(s.start, start, span), _x(s.end, start, span)
         bad = s.id in flagged
@@ -121,14 +127,12 @@ def timeline(sessions: Sequence[Session], findings: Sequence[Finding], protocol:
                        f"{local_text(s.end, s.zone)} ({s.clinician})"
                        + (" — proposed" if new else ""))
         rect = (f'<rect class="{classes}" x="{x1:.1f}" y="{y + 4}" '
-                f'width="{max(x2 - x1, 3):.1f}" height="{LANE - 8}" rx="2" '
+                f'width="{max(x2 - x1, 3):.1f}" height="12" rx="2" '
                 f'fill="{COLOURS[s.kind]}"{stroke}><title>{title}</title></rect>')
-        # The id beside the block, where it does not run into the previous label.
-        if x1 + 4 > label_end[s.kind]:
-            text = s.id + ("*" if new else "")
-            rect += (f'<text x="{x1 + max(x2 - x1, 3) + 2:.1f}" y="{y + 15}" font-size="9" '
-                     f'fill="#404854">{escape(text)}</text>')
-            label_end[s.kind] = x1 + max(x2 - x1, 3) + 2 + 5.5 * len(text)
+        label = _label(s.id + ("*" if new else ""), x1, x1 + max(x2 - x1, 3), y, s.kind,
+                       placed)
+        if label:
+            rect += label
         if s.id in anchors:
             rect = f'<a href="#{anchors[s.id]}">{rect}</a>'
         parts.append(rect)
@@ -146,6 +150,29 @@ def timeline(sessions: Sequence[Session], findings: Sequence[Finding], protocol:
         tick += timedelta(days=step)
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _label(text: str, x1: float, x2: float, y: int, kind: Any,
+           placed: dict[tuple[Any, int], list[tuple[float, float]]]) -> str:
+    """A session's id beside its block, where it overlaps no other label and stays inside
+    the drawing: right of the block, else left of it (row 0, beside the block), else
+    under the block (row 1). An id that fits nowhere is left out of the drawing; the
+    table of sessions under it lists every one."""
+    width = CHAR_PX * len(text)
+    options = [(0, x2 + 2), (0, x1 - 2 - width), (1, x1), (1, x2 - width)]
+    for row, left in options:
+        left = max(LEFT, min(left, WIDTH - 4 - width)) if row == 1 else left
+        right = left + width
+        if left < LEFT or right > WIDTH - 4:
+            continue
+        spans = placed.setdefault((kind, row), [])
+        if any(left < b + 3 and a < right + 3 for a, b in spans):
+            continue
+        spans.append((left, right))
+        base = y + 14 if row == 0 else y + 27
+        return (f'<text class="label" x="{left:.1f}" y="{base}" font-size="{LABEL_SIZE}" '
+                f'font-family="monospace" fill="#404854">{escape(text)}</text>')
+    return ""
 
 
 def _session_rows(sessions: Sequence[Session], proposed: frozenset[str],

@@ -193,3 +193,82 @@ def test_an_existing_report_is_replaced_and_keeps_its_mode(tmp_path: Path) -> No
     assert _html(tmp_path, out).exit_code in (0, 1)
     assert "<html" in out.read_text() and (os.stat(out).st_mode & 0o777) == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+_MEASURE = """<script>
+const problems = [];
+let labels = 0;
+for (const svg of document.querySelectorAll('svg')) {
+  const width = svg.viewBox.baseVal.width;
+  const boxes = [...svg.querySelectorAll('text.label')].map(t => {
+    const b = t.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height, t.textContent];
+  });
+  labels += boxes.length;
+  for (const b of boxes) if (b[0] < 0 || b[2] > width) problems.push('cut ' + b[4]);
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const a = boxes[i], c = boxes[j];
+    if (a[0] < c[2] && c[0] < a[2] && a[1] < c[3] && c[1] < a[3])
+      problems.push('overlap ' + a[4] + ' ' + c[4]);
+  }
+}
+const pre = document.createElement('pre');
+pre.id = 'measured';
+pre.textContent = JSON.stringify({problems, labels});
+document.body.appendChild(pre);
+</script>"""
+
+
+def _measured(tmp_path: Path, page: Path) -> dict:
+    """The report's label boxes as Chromium lays them out: cut or overlapping ones."""
+    import json
+
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", _MEASURE + "</body>"),
+                     encoding="utf-8")
+    assert CHROMIUM is not None
+    done = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", probe.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="measured">(.*?)</pre>', done.stdout, re.S)
+    assert found, done.stderr[-2000:]
+    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
+                                             "(.ci/run installs it with `make browser`)")
+def test_no_timeline_label_is_cut_or_overlaps_another(tmp_path: Path) -> None:
+    _, riverside = _report(tmp_path)
+    result = _measured(tmp_path, riverside)
+    assert result["problems"] == [] and result["labels"] >= 20
+    # A dense week: one patient's sessions every few hours, ids of every length.
+    import yaml
+
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    doc["sessions"] = [s for s in doc["sessions"] if s["patient"] != "P-001"]
+    for k in range(40):
+        doc["sessions"].append({
+            "id": f"P1-{'x' * (k % 9)}{k}", "patient": "P-001",
+            "kind": ["psychotherapy", "integration", "preparation", "assessment"][k % 4],
+            "modality": "CBT", "start": f"2026-03-{2 + k // 8:02d}T{8 + k % 8 * 1:02d}:00",
+            "duration": "50m", "clinician": "t-ortiz" if k % 4 < 3 else "dr-lee"})
+    for s in doc["sessions"]:
+        if s["kind"] not in ("psychotherapy", "integration"):
+            s.pop("modality", None)
+    dense = tmp_path / "dense.yaml"
+    dense.write_text(yaml.safe_dump(doc))
+    out = tmp_path / "dense.html"
+    runner.invoke(app, ["report", str(dense), "--html", str(out), "--as-of", "2026-03-01"])
+    result = _measured(tmp_path, out)
+    assert result["problems"] == []
+
+
+def test_a_proposed_session_s_label_is_always_drawn(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    proposal = ROOT / "examples" / "riverside-proposal.yaml"
+    runner.invoke(app, ["report", str(EXAMPLE), "--propose", str(proposal), "--html", str(out),
+                        "--as-of", "2026-03-01"])
+    page = out.read_text(encoding="utf-8")
+    for sid in ("S-304", "S-305"):
+        assert f'font-family="monospace" fill="#404854">{sid}*</text>' in page
