@@ -469,16 +469,45 @@ def serve_command(
     host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.", min=1, max=65535)] = 8080,
     protocol: ProtocolOpt = "kap",
+    trust: Annotated[Optional[list[str]], typer.Option(
+        "--trust", metavar="ISSUER=JWKS",
+        help="A CDS Hooks client to trust: its issuer and its JWKS (a file or an https URL). "
+             "Repeatable. With it, every endpoint but /healthz, /docs and /openapi.json needs "
+             "the client's signed JWT; without it, the service listens on loopback only.")]
+        = None,
+    public_url: Annotated[Optional[str], typer.Option(
+        "--public-url", metavar="URL",
+        help="The URL clients reach the service at (the JWT audience); default "
+             "http://HOST:PORT.")] = None,
+    audit_log: Annotated[Optional[str], typer.Option(
+        "--audit-log", metavar="FILE",
+        help="Where CDS Hooks feedback (accepted and overridden cards) is appended.")] = None,
+    clinicians: CliniciansOpt = None,
 ) -> None:
     """Serve the HTTP JSON API for scheduling systems.
 
     POST /validate, POST /propose, GET /rules, GET /healthz; OpenAPI at /openapi.json,
     browsable docs at /docs."""
-    from . import serving
+    import ipaddress
+
+    from . import jwtauth, serving
     from .service import create_app
 
     try:
-        application = create_app(protocol)
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not trust and not loopback:
+        _fail([f"error: --host {host} is not a loopback address: a service other machines "
+               "can reach needs --trust ISSUER=JWKS for its callers' tokens"])
+    try:
+        verifier = jwtauth.Trust(trust) if trust else None
+    except jwtauth.TrustError as exc:
+        _fail([f"error: {exc}"])
+    try:
+        application = create_app(protocol, trust=verifier,
+                                 public_url=public_url or f"http://{host}:{port}",
+                                 audit_log=audit_log, clinicians=clinicians)
     except InputError as exc:
         _input_error(exc)
     try:

@@ -45,7 +45,7 @@ from kapcheck.protocol.proposals import proposal_from
 from kapcheck.protocol.times import parse_date
 from kapcheck.rules import Checker, EngineError, check_protocol, validate
 
-from . import provenance, render
+from . import cds, jwtauth, provenance, render
 
 #: The largest request body the service reads.
 MAX_BODY = 32 * 1024 * 1024
@@ -63,14 +63,84 @@ class _State:
         self.broken: str | None = None
 
 
-def create_app(protocol: str = DEFAULT) -> FastAPI:
+#: Paths served without a token when the service trusts issuers.
+OPEN_PATHS = ("/healthz", "/openapi.json", "/docs")
+
+
+def create_app(protocol: str = DEFAULT, *, trust: Any = None, public_url: str = "",
+               audit_log: str | None = None, clinicians: str | None = None) -> FastAPI:
     """The service's application; ``protocol`` is the default protocol (a shipped name
-    or a file, read once at start)."""
+    or a file, read once at start). ``trust`` (a ``jwtauth.Trust``) makes every endpoint
+    but /healthz, /docs and /openapi.json require a CDS Hooks JWT whose ``aud`` is
+    ``public_url`` and the path; ``audit_log`` is the CDS Hooks feedback log;
+    ``clinicians`` a roster giving practitioners' roles to hook requests."""
     state = _State(protocol)
     _protocol(state, protocol)  # fail at start, not on the first request
     app = FastAPI(title="kapcheck", version=render.installed_version(),
                   description="Validate ketamine-assisted psychotherapy schedules against a "
-                              "session protocol, and ask what a booking change breaks.")
+                              "session protocol, and ask what a booking change breaks; a "
+                              "CDS Hooks 2.0 service for appointment-book.")
+    audit = cds.AuditLog(audit_log)
+
+    if trust is not None:
+        @app.middleware("http")
+        async def authorize(request: Request, call_next: Any) -> Response:
+            path = request.url.path
+            if path in OPEN_PATHS or path.startswith("/docs/"):
+                return await call_next(request)
+            try:
+                trust.check(request.headers.get("authorization"),
+                            public_url.rstrip("/") + path)
+            except jwtauth.Refused as exc:
+                return JSONResponse({"error": "unauthorized", "reason": str(exc)},
+                                    status_code=401,
+                                    headers={"WWW-Authenticate": 'Bearer realm="kapcheck"'})
+            return await call_next(request)
+
+    @app.get("/cds-services")
+    def cds_discovery() -> JSONResponse:
+        """CDS Hooks discovery: the appointment-book service and its prefetch."""
+        return JSONResponse(cds.discovery())
+
+    @app.post(f"/cds-services/{cds.SERVICE_ID}")
+    async def cds_hook(request: Request) -> Response:
+        """A CDS Hooks appointment-book call -> cards (one per finding the proposed
+        appointments introduce, and an info card for what could not be checked)."""
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
+
+        def work() -> Response:
+            try:
+                call = json.loads(body)
+                answer = cds.answer(call, _protocol(state, None), clinicians)
+            except json.JSONDecodeError:
+                return JSONResponse(cds.problem(400, "the body is not JSON"), status_code=400)
+            except cds.HookError as exc:
+                return JSONResponse(cds.problem(exc.status, exc.message),
+                                    status_code=exc.status)
+            except EngineError as exc:
+                return _engine_failed(state, exc)
+            context = call.get("context") if isinstance(call, dict) else None
+            audit.remember(answer["cards"], context.get("userId")
+                           if isinstance(context, dict) else None)
+            return JSONResponse(answer)
+
+        return await run_in_threadpool(work)
+
+    @app.post(f"/cds-services/{cds.SERVICE_ID}/feedback")
+    async def cds_feedback(request: Request) -> Response:
+        """Accepted and overridden cards, appended to the audit log before the answer."""
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            count = await run_in_threadpool(audit.record, json.loads(body))
+        except json.JSONDecodeError:
+            return JSONResponse(cds.problem(400, "the body is not JSON"), status_code=400)
+        except cds.HookError as exc:
+            return JSONResponse(cds.problem(exc.status, exc.message), status_code=exc.status)
+        return JSONResponse({"recorded": count})
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
@@ -174,10 +244,14 @@ def _answer(state: _State, work: Any) -> Response:
     except InputError as exc:
         return _problems(exc)
     except EngineError as exc:
-        state.broken = str(exc)
-        # Answer this request, then leave: a supervisor starts a fresh engine.
-        threading.Timer(EXIT_DELAY, os._exit, args=(3,)).start()
-        return JSONResponse({"error": f"internal error: {exc}"}, status_code=500)
+        return _engine_failed(state, exc)
+
+
+def _engine_failed(state: _State, exc: Exception) -> Response:
+    state.broken = str(exc)
+    # Answer this request, then leave: a supervisor starts a fresh engine.
+    threading.Timer(EXIT_DELAY, os._exit, args=(3,)).start()
+    return JSONResponse({"error": f"internal error: {exc}"}, status_code=500)
 
 
 def _protocol(state: _State, name: str | None) -> Protocol:
