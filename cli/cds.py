@@ -182,12 +182,42 @@ def _card(f: Finding, protocol: Protocol) -> dict[str, Any]:
     requirement = rule.requirement_text() if rule is not None else ""
     detail = (f"**{f.message}**\n\n*Requirement:* {requirement}\n\n*Suggestion:* "
               f"{f.suggestion}")
-    return {"uuid": str(uuid.uuid4()), "summary": summary,
-            "indicator": "critical" if f.severity.value == "error" else "warning",
-            "detail": detail, "source": _source(protocol, f.rule),
-            "overrideReasons": [dict(r) for r in OVERRIDE_REASONS],
-            "extension": {"kapcheck": {"rule": f.rule, "patient": f.patient,
-                                       "session": f.session}}}
+    card: dict[str, Any] = {
+        "uuid": str(uuid.uuid4()), "summary": summary,
+        "indicator": "critical" if f.severity.value == "error" else "warning",
+        "detail": detail, "source": _source(protocol, f.rule),
+        "overrideReasons": [dict(r) for r in OVERRIDE_REASONS],
+        "extension": {"kapcheck": {"rule": f.rule, "patient": f.patient,
+                                   "session": f.session}}}
+    if f.window is not None:
+        card["suggestions"] = [_suggestion(f)]
+        card["selectionBehavior"] = "at-most-one"
+    return card
+
+
+def _suggestion(f: Finding) -> dict[str, Any]:
+    """A fix that is a time window, as an Appointment to create (a session to book) or
+    to update (the anchor, moved), ``status: proposed`` with the window as its
+    ``requestedPeriod``."""
+    assert f.window is not None
+    what, earliest, latest = f.window
+    period = [{"start": earliest.isoformat(), "end": latest.isoformat()}]
+    if what.startswith("book "):
+        kind = what[5:]
+        label = f"Book {'an' if kind[:1] in 'aeiou' else 'a'} {kind} session in the window"
+        resource: dict[str, Any] = {
+            "resourceType": "Appointment", "status": "proposed",
+            "appointmentType": {"coding": [{"code": kind}], "text": kind},
+            "requestedPeriod": period,
+            "participant": [{"actor": {"reference": f"Patient/{f.patient}"},
+                             "status": "needs-action"}]}
+        action = {"type": "create", "description": label, "resource": resource}
+    else:
+        label = f"Move {f.session} into the window"
+        action = {"type": "update", "description": label,
+                  "resource": {"resourceType": "Appointment", "id": f.session,
+                               "status": "proposed", "requestedPeriod": period}}
+    return {"label": label, "uuid": str(uuid.uuid4()), "actions": [action]}
 
 
 class AuditLog:
@@ -207,7 +237,8 @@ class AuditLog:
             for card in cards:
                 extension = card.get("extension", {}).get("kapcheck", {})
                 self.cards[card["uuid"]] = {"user": user, "rule": extension.get("rule"),
-                                            "patient": extension.get("patient")}
+                                            "patient": extension.get("patient"),
+                                            "session": extension.get("session")}
 
     def record(self, feedback: Any) -> int:
         items = feedback.get("feedback") if isinstance(feedback, Mapping) else None
@@ -227,7 +258,7 @@ class AuditLog:
                 "suggestion": (item.get("acceptedSuggestions") or [{}])[0].get("id")
                 if isinstance(item.get("acceptedSuggestions"), list) else None,
                 "rule": known.get("rule"), "patient": known.get("patient"),
-                "outcome": item["outcome"],
+                "session": known.get("session"), "outcome": item["outcome"],
                 "reason": reason if isinstance(reason, Mapping) else None,
             }, ensure_ascii=False, default=str))
         if self.path is not None and lines:
@@ -243,3 +274,45 @@ class AuditLog:
 
 def problem(status: int, message: str) -> dict[str, Any]:
     return {"problems": [Problem("<request>", "", message).as_json()], "status": status}
+
+
+def waivers_from_audit(lines: Iterable[str], source: str) -> tuple[str, list[str]]:
+    """A waivers file (YAML) for review, from the overridden cards of an audit log: one
+    waiver per overridden finding, its reason the override's, approved by the user who
+    overrode it; and the problems (lines that are not audit lines)."""
+    import yaml
+
+    waivers: list[dict[str, Any]] = []
+    problems: list[str] = []
+    seen: set[tuple[Any, ...]] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            problems.append(f"{source}:{number}: not a JSON line of a kapcheck audit log")
+            continue
+        if not isinstance(entry, dict) or entry.get("outcome") != "overridden":
+            continue
+        if not entry.get("rule") or not (entry.get("session") or entry.get("patient")):
+            problems.append(f"{source}:{number}: an override of a card this service did not "
+                            "make (no rule or patient): left out")
+            continue
+        key = (entry["rule"], entry.get("session"), entry.get("patient"))
+        if key in seen:
+            continue
+        seen.add(key)
+        reason = entry.get("reason") or {}
+        words = reason.get("userComment") or (reason.get("reason") or {}).get("display") or \
+            (reason.get("reason") or {}).get("code") or "overridden in the EHR"
+        waiver = {"rule": entry["rule"]}
+        waiver["session" if entry.get("session") else "patient"] = (
+            entry.get("session") or entry.get("patient"))
+        waiver.update(reason=f"{words} (overridden {entry.get('time', '')[:10]}; review)",
+                      approved_by=str(entry.get("user") or "unknown"))
+        waivers.append(waiver)
+    text = ("# Waivers drafted from the CDS Hooks audit log " + source + ": every card a\n"
+            "# user overrode, for a compliance officer to review, give an expiry and keep.\n"
+            + yaml.safe_dump({"waivers": waivers}, sort_keys=False, allow_unicode=True))
+    return text, problems

@@ -556,6 +556,32 @@ def test_command(
     raise typer.Exit(acceptance.exit_code(outcomes, problems))
 
 
+waivers_app = typer.Typer(help="Waivers: documented exceptions.", no_args_is_help=True,
+                          rich_markup_mode=None)
+app.add_typer(waivers_app, name="waivers")
+
+
+@waivers_app.command("from-audit")
+def waivers_from_audit_command(
+    log: Annotated[str, typer.Argument(help="The CDS Hooks audit log (--audit-log of serve).",
+                                       metavar="LOG")],
+    output: OutputOpt = None,
+) -> None:
+    """Draft a waivers file from the cards users overrode in the EHR, for review."""
+    from . import cds
+
+    target = _output_target(output)
+    try:
+        lines = Path(log).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail([f"error: {log}: cannot be read: {getattr(exc, 'strerror', None) or exc}"])
+    text, problems = cds.waivers_from_audit(lines, log)
+    for problem in problems:
+        _err().print(f"kapcheck: {problem}", markup=False)
+    _emit(text, target)
+    raise typer.Exit(int(Exit.UNUSABLE if problems else Exit.OK))
+
+
 @app.command("rules")
 def rules_command(
     protocol: Annotated[str, typer.Option(

@@ -202,6 +202,9 @@ class Hit:
     suggestion: str
     #: Session ids the finding is about besides the anchor (e.g. the overlapped one).
     related: tuple[str, ...] = field(factory=tuple)
+    #: Where the fix is a time window: (what to book or move, earliest start, latest
+    #: start); "book" a new session of a kind, or "move" the anchor.
+    window: tuple[str, datetime, datetime] | None = None
 
 
 def within(binding: str, conditions: Any) -> Any:

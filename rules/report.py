@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from attrs import evolve, frozen
+from attrs import evolve, field, frozen
 
 from kapcheck.protocol import Schedule, Severity, Skipped, Waiver
 
@@ -43,6 +43,9 @@ class Finding:
     related: tuple[str, ...] = ()
     #: Where the anchor session was written (file and place), when it is known.
     source: str | None = None
+    #: Where the fix is a time window: (``book KIND`` or ``move``, earliest start, latest
+    #: start). Not part of the JSON report; CDS Hooks suggestions are made of it.
+    window: tuple[str, datetime, datetime] | None = field(default=None, eq=False)
 
     @property
     def waived(self) -> bool:

@@ -132,7 +132,8 @@ def _finding(settings: RuleSettings, hit: Hit) -> Finding:
     return Finding(rule=settings.id, severity=settings.severity, patient=hit.patient,
                    session=hit.session.id if hit.session else None, message=hit.message,
                    suggestion=hit.suggestion, start=hit.session.start if hit.session else None,
-                   related=hit.related, source=hit.session.source if hit.session else None)
+                   related=hit.related, source=hit.session.source if hit.session else None,
+                   window=hit.window)
 
 
 #: Below this many sessions a run stays in one process: forking costs more than it saves.

@@ -49,8 +49,12 @@ def test_a_booking_too_soon_after_a_dose_is_one_critical_card(client: TestClient
     expected = json.loads((EXAMPLES / "response.json").read_text())
     for card in answer["cards"]:
         assert uuid.UUID(card.pop("uuid"))
+        for suggestion in card.get("suggestions", []):
+            assert uuid.UUID(suggestion.pop("uuid"))
     for card in expected["cards"]:
         card.pop("uuid")
+        for suggestion in card.get("suggestions", []):
+            suggestion.pop("uuid")
     assert answer == expected
     card = answer["cards"][0]
     assert card["indicator"] == "critical" and len(card["summary"]) < 140
@@ -58,6 +62,23 @@ def test_a_booking_too_soon_after_a_dose_is_one_critical_card(client: TestClient
     assert "kapcheck" in card["source"]["label"] and card["overrideReasons"]
     assert all({"code", "display"} <= set(r) for r in card["overrideReasons"])
     assert "**" in card["detail"] and "*Suggestion:*" in card["detail"]
+    action = card["suggestions"][0]["actions"][0]
+    assert action["type"] == "update" and action["resource"]["status"] == "proposed"
+    assert action["resource"]["requestedPeriod"][0]["start"].startswith("2026-03-07T15:00")
+    assert card["selectionBehavior"] == "at-most-one"
+
+
+def test_a_missing_integration_is_a_suggestion_to_book_one_in_its_window(
+        client: TestClient) -> None:
+    body = copy.deepcopy(REQUEST)
+    appointment = body["context"]["appointments"]["entry"][0]["resource"]
+    appointment.update(start="2026-03-24T10:00:00-04:00", end="2026-03-24T12:00:00-04:00")
+    card = next(c for c in _call(client, body).json()["cards"] if c["indicator"] != "info")
+    action = card["suggestions"][0]["actions"][0]
+    assert action["type"] == "create"
+    assert action["resource"]["appointmentType"]["text"] == "integration"
+    assert action["resource"]["requestedPeriod"] == [
+        {"start": "2026-03-24T16:00:00+00:00", "end": "2026-03-27T16:00:00+00:00"}]
 
 
 def test_findings_the_booked_schedule_already_had_make_no_card(client: TestClient) -> None:
@@ -222,3 +243,25 @@ def test_a_service_beyond_loopback_needs_trust(tmp_path: Path) -> None:
     bad.write_text("{not json")
     done = _serve("--host", "0.0.0.0", "--trust", f"https://ehr.example={bad}")
     assert done.returncode == 2 and "the JWKS does not parse" in done.stderr
+
+
+def test_overridden_cards_become_waivers_for_review(tmp_path: Path) -> None:
+    import yaml
+    from typer.testing import CliRunner
+
+    from kapcheck.cli import app
+
+    log = tmp_path / "audit.jsonl"
+    client = TestClient(create_app(audit_log=str(log)))
+    card = _call(client, REQUEST).json()["cards"][0]
+    client.post(f"{HOOK}/feedback", content=json.dumps({"feedback": [
+        {"card": card["uuid"], "outcome": "overridden",
+         "overrideReason": {"reason": {"code": "waiver-to-follow"},
+                            "userComment": "Spacing approved by dr-lee"}}]}))
+    out = tmp_path / "waivers.yaml"
+    result = CliRunner().invoke(app, ["waivers", "from-audit", str(log), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    waiver = yaml.safe_load(out.read_text())["waivers"][0]
+    assert (waiver["rule"], waiver["session"]) == ("KAP-DOSE-001", "new-dose-1")
+    assert waiver["approved_by"] == "PractitionerRole/role-front-desk"
+    assert waiver["reason"].startswith("Spacing approved by dr-lee")

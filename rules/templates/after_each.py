@@ -111,4 +111,5 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
              "missing": missing, "earliest": view.when(s.end + lo, s),
              "latest": view.when(s.end + hi, s)})
         yield Hit(session=s, patient=s.patient, message=msg, suggestion=suggestion,
-                  related=tuple(sorted(t for anchor, t in marks if anchor[2:] == s.id)))
+                  related=tuple(sorted(t for anchor, t in marks if anchor[2:] == s.id)),
+                  window=(f"book {kind}", s.end + lo, s.end + hi))

@@ -85,4 +85,5 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
              "needed": needed, "missing": missing, "earliest": view.when(s.start - lo, s),
              "latest": view.when(s.start - hi, s)})
         yield Hit(session=s, patient=s.patient, message=msg, suggestion=suggestion,
-                  related=tuple(sorted(t for anchor, t in marks if anchor[2:] == s.id)))
+                  related=tuple(sorted(t for anchor, t in marks if anchor[2:] == s.id)),
+                  window=(f"book {kind}", s.start - lo, s.start - hi))

@@ -79,4 +79,4 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
          "outside": f" ({', '.join(others)} fall outside that window)" if others else "",
          "earliest": view.when(earliest, anchor), "latest": view.when(latest, anchor)})
     yield Hit(session=anchor, patient=anchor.patient, message=message, suggestion=suggestion,
-              related=tuple(sorted(marks)))
+              related=tuple(sorted(marks)), window=(f"book {kind}", earliest, latest))

@@ -110,5 +110,8 @@ def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
             "kind": kind, "anchor_kind": kind, "previous": before.id,
             "gap": span(s.start - before.start), "earliest": view.when(earliest, s),
             "latest": view.when(latest, s)})
+        length = s.end - s.start
         yield Hit(session=s, patient=s.patient, message=msg, suggestion=fix,
-                  related=(before.id,))
+                  related=(before.id,),
+                  window=("move", earliest, earliest + timedelta(days=7)) if s.id in previous
+                  else ("move", max(before.end, latest - length), latest))
