@@ -45,7 +45,7 @@ from kapcheck.protocol.proposals import proposal_from
 from kapcheck.protocol.times import parse_date
 from kapcheck.rules import Checker, EngineError, check_protocol, validate
 
-from . import cds, jwtauth, provenance, render
+from . import cds, jwtauth, openapi, provenance, render
 
 #: The largest request body the service reads.
 MAX_BODY = 32 * 1024 * 1024
@@ -79,7 +79,9 @@ def create_app(protocol: str = DEFAULT, *, trust: Any = None, public_url: str = 
     app = FastAPI(title="kapcheck", version=render.installed_version(),
                   description="Validate ketamine-assisted psychotherapy schedules against a "
                               "session protocol, and ask what a booking change breaks; a "
-                              "CDS Hooks 2.0 service for appointment-book.")
+                              "CDS Hooks 2.0 service for appointment-book.",
+                  docs_url=None, redoc_url=None)
+    _offline_docs(app)
     audit = cds.AuditLog(audit_log)
 
     if trust is not None:
@@ -102,7 +104,9 @@ def create_app(protocol: str = DEFAULT, *, trust: Any = None, public_url: str = 
         """CDS Hooks discovery: the appointment-book service and its prefetch."""
         return JSONResponse(cds.discovery())
 
-    @app.post(f"/cds-services/{cds.SERVICE_ID}")
+    @app.post(f"/cds-services/{cds.SERVICE_ID}",
+              openapi_extra=openapi.body(openapi.HOOK_REQUEST, "An appointment-book call."),
+              responses=openapi.answers(400, 408, 412, 413))
     async def cds_hook(request: Request) -> Response:
         """A CDS Hooks appointment-book call -> cards (one per finding the proposed
         appointments introduce, and an info card for what could not be checked)."""
@@ -128,7 +132,9 @@ def create_app(protocol: str = DEFAULT, *, trust: Any = None, public_url: str = 
 
         return await run_in_threadpool(work)
 
-    @app.post(f"/cds-services/{cds.SERVICE_ID}/feedback")
+    @app.post(f"/cds-services/{cds.SERVICE_ID}/feedback",
+              openapi_extra=openapi.body(openapi.FEEDBACK, "Feedback on cards."),
+              responses=openapi.answers(400, 408, 413))
     async def cds_feedback(request: Request) -> Response:
         """Accepted and overridden cards, appended to the audit log before the answer."""
         body = await _body(request)
@@ -159,7 +165,8 @@ def create_app(protocol: str = DEFAULT, *, trust: Any = None, public_url: str = 
             return _problems(exc)
         return Response(render.catalog_json(proto), media_type="application/json")
 
-    @app.post("/validate")
+    @app.post("/validate", openapi_extra=openapi.body(openapi.SCHEDULE, "A schedule document."),
+              responses=openapi.answers(408, 413))
     async def validate_endpoint(
         request: Request,
         protocol: str | None = Query(None, description="A shipped protocol's name."),
@@ -175,7 +182,10 @@ def create_app(protocol: str = DEFAULT, *, trust: Any = None, public_url: str = 
         return await run_in_threadpool(
             _answer, state, lambda: _validate(state, body, protocol, as_of, fail_on))
 
-    @app.post("/propose")
+    @app.post("/propose", openapi_extra=openapi.body(
+        {"type": "object", "required": ["schedule"], "additionalProperties": False,
+         "properties": {"schedule": openapi.SCHEDULE, "proposal": openapi.PROPOSAL}},
+        "The booked schedule and the proposal."), responses=openapi.answers(408, 413))
     async def propose_endpoint(
         request: Request,
         protocol: str | None = Query(None, description="A shipped protocol's name."),
@@ -245,6 +255,24 @@ def _answer(state: _State, work: Any) -> Response:
         return _problems(exc)
     except EngineError as exc:
         return _engine_failed(state, exc)
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """/docs served whole by the service: Swagger UI's scripts and styles from the
+    swagger-ui-bundle package, so the page works without the internet."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="kapcheck — API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png")
 
 
 def _engine_failed(state: _State, exc: Exception) -> Response:

@@ -265,3 +265,19 @@ def test_overridden_cards_become_waivers_for_review(tmp_path: Path) -> None:
     assert (waiver["rule"], waiver["session"]) == ("KAP-DOSE-001", "new-dose-1")
     assert waiver["approved_by"] == "PractitionerRole/role-front-desk"
     assert waiver["reason"].startswith("Spacing approved by dr-lee")
+
+
+def test_docs_work_offline_and_openapi_describes_bodies_and_problems(
+        client: TestClient) -> None:
+    page = client.get("/docs").text
+    assert "/docs/assets/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
+    assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/docs/assets/swagger-ui.css").status_code == 200
+    spec = client.get("/openapi.json").json()
+    for path in ("/validate", "/propose", HOOK, HOOK + "/feedback"):
+        operation = spec["paths"][path]["post"]
+        assert "application/json" in operation["requestBody"]["content"]
+        problems = operation["responses"]["422"]["content"]["application/json"]["schema"]
+        assert "problems" in problems["properties"]
+        assert "401" in operation["responses"]
+    assert "412" in spec["paths"][HOOK]["post"]["responses"]
