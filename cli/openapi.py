@@ -111,3 +111,16 @@ FEEDBACK = {"type": "object", "required": ["feedback"], "properties": {"feedback
                                "properties": {"card": {"type": "string"},
                                               "outcome": {"enum": ["accepted", "overridden"]},
                                               "overrideReason": {"type": "object"}}}}}}
+
+_PART = {"type": "object", "required": ["content"], "additionalProperties": False,
+         "properties": {"name": {"type": "string", "description": "Its file name: the "
+                                 "ending says its format (.ics, .csv, .yaml, .json)"},
+                        "content": {"description": "The document: text, or a JSON value"}}}
+MULTI = {
+    "type": "object", "required": ["documents"], "additionalProperties": False,
+    "description": "Several documents read together as one run (a calendar, a FHIR bundle "
+                   "or a CSV beside its roster), with waivers, a mapping file and a timezone; "
+                   "problems name each part as <request>: documents[0] (its name).",
+    "properties": {"documents": {"type": "array", "items": _PART}, "waivers": _PART,
+                   "mapping": _PART, "timezone": {"type": "string"}},
+}

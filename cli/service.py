@@ -19,11 +19,15 @@ import asyncio
 import io
 import json
 import os
+import re
 import sys
+import tempfile
 import threading
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+import attrs
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -34,6 +38,7 @@ from kapcheck.protocol import (
     InputError,
     Problem,
     Protocol,
+    Schedule,
     Severity,
     load_protocol,
     load_schedule,
@@ -165,7 +170,9 @@ def create_app(protocol: str = DEFAULT, *, trust: Any = None, public_url: str = 
             return _problems(exc)
         return Response(render.catalog_json(proto), media_type="application/json")
 
-    @app.post("/validate", openapi_extra=openapi.body(openapi.SCHEDULE, "A schedule document."),
+    @app.post("/validate", openapi_extra=openapi.body(
+        {"oneOf": [openapi.SCHEDULE, openapi.MULTI]},
+        "A schedule document, or several documents read as one run."),
               responses=openapi.answers(408, 413))
     async def validate_endpoint(
         request: Request,
@@ -175,7 +182,8 @@ def create_app(protocol: str = DEFAULT, *, trust: Any = None, public_url: str = 
                                                   "X-Kapcheck-Fails says whether an unwaived "
                                                   "finding at or above it exists."),
     ) -> Response:
-        """A schedule document (JSON) -> the report of `kapcheck validate --format json`."""
+        """A schedule document (JSON), or several documents with their roster, waivers,
+        mapping file and timezone -> the report of `kapcheck validate --format json`."""
         body = await _body(request)
         if isinstance(body, Response):
             return body
@@ -316,11 +324,89 @@ def _validate(state: _State, body: bytes, protocol: str | None, as_of: str | Non
         level = Severity(fail_on)
     except ValueError:
         raise InputError([Problem("fail_on", "", 'expected "error" or "warning"')]) from None
-    schedule = _schedule(body)
+    schedule, names = _request_schedule(body)
     report = validate(schedule, proto, as_of=day)
-    meta = provenance.meta(report, proto, ["-", *proto.files], render.installed_version(),
+    meta = provenance.meta(report, proto, [*names, *proto.files], render.installed_version(),
                            schedule.inputs)
     return render.report_json(report, None, meta), report.fails(level)
+
+
+#: The keys of a multi-document /validate request.
+MULTI_KEYS = ("documents", "waivers", "mapping", "timezone")
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _request_schedule(body: bytes) -> tuple[Schedule, list[str]]:
+    """The schedule of a /validate body: a schedule document, or a multi-document
+    request ``{"documents": [{"name", "content"}...], "waivers", "mapping", "timezone"}``
+    (a calendar, a bundle or a CSV beside its roster), each part named in problems as
+    ``<request>: documents[0] (clinic.ics)``."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        doc = None
+    if not isinstance(doc, dict) or "documents" not in doc:
+        return _schedule(body), ["-"]
+    problems = []
+    for key in doc:
+        if key not in MULTI_KEYS:
+            problems.append(Problem("<request>", str(key)[:64], "unknown key; expected one of "
+                                    + ", ".join(MULTI_KEYS)))
+    parts = doc.get("documents")
+    if not isinstance(parts, list) or not parts:
+        problems.append(Problem("<request>", "documents", "expected a list of "
+                                '{"name": ..., "content": ...} documents'))
+    timezone = doc.get("timezone")
+    if timezone is not None and not isinstance(timezone, str):
+        problems.append(Problem("<request>", "timezone", "expected an IANA timezone name"))
+    if problems:
+        raise ScheduleError(problems)
+    with tempfile.TemporaryDirectory(prefix="kapcheck-request-") as folder:
+        labels: dict[str, str] = {}
+
+        def written(item: Any, where: str) -> str:
+            if not isinstance(item, dict) or "content" not in item or set(item) - {"name",
+                                                                                  "content"}:
+                raise ScheduleError([Problem("<request>", where, 'expected {"name": ..., '
+                                             '"content": ...}')])
+            name = str(item.get("name") or where)[:64]
+            content = item["content"]
+            data = (content.encode() if isinstance(content, str)
+                    else json.dumps(content).encode())
+            path = Path(folder) / f"{len(labels)}-{_SAFE.sub('_', name)}"
+            if not isinstance(content, str) and not path.suffix:
+                path = path.with_suffix(".json")
+            path.write_bytes(data)
+            labels[str(path)] = f"<request>: {where} ({name})"
+            return str(path)
+
+        files = [written(item, f"documents[{i}]") for i, item in enumerate(parts)]
+        waivers = written(doc["waivers"], "waivers") if doc.get("waivers") else None
+        mapping = written(doc["mapping"], "mapping") if doc.get("mapping") else None
+        try:
+            schedule = load_schedule(files, waivers=waivers, mapping=mapping,
+                                     timezone=timezone)
+        except InputError as exc:
+            raise ScheduleError([attrs.evolve(p, file=labels.get(p.file, p.file))
+                                 for p in exc.problems]) from None
+    def relabelled(text: str | None) -> str | None:
+        if text is None:
+            return None
+        for path, label in labels.items():
+            if text.startswith(path):
+                return label + text[len(path):]
+        return text
+
+    for session in schedule.sessions:  # where each was written, as the request names it
+        object.__setattr__(session, "source", relabelled(session.source))
+    object.__setattr__(schedule, "sources",
+                       tuple(labels.get(s, s) for s in schedule.sources))
+    object.__setattr__(schedule, "skipped", tuple(
+        attrs.evolve(k, source=relabelled(k.source)) for k in schedule.skipped))
+    object.__setattr__(schedule, "inputs",
+                       tuple((labels.get(n, n), d) for n, d in schedule.inputs))
+    return schedule, [labels[f] for f in files] + (
+        [labels[waivers]] if waivers else []) + ([labels[mapping]] if mapping else [])
 
 
 def _propose(state: _State, body: bytes, protocol: str | None,

@@ -281,3 +281,26 @@ def test_docs_work_offline_and_openapi_describes_bodies_and_problems(
         assert "problems" in problems["properties"]
         assert "401" in operation["responses"]
     assert "412" in spec["paths"][HOOK]["post"]["responses"]
+
+
+def test_validate_takes_a_calendar_with_its_roster_and_mapping_in_one_request(
+        client: TestClient) -> None:
+    google = ROOT / "examples" / "exports" / "google"
+    body = {"documents": [
+        {"name": "roster.yaml", "content": (google / "roster.yaml").read_text()},
+        {"name": "calendar.ics", "content": (google / "calendar.ics").read_text()}],
+        "mapping": {"name": "mapping.toml", "content": (google / "mapping.toml").read_text()}}
+    answer = client.post("/validate", content=json.dumps(body))
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["summary"]["sessions"] == 7 and len(report["skipped"]) == 2
+    assert all(f["source"].startswith("<request>: documents[1] (calendar.ics)")
+               for f in report["findings"])
+    assert "/tmp" not in answer.text
+    body["documents"][1]["content"] = body["documents"][1]["content"].replace(
+        "SUMMARY:KAP dosing #2", "SUMMARY:KAP dozing #2")
+    answer = client.post("/validate", content=json.dumps(body))
+    assert answer.status_code == 422
+    problem = answer.json()["problems"][0]
+    assert problem["file"] == "<request>: documents[1] (calendar.ics)"
+    assert "did you mean 'dosing'?" in problem["message"]
