@@ -313,8 +313,20 @@ def _day(as_of: str | None) -> date | None:
         raise InputError([Problem("as_of", "", str(exc))]) from None
 
 
-def _schedule(data: bytes) -> Any:
-    return load_schedule("-", stdin=io.BytesIO(data))
+def _schedule(data: bytes, name: str = "<request>") -> Any:
+    """A schedule document sent in a request, its problems and sources naming it
+    ``<request>`` (``<request>: schedule`` inside /propose), not standard input."""
+    try:
+        schedule = load_schedule("-", stdin=io.BytesIO(data))
+    except InputError as exc:
+        raise ScheduleError([attrs.evolve(p, file=name if p.file == "<stdin>" else p.file)
+                             for p in exc.problems]) from None
+    for session in schedule.sessions:
+        if session.source and session.source.startswith("<stdin>"):
+            object.__setattr__(session, "source", name + session.source[len("<stdin>"):])
+    object.__setattr__(schedule, "sources", (name,))
+    object.__setattr__(schedule, "inputs", tuple((name, d) for _, d in schedule.inputs))
+    return schedule
 
 
 def _validate(state: _State, body: bytes, protocol: str | None, as_of: str | None,
@@ -346,7 +358,7 @@ def _request_schedule(body: bytes) -> tuple[Schedule, list[str]]:
     except (ValueError, RecursionError):
         doc = None
     if not isinstance(doc, dict) or "documents" not in doc:
-        return _schedule(body), ["-"]
+        return _schedule(body), ["<request>"]
     problems = []
     for key in doc:
         if key not in MULTI_KEYS:
@@ -419,7 +431,7 @@ def _propose(state: _State, body: bytes, protocol: str | None,
     if not isinstance(doc, dict) or set(doc) - {"schedule", "proposal"} or "schedule" not in doc:
         raise ScheduleError([Problem("<request>", "", 'expected {"schedule": {...}, '
                                                       '"proposal": {...}}')])
-    schedule = _schedule(json.dumps(doc["schedule"]).encode())
+    schedule = _schedule(json.dumps(doc["schedule"]).encode(), "<request>: schedule")
     proposal = doc.get("proposal") or {}
     if not isinstance(proposal, dict) or set(proposal) - {"schema", "add", "move", "cancel"}:
         raise ScheduleError([Problem("<request>", "proposal",

@@ -205,11 +205,20 @@ def _field_comments(cls: type) -> dict[str, str]:
 def service_page() -> str:
     spec = create_app("kap").openapi()
     out = [NOTE, "# HTTP service reference", "",
-           "`kapcheck serve [--host 127.0.0.1] [--port 8080] [--protocol NAME|FILE]` starts "
-           "the service (FastAPI on uvicorn). It is stateless: the caller sends the schedule "
-           "with each request. The OpenAPI description is served at `/openapi.json` and "
-           "browsable docs at `/docs`.", "",
-           "- A report is the same JSON as `kapcheck validate --format json`, byte for byte.",
+           "`kapcheck serve [--host 127.0.0.1] [--port 8080] [--protocol NAME|FILE] "
+           "[--trust ISSUER=JWKS]... [--public-url URL] [--audit-log FILE] [--clinicians "
+           "FILE]` starts the service (FastAPI on uvicorn). It is stateless: the caller sends "
+           "the schedule with each request. The OpenAPI description is served at "
+           "`/openapi.json` and browsable docs at `/docs` (served whole by the service: they "
+           "work offline). It is also a CDS Hooks 2.0 service: see "
+           "[Inside your EHR](../ehr.md).", "",
+           "- A report is the JSON `kapcheck validate --format json` writes, but where the "
+           "command line names standard input (`<stdin>`) the service names the request "
+           "(`<request>`, or `<request>: documents[0] (clinic.ics)` for a part of a "
+           "multi-document request) in sources, problems and `meta`.",
+           "- Without `--trust` the service listens on loopback only; with it, every "
+           "endpoint but `/healthz`, `/docs` and `/openapi.json` needs a CDS Hooks JWT "
+           "(**401** otherwise).",
            "- Unusable input answers **422** with `{\"problems\": [{\"file\", \"path\", "
            "\"line\", \"column\", \"message\"}]}`, the problems the command line reports.",
            "- A body over 32 MiB answers **413**.",

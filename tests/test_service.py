@@ -73,13 +73,16 @@ def cli_json(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProc
                           input=stdin, capture_output=True, cwd=ROOT, timeout=60)
 
 
-def test_the_report_is_byte_for_byte_the_command_lines(server: str) -> None:
+def test_the_report_is_the_command_line_s_with_the_request_named(server: str) -> None:
+    """The same report, byte for byte, but where the command line names standard input
+    (sources, meta) the service names the request."""
     body = riverside()
     answer = httpx.post(f"{server}/validate", params={"as_of": "2026-03-01"}, content=body)
     assert answer.status_code == 200
     assert answer.headers["x-kapcheck-fails"] == "true"
     cli = cli_json("-", "--as-of", "2026-03-01", "-f", "json", stdin=body)
-    assert answer.content == cli.stdout
+    assert answer.content == cli.stdout.replace(b"<stdin>", b"<request>")
+    assert b"<stdin>" not in answer.content
 
 
 def test_unusable_input_is_a_422_with_the_command_lines_problems(server: str) -> None:
@@ -92,8 +95,9 @@ def test_unusable_input_is_a_422_with_the_command_lines_problems(server: str) ->
     problems = [f"{p['file']}: {p['path']}: {p['message']}" for p in answer.json()["problems"]]
     cli = cli_json("-", stdin=body)
     assert cli.returncode == 2
-    listed = [line.split("kapcheck:", 1)[1].strip() for line in cli.stderr.decode().splitlines()[1:]]
-    assert listed == problems
+    listed = [line.split("kapcheck:", 1)[1].strip().replace("<stdin>", "<request>")
+              for line in cli.stderr.decode().splitlines()[1:]]
+    assert listed == problems and all(p.startswith("<request>") for p in problems)
 
 
 def test_an_oversized_body_is_a_413(server: str) -> None:
@@ -112,7 +116,7 @@ def test_a_body_built_to_crash_the_engine_does_not_take_the_service_down(server:
 
 def test_a_hundred_requests_from_eight_threads_are_all_answered_correctly(server: str) -> None:
     body = riverside()
-    expected = cli_json("-", "--as-of", "2026-03-01", "-f", "json", stdin=body).stdout
+    expected = cli_json("-", "--as-of", "2026-03-01", "-f", "json", stdin=body).stdout.replace(b"<stdin>", b"<request>")
     good = json.dumps(document(compliant_course())).encode()
 
     def ask(n: int) -> bool:
