@@ -237,3 +237,17 @@ def test_a_port_in_use_is_one_line_and_exit_2(server: str) -> None:
                           cwd=ROOT, capture_output=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.decode().strip() == f"kapcheck: error: 127.0.0.1:{port} is in use"
+
+
+def test_the_listening_socket_sends_small_answers_at_once() -> None:
+    """Connections inherit TCP_NODELAY from the socket kapcheck binds: without it every
+    answer waited on the client's delayed ACK (40 ms a request, bench/service.py)."""
+    import socket as sockets
+
+    from kapcheck.cli import serving
+
+    sock = serving.bind("127.0.0.1", 0)
+    try:
+        assert sock.getsockopt(sockets.IPPROTO_TCP, sockets.TCP_NODELAY)
+    finally:
+        sock.close()
