@@ -55,12 +55,12 @@ class Change:
     findings, the ``report`` and the ``schedule`` as the proposal leaves them."""
 
     def __init__(self, introduced: tuple[Finding, ...], resolved: tuple[Finding, ...],
-                 report: Report, booked: Schedule, proposal: Proposal,
+                 report: Report | Callable[[], Report], booked: Schedule, proposal: Proposal,
                  dropped: set[Scope], fresh: dict[Scope, list[Finding]],
                  groups: dict[str, list[Session]], base: Report) -> None:
         self.introduced = introduced
         self.resolved = resolved
-        self.report = report
+        self._report = report
         self.proposal = proposal
         self._booked = booked
         #: The scopes the proposal judged again, and their findings now: what a commit
@@ -71,6 +71,13 @@ class Change:
         #: The booked report it was proposed on: only that checker state may commit it.
         self._base = base
         self._schedule: Schedule | None = None
+
+    @property
+    def report(self) -> Report:
+        """The report of the schedule as the proposal leaves it (made on first use)."""
+        if not isinstance(self._report, Report):
+            self._report = self._report()
+        return self._report
 
     @property
     def schedule(self) -> Schedule:
@@ -220,23 +227,30 @@ class Checker:
                    for d in sorted(day_numbers)}
         _check_partitions(by_patient, windows)
         fresh = self._evaluate(proposed, by_patient, windows)
-        dropped: set[Scope] = {("patient", pid) for pid in patients} | {
+        scopes: set[Scope] = {("patient", pid) for pid in patients} | {
             ("clinician", cid, day) for cid, day in wanted}
         sessions = len(booked.sessions) + len(proposal.add) - len(proposal.cancel)
         if booked.waivers:
             # A waiver can match, or stop matching, findings anywhere: judge them all.
-            raw = {k: v for k, v in self._raw.items() if k not in dropped}
+            raw = {k: v for k, v in self._raw.items() if k not in scopes}
             raw.update(fresh)
-            report = self._report(proposed, raw, sessions)
-            introduced, resolved = changes(self.report, report)
+            full = self._report(proposed, raw, sessions)
+            introduced, resolved = changes(self.report, full)
+            report: Report | Callable[[], Report] = full
         else:
             # Every finding outside the touched partitions is the booked one, in order:
-            # only those inside are compared, and spliced into place.
+            # only those inside are compared. The report with them spliced into place is
+            # made when it is asked for: at a million sessions copying its findings is
+            # most of a proposal's time, and "what does this break?" needs none of it.
             new = sort_findings(f for found in fresh.values() for f in found)
-            findings, dropped = self._spliced(patients, wanted, new)
-            report = attrs.evolve(self.report, findings=findings, sessions=sessions)
-            introduced, resolved = changes_among(dropped, new)
-        return Change(introduced, resolved, report, booked, proposal, dropped, fresh,
+            drop, taken = self._dropped(patients, wanted)
+            introduced, resolved = changes_among(taken, new)
+            base = self.report
+
+            def report() -> Report:
+                return attrs.evolve(base, findings=self._spliced(base, drop, new),
+                                    sessions=sessions)
+        return Change(introduced, resolved, report, booked, proposal, scopes, fresh,
                       by_patient, self.report)
 
     def commit(self, change: Change) -> None:
@@ -306,13 +320,12 @@ class Checker:
             self._keys_of = self.report
         return self._patients_in_order, self._keys
 
-    def _spliced(self, patients: set[str], wanted: set[tuple[str, int]],
-                 new: Sequence[Finding]) -> tuple[tuple[Finding, ...], list[Finding]]:
-        """The booked findings less those of the touched partitions (the touched patients'
-        and the double bookings in the touched clinician windows), with the new ones
-        inserted where sorting puts them; and the ones taken out. The report is sorted
-        by patient first, so a patient's findings are one run of it: found by bisection,
-        not by a scan of every finding."""
+    def _dropped(self, patients: set[str], wanted: set[tuple[str, int]],
+                 ) -> tuple[set[int], list[Finding]]:
+        """The booked findings of the touched partitions (the touched patients' and the
+        double bookings in the touched clinician windows): their places in the report,
+        and they. The report is sorted by patient first, so a patient's findings are one
+        run of it: found by bisection, not by a scan of every finding."""
         booked = self.report.findings
         in_order, keys = self._sorted_keys()
         drop: set[int] = set()
@@ -334,7 +347,15 @@ class Checker:
                     i += 1
                 if i < len(booked):
                     drop.add(i)
-        # Ties go after the booked findings of equal key, as a stable sort leaves them.
+        return drop, [booked[i] for i in sorted(drop)]
+
+    def _spliced(self, report: Report, drop: set[int],
+                 new: Sequence[Finding]) -> tuple[Finding, ...]:
+        """The booked report's findings less those at ``drop``, with the new ones
+        inserted where sorting puts them (ties after the booked findings of equal key, as
+        a stable sort leaves them)."""
+        booked = report.findings
+        keys = self._sorted_keys()[1] if report is self.report else [f.sort_key for f in booked]
         inserts = sorted(((bisect.bisect_right(keys, f.sort_key), n, f)
                           for n, f in enumerate(new)), key=lambda t: (t[0], t[1]))
         out: list[Finding] = []
@@ -347,7 +368,7 @@ class Checker:
             previous = point + 1 if point in drop else point
         out.extend(booked[previous:])
         out.extend(f for _, _, f in inserts[at:])
-        return tuple(out), [booked[i] for i in sorted(drop)]
+        return tuple(out)
 
     def _evaluate(self, schedule: Schedule, by_patient: Mapping[str, list[Session]],
                   windows: Mapping[int, Mapping[str, tuple[list[Session], list[Session]]]] | None,

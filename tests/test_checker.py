@@ -215,3 +215,22 @@ def test_a_proposal_reads_what_it_touches_not_the_schedule(patients: int) -> Non
 
 
 WORK: dict[int, tuple[int, int]] = {}
+
+
+def test_after_a_commit_that_resolves_a_double_booking_the_waivers_path_agrees() -> None:
+    """A commit forgets the findings of the scopes it judged again: a resolved double
+    booking does not come back in a later proposal's report (schedules with waivers are
+    judged whole from the findings by scope)."""
+    from datetime import date
+
+    root = Path(__file__).resolve().parent.parent / "examples"
+    schedule = load_schedule(root / "riverside.yaml", waivers=root / "riverside-waivers.yaml")
+    protocol = load_protocol("kap")
+    checker = Checker(schedule, protocol, as_of=date(2026, 3, 1))
+    assert any(f.rule == "KAP-CLIN-001" for f in checker.report.findings)
+    first = checker.propose(cancel=["S-502"])
+    assert any(f.rule == "KAP-CLIN-001" for f in first.resolved)
+    checker.commit(first)
+    later = checker.propose(cancel=["S-201"])  # another day, clinician and patient
+    expected = validate(later.schedule, protocol, as_of=date(2026, 3, 1))
+    assert full(later.report) == full(expected)
