@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from attrs import field, frozen
 
@@ -64,7 +65,7 @@ def parse(text: str, file: str) -> Feature:
     feature_tags: set[str] = set()
     pending: set[str] = set()
     # The block being read: ("background" | "scenario" | "outline" | "examples", data)
-    current: dict[str, object] | None = None
+    current: dict[str, Any] | None = None
     where = "before"
 
     def finish() -> None:
@@ -158,7 +159,7 @@ def parse(text: str, file: str) -> Feature:
     return Feature(title, file, " ".join(description), tuple(scenarios))
 
 
-def _expand(outline: dict[str, object], feature: str, file: str, background: list[Step],
+def _expand(outline: dict[str, Any], feature: str, file: str, background: list[Step],
             scenarios: list[Scenario], problems: list[tuple[int, str]]) -> None:
     """A Scenario Outline's scenarios: one per Examples row, <name> replaced."""
     header = outline.get("header")
@@ -167,19 +168,19 @@ def _expand(outline: dict[str, object], feature: str, file: str, background: lis
         problems.append((int(outline["line"]), "a Scenario Outline needs Examples with a "
                                               "header row and at least one row"))
         return
-    for number, cells in rows:  # type: ignore[attr-defined]
-        if len(cells) != len(header):  # type: ignore[arg-type]
+    for number, cells in rows:
+        if len(cells) != len(header):
             problems.append((number, f"has {len(cells)} cells; the Examples header has "
-                                     f"{len(header)}"))  # type: ignore[arg-type]
+                                     f"{len(header)}"))
             continue
-        values = dict(zip(header, cells, strict=True))  # type: ignore[arg-type]
+        values = dict(zip(header, cells, strict=True))
 
         def fill(text: str, values: dict[str, str] = values) -> str:
             return re.sub(r"<([^<>]+)>", lambda m: values.get(m.group(1), m.group(0)), text)
 
         steps = tuple(Step(s.keyword, fill(s.text), s.line,
                            tuple(tuple(fill(c) for c in row) for row in s.table))
-                      for s in outline["steps"])  # type: ignore[attr-defined]
+                      for s in outline["steps"])
         title = f"{outline['title']} ({', '.join(f'{k} = {v}' for k, v in values.items())})"
         scenarios.append(Scenario(feature, title, file, number, frozenset(outline["tags"]),
                                   steps, tuple(background)))

@@ -267,9 +267,9 @@ def change_table(report: Report, introduced: Sequence[Finding],
     if resolved:
         console.print(Text("Resolved by the change:", style="bold"))
         for r in resolved:
-            rule, session, message = ((r["rule"], r["session"], r["message"]) if isinstance(r, dict)
-                                      else (r.rule, r.session, r.message))
-            console.print(f"  fixed  {rule} {session or '—'}: {message}", markup=False)
+            rule, session, said = ((r["rule"], r["session"], r["message"]) if isinstance(r, dict)
+                                   else (r.rule, r.session, r.message))
+            console.print(f"  fixed  {rule} {session or '—'}: {said}", markup=False)
     kept = len(report.findings) - len(introduced)
     console.print(f"Already there before the change, and still: {count(kept, 'finding')}. "
                   f"The schedule as changed has {count(report.errors, 'unwaived error')} and "

@@ -94,7 +94,8 @@ def create_app(protocol: str = DEFAULT, *, trust: Any = None, public_url: str = 
         async def authorize(request: Request, call_next: Any) -> Response:
             path = request.url.path
             if path in OPEN_PATHS or path.startswith("/docs/"):
-                return await call_next(request)
+                response: Response = await call_next(request)
+                return response
             try:
                 trust.check(request.headers.get("authorization"),
                             public_url.rstrip("/") + path)
@@ -102,7 +103,8 @@ def create_app(protocol: str = DEFAULT, *, trust: Any = None, public_url: str = 
                 return JSONResponse({"error": "unauthorized", "reason": str(exc)},
                                     status_code=401,
                                     headers={"WWW-Authenticate": 'Bearer realm="kapcheck"'})
-            return await call_next(request)
+            answer: Response = await call_next(request)
+            return answer
 
     @app.get("/cds-services")
     def cds_discovery() -> JSONResponse:
@@ -392,7 +394,7 @@ def _request_schedule(body: bytes) -> tuple[Schedule, list[str]]:
             labels[str(path)] = f"<request>: {where} ({name})"
             return str(path)
 
-        files = [written(item, f"documents[{i}]") for i, item in enumerate(parts)]
+        files = [written(item, f"documents[{i}]") for i, item in enumerate(parts or [])]
         waivers = written(doc["waivers"], "waivers") if doc.get("waivers") else None
         mapping = written(doc["mapping"], "mapping") if doc.get("mapping") else None
         try:
@@ -414,7 +416,7 @@ def _request_schedule(body: bytes) -> tuple[Schedule, list[str]]:
     object.__setattr__(schedule, "sources",
                        tuple(labels.get(s, s) for s in schedule.sources))
     object.__setattr__(schedule, "skipped", tuple(
-        attrs.evolve(k, source=relabelled(k.source)) for k in schedule.skipped))
+        attrs.evolve(k, source=relabelled(k.source) or k.source) for k in schedule.skipped))
     object.__setattr__(schedule, "inputs",
                        tuple((labels.get(n, n), d) for n, d in schedule.inputs))
     return schedule, [labels[f] for f in files] + (

@@ -51,7 +51,7 @@ def bind(host: str, port: int) -> socket.socket:
 def _protocol_class() -> Any:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class Guarded(H11Protocol):  # type: ignore[misc]
+    class Guarded(H11Protocol):
         """uvicorn's h11 protocol with a deadline for each request's headers: uvicorn
         itself waits for them without end."""
 

@@ -82,13 +82,13 @@ def read(source: str, problems: Problems) -> bytes | None:
 
 
 def _fetch(url: str, user: str | None, password: str | None, tls: bool) -> bytes:
-    import caldav
     import icalendar
+    from caldav.davclient import DAVClient
 
-    with caldav.DAVClient(url=url, username=user, password=password, timeout=TIMEOUT,
+    with DAVClient(url=url, username=user, password=password, timeout=TIMEOUT,
                           ssl_verify_cert=True, enable_rfc6764=False,
                           require_tls=tls) as client:
-        calendar = client.calendar(url=url)
+        calendar = client.calendar(url=url)  # type: ignore[no-untyped-call]
         whole = icalendar.Calendar()
         whole.add("prodid", "-//kapcheck//CalDAV//EN")
         whole.add("version", "2.0")

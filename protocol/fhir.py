@@ -148,7 +148,7 @@ def read(doc: dict[str, Any], problems: Problems) -> dict[str, list[tuple[str, A
     for path, r in found:
         kind, given = r.get("resourceType"), r.get("id")
         rid = given if isinstance(given, str) else ""
-        if (why := _type_problem(kind)) is not None:
+        if (why := _type_problem(kind if isinstance(kind, str) else "")) is not None:
             problems.add(_at(path, "resourceType"), why)
             continue
         if kind in ("Patient", "Practitioner", "PractitionerRole", "Appointment") and \

@@ -93,7 +93,7 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
     out: list[Entry] = []
     recurring: set[str] = set()
     starts: list[datetime] = []
-    series = {_uid(ev) for ev in events if _is_series(ev)}
+    series_uids = {_uid(ev) for ev in events if _is_series(ev)}
     for ev in events:
         try:
             uid = _uid(ev)
@@ -107,7 +107,7 @@ def _read(text: str, problems: Problems, cli_zone: str | None,
             continue
         if not _zones_known(ev, where, problems):
             continue
-        if ev.get("RECURRENCE-ID") is not None and uid not in series:
+        if ev.get("RECURRENCE-ID") is not None and uid not in series_uids:
             problems.add(f"{where}.RECURRENCE-ID", "overrides an instance of a recurring "
                          "event that this calendar does not hold (no event with this UID "
                          "has an RRULE or RDATE): the override cannot be placed")

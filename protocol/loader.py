@@ -776,7 +776,8 @@ def _read_csv_roster(data: bytes, file: str, problems: Problems, what: str) -> _
     r = _Reader(problems)
     if what == "patients":
         for line, row in _csv_rows(data, CSV_PATIENT_COLUMNS, problems, ("id",)):
-            item = {"id": row.get("id"), "diagnoses": _split(row.get("diagnoses"))}
+            item: dict[str, Any] = {"id": row.get("id"),
+                                    "diagnoses": _split(row.get("diagnoses"))}
             if row.get("records"):
                 item["records"] = dict(part.partition("=")[::2] for part in
                                        row["records"].split(";") if part.strip())
@@ -1029,7 +1030,7 @@ def _map(pending: list[_Pending], mapping: ExportMapping, raws: list[tuple[str, 
                 job.raw.skipped.append(Skipped(f"{job.file}: {result.source}", result.reason))
             elif result is not None:
                 tz = fixed
-                if tz is None and entry.zone not in zones:
+                if tz is None and entry.zone is not None and entry.zone not in zones:
                     zones[entry.zone] = zone(entry.zone)
                 _add_session(job.raw, r, result, job.file, entry.where,
                              tz if tz is not None else zones[entry.zone])
