@@ -22,8 +22,9 @@ from .checks import check_schedule
 from .documents import Places, parse_structured, read_bytes, sniff_format
 from .errors import Problems, ScheduleError
 from .limits import shown
-from .loader import SESSION_KEYS, _Reader, _session, in_file_order
+from .loader import in_file_order
 from .model import Schedule, Session
+from .reading import SESSION_KEYS, _Reader, _session
 
 SCHEMA = "kapcheck/proposal@1"
 KEYS = ("schema", "add", "move", "cancel")

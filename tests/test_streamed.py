@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kapcheck.protocol import ScheduleError, documents, load_schedule, loader
+from kapcheck.protocol import ScheduleError, documents, load_schedule, loader, structured
 from kapcheck.protocol.limits import MAX_SESSIONS_PER_PATIENT
 
 from .helpers import compliant_course, document
@@ -172,14 +172,14 @@ def test_a_large_network_is_decoded_in_runs(tmp_path: Path, monkeypatch: pytest.
     """Runs of items are decoded at once (they are no dead branch) and read what the
     whole document reads."""
     runs = []
-    real = loader.decode_run
+    real = structured.decode_run
 
     def spy(*args: Any) -> Any:
         result = real(*args)
         runs.append(result is not None)
         return result
 
-    monkeypatch.setattr(loader, "decode_run", spy)
+    monkeypatch.setattr(structured, "decode_run", spy)
     path = _json(tmp_path, _example(), indent=2)
     streamed, whole = _both(path, monkeypatch)
     assert streamed == whole and not isinstance(whole, list)
