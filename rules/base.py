@@ -138,6 +138,11 @@ class View:
             object.__setattr__(self, "_by_kind", by_kind)  # made whole, then set: no half
         return by_kind.get(str(kinds[0]), ())
 
+    def first_of(self, kind: str) -> Session | None:
+        """The view's first session of this kind, if it has one."""
+        sessions = self.of_kind(kind)
+        return sessions[0] if sessions else None
+
     def session(self, session_id: str) -> Session:
         return self.schedule.session_by_id[session_id]
 

@@ -25,13 +25,8 @@ def micrograms(mg: Any) -> int:
     return int(round(float(mg) * 1000))
 
 
-def first(view: View, params: Params) -> Any:
-    doses = view.of_kind(params["kind"])
-    return doses[0] if doses else None
-
-
 def rows(view: View, params: Params) -> Iterator[Rows]:
-    s = first(view, params)
+    s = view.first_of(params["kind"])
     if s is None:
         return
     dose = micrograms(s.dose_mg) if s.dose_mg is not None else _UNRECORDED
@@ -55,7 +50,7 @@ PARTS = (Part("first-dose", define, rows=rows, shapes=SHAPES),)
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     params = rule.parameters
-    s = first(view, params)
+    s = view.first_of(params["kind"])
     if s is None or s.id not in marks:
         return
     kind = params["kind"]

@@ -25,11 +25,6 @@ from ..base import Hit, Mark, Params, Part, Rows, View, texts, within
 _NO_EARLIEST = -1_000_000
 
 
-def first(view: View, params: Params) -> Any:
-    anchors = view.of_kind(params["anchor"])
-    return anchors[0] if anchors else None
-
-
 def _local_day(view: View, s: Any) -> Any:
     zone = s.zone or view.schedule.timezone
     return s.start.astimezone(ZoneInfo(zone)).date() if zone else s.start.date()
@@ -40,7 +35,7 @@ def _days(value: Any) -> int:
 
 
 def rows(view: View, params: Params) -> Iterator[Rows]:
-    anchor = first(view, params)
+    anchor = view.first_of(params["anchor"])
     if anchor is None or view.patient is None:
         return
     latest = -_days(params["min_days_before"])
@@ -73,7 +68,7 @@ PARTS = (Part("recorded-before-first", define, rows=rows, shapes=SHAPES),)
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     params = rule.parameters
-    anchor = first(view, params)
+    anchor = view.first_of(params["anchor"])
     if anchor is None or view.patient is None or "record" in marks:
         return
     record, anchor_kind = params["record"], params["anchor"]

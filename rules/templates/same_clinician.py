@@ -20,13 +20,8 @@ from kapcheck.protocol import RuleSettings
 from ..base import Hit, Mark, Params, Part, Rows, View, texts, within
 
 
-def first(view: View, params: Params) -> Any:
-    anchors = view.of_kind(params["anchor"])
-    return anchors[0] if anchors else None
-
-
 def rows(view: View, params: Params) -> Iterator[Rows]:
-    anchor = first(view, params)
+    anchor = view.first_of(params["anchor"])
     if anchor is None:
         return
     numbers = {anchor.clinician: 0}
@@ -57,7 +52,7 @@ PARTS = (Part("same-clinician", define, rows=rows, shapes=SHAPES),)
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     params = rule.parameters
-    anchor = first(view, params)
+    anchor = view.first_of(params["anchor"])
     needed = int(params["min_sessions"])
     if anchor is None or len(marks) >= needed:
         return
