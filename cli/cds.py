@@ -76,16 +76,16 @@ def _resources(value: Any, where: str) -> list[dict[str, Any]]:
     elif isinstance(value, dict) and value.get("resourceType") == "Bundle":
         entries = value.get("entry") or []
         if not isinstance(entries, list):
-            raise HookError(400, f"{where}: expected a Bundle with a list of entries")
+            raise HookError(422, f"{where}: expected a Bundle with a list of entries")
         items = [e.get("resource") if isinstance(e, dict) else None for e in entries]
     elif isinstance(value, dict) and isinstance(value.get("resourceType"), str):
         items = [value]
     else:
-        raise HookError(400, f"{where}: expected a FHIR Bundle, a resource or a list of them")
+        raise HookError(422, f"{where}: expected a FHIR Bundle, a resource or a list of them")
     out = []
     for n, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("resourceType"), str):
-            raise HookError(400, f"{where}[{n}]: expected a FHIR resource")
+            raise HookError(422, f"{where}[{n}]: expected a FHIR resource")
         out.append(item)
     return out
 
@@ -113,10 +113,10 @@ def answer(request: Mapping[str, Any], protocol: Protocol, clinicians: str | Non
            as_of: Any = None) -> dict[str, Any]:
     """The cards for one ``appointment-book`` call."""
     if not isinstance(request, Mapping) or request.get("hook") not in (None, HOOK):
-        raise HookError(400, f"expected a call of the {HOOK} hook")
+        raise HookError(422, f"expected a call of the {HOOK} hook")
     context = request.get("context")
     if not isinstance(context, Mapping):
-        raise HookError(400, "the request has no context")
+        raise HookError(422, "the request has no context")
     prefetch = request.get("prefetch")
     prefetch = prefetch if isinstance(prefetch, Mapping) else {}
     missing = [key for key in PREFETCH if key not in prefetch]
@@ -127,18 +127,18 @@ def answer(request: Mapping[str, Any], protocol: Protocol, clinicians: str | Non
     for key in (*PREFETCH, "practitionerAppointments"):
         for r in _resources(prefetch.get(key), f"prefetch.{key}"):
             if key == "patient" and r["resourceType"] != "Patient":
-                raise HookError(400, f"prefetch.patient: expected a Patient, got {r['resourceType']}")
+                raise HookError(422, f"prefetch.patient: expected a Patient, got {r['resourceType']}")
             if key == "conditions" and r["resourceType"] not in ("Condition", "OperationOutcome"):
-                raise HookError(400, f"prefetch.conditions: expected Conditions, got "
+                raise HookError(422, f"prefetch.conditions: expected Conditions, got "
                                      f"{r['resourceType']}")
             if r["resourceType"] != "OperationOutcome":
                 booked_resources.append(r)
     proposed = _resources(context.get("appointments"), "context.appointments")
     if not proposed:
-        raise HookError(400, "context.appointments holds no Appointment")
+        raise HookError(422, "context.appointments holds no Appointment")
     for n, r in enumerate(proposed):
         if r["resourceType"] != "Appointment":
-            raise HookError(400, f"context.appointments[{n}]: expected an Appointment, got "
+            raise HookError(422, f"context.appointments[{n}]: expected an Appointment, got "
                                  f"{r['resourceType']}")
     booked = _schedule(_bundle(booked_resources), clinicians, "prefetch")
     roster = [r for r in booked_resources if r["resourceType"] != "Appointment"]
@@ -243,12 +243,12 @@ class AuditLog:
     def record(self, feedback: Any) -> int:
         items = feedback.get("feedback") if isinstance(feedback, Mapping) else None
         if not isinstance(items, list):
-            raise HookError(400, "expected {\"feedback\": [...]}")
+            raise HookError(422, "expected {\"feedback\": [...]}")
         lines = []
         for n, item in enumerate(items):
             if not isinstance(item, Mapping) or not isinstance(item.get("card"), str) or \
                     item.get("outcome") not in ("accepted", "overridden"):
-                raise HookError(400, f"feedback[{n}]: expected a card's uuid and an outcome "
+                raise HookError(422, f"feedback[{n}]: expected a card's uuid and an outcome "
                                      "(accepted or overridden)")
             known = self.cards.get(item["card"], {})
             reason = item.get("overrideReason")

@@ -78,8 +78,7 @@ def answers(*extra: int) -> dict[int | str, dict[str, Any]]:
         401: {"description": "With --trust: no valid CDS Hooks JWT (the reason, no key).",
               "content": {"application/json": {"schema": UNAUTHORIZED}}},
     }
-    texts = {400: "Not a request of this endpoint's shape.",
-             408: "The body did not arrive in time.",
+    texts = {408: "The body did not arrive in time.",
              412: "A prefetch kapcheck needs is missing (it fetches nothing itself).",
              413: "The body is over 32 MiB."}
     for code in extra:

@@ -113,7 +113,7 @@ def create_app(protocol: str = DEFAULT, *, trust: Any = None, public_url: str = 
 
     @app.post(f"/cds-services/{cds.SERVICE_ID}",
               openapi_extra=openapi.body(openapi.HOOK_REQUEST, "An appointment-book call."),
-              responses=openapi.answers(400, 408, 412, 413))
+              responses=openapi.answers(408, 412, 413))
     async def cds_hook(request: Request) -> Response:
         """A CDS Hooks appointment-book call -> cards (one per finding the proposed
         appointments introduce, and an info card for what could not be checked)."""
@@ -126,7 +126,7 @@ def create_app(protocol: str = DEFAULT, *, trust: Any = None, public_url: str = 
                 call = json.loads(body)
                 answer = cds.answer(call, _protocol(state, None), clinicians)
             except json.JSONDecodeError:
-                return JSONResponse(cds.problem(400, "the body is not JSON"), status_code=400)
+                return JSONResponse(cds.problem(422, "the body is not JSON"), status_code=422)
             except cds.HookError as exc:
                 return JSONResponse(cds.problem(exc.status, exc.message),
                                     status_code=exc.status)
@@ -141,7 +141,7 @@ def create_app(protocol: str = DEFAULT, *, trust: Any = None, public_url: str = 
 
     @app.post(f"/cds-services/{cds.SERVICE_ID}/feedback",
               openapi_extra=openapi.body(openapi.FEEDBACK, "Feedback on cards."),
-              responses=openapi.answers(400, 408, 413))
+              responses=openapi.answers(408, 413))
     async def cds_feedback(request: Request) -> Response:
         """Accepted and overridden cards, appended to the audit log before the answer."""
         body = await _body(request)
@@ -150,7 +150,7 @@ def create_app(protocol: str = DEFAULT, *, trust: Any = None, public_url: str = 
         try:
             count = await run_in_threadpool(audit.record, json.loads(body))
         except json.JSONDecodeError:
-            return JSONResponse(cds.problem(400, "the body is not JSON"), status_code=400)
+            return JSONResponse(cds.problem(422, "the body is not JSON"), status_code=422)
         except cds.HookError as exc:
             return JSONResponse(cds.problem(exc.status, exc.message), status_code=exc.status)
         return JSONResponse({"recorded": count})

@@ -110,20 +110,34 @@ def test_a_missing_prefetch_is_412_and_a_null_one_is_no_data(client: TestClient)
     assert "KAP-DX-001" not in rules and "KAP-DOSE-001" in rules
 
 
-@pytest.mark.parametrize(("change", "status", "text"), [
-    (lambda b: b.pop("context"), 400, "no context"),
-    (lambda b: b["context"].update(appointments=[{"resourceType": "Patient", "id": "x"}]), 400,
+@pytest.mark.parametrize(("change", "text"), [
+    (lambda b: b.pop("context"), "no context"),
+    (lambda b: b["context"].update(appointments=[{"resourceType": "Patient", "id": "x"}]),
      "expected an Appointment"),
-    (lambda b: b["prefetch"].update(patient={"resourceType": "Condition", "id": "c"}), 400,
+    (lambda b: b["prefetch"].update(patient={"resourceType": "Condition", "id": "c"}),
      "prefetch.patient: expected a Patient"),
 ])
 def test_a_bad_request_is_refused_plainly_and_the_service_stays_healthy(
-        client: TestClient, change: Any, status: int, text: str) -> None:
+        client: TestClient, change: Any, text: str) -> None:
+    """Unusable input is a 422 with its problems at every door, the hook's too."""
     body = copy.deepcopy(REQUEST)
     change(body)
     answer = _call(client, body)
-    assert answer.status_code == status and text in answer.text
+    assert answer.status_code == 422 and text in answer.json()["problems"][0]["message"]
     assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(("path", "body", "text"), [
+    (HOOK, b"{not json", "the body is not JSON"),
+    (HOOK, b"[1, 2]", "expected a call of the appointment-book hook"),
+    (HOOK + "/feedback", b"{not json", "the body is not JSON"),
+    (HOOK + "/feedback", b"{}", 'expected {"feedback": [...]}'),
+])
+def test_a_body_that_is_no_call_is_a_422_with_its_problem(
+        client: TestClient, path: str, body: bytes, text: str) -> None:
+    answer = client.post(path, content=body)
+    assert answer.status_code == 422
+    assert answer.json()["problems"][0]["message"] == text
 
 
 def test_feedback_is_appended_to_the_audit_log_and_a_restart_appends(tmp_path: Path) -> None:
