@@ -85,10 +85,13 @@ def _windows(sessions: Sequence[Session], protocol: Protocol
 
 
 def timeline(sessions: Sequence[Session], findings: Sequence[Finding], protocol: Protocol,
-             anchors: dict[str, str], proposed: frozenset[str] = frozenset()) -> str:
-    """An SVG of one patient's course: lanes by kind, rule windows behind, sessions with
-    a finding outlined red, proposed sessions dashed; each block labelled with its id."""
-    windows = _windows(sessions, protocol)
+             anchors: dict[str, str], proposed: frozenset[str] = frozenset(),
+             windows_drawn: bool = True) -> str:
+    """An SVG of one patient's course (or one room's day book, without the rule windows):
+    lanes by kind, rule windows behind, sessions with a finding outlined red, proposed
+    sessions dashed; each block labelled with its id, a group session's with its size
+    (``G-1 (3)``)."""
+    windows = _windows(sessions, protocol) if windows_drawn else []
     times = [s.start for s in sessions] + [s.end for s in sessions] + \
         [w[1] for w in windows] + [w[2] for w in windows]
     start = min(times) - timedelta(hours=12)
@@ -122,15 +125,25 @@ def timeline(sessions: Sequence[Session], findings: Sequence[Finding], protocol:
                   ' stroke="#7a4fb0" stroke-width="2"' if new else "")
         if new:
             stroke += ' stroke-dasharray="4 2"'
-        classes = "session" + (" flagged" if bad else "") + (" proposed" if new else "")
+        group = len(s.patients) > 1
+        classes = ("session" + (" group" if group else "") + (" flagged" if bad else "")
+                   + (" proposed" if new else ""))
         title = escape(f"{s.id} {s.kind.value} {local_text(s.start, s.zone)}–"
-                       f"{local_text(s.end, s.zone)} ({s.clinician})"
+                       f"{local_text(s.end, s.zone)} ({', '.join(s.clinicians)})"
+                       + (f", group of {len(s.patients)}: {', '.join(s.patients)}" if group
+                          else "")
+                       + (f", room {s.room}" if s.room else "")
                        + (" — proposed" if new else ""))
-        rect = (f'<rect class="{classes}" x="{x1:.1f}" y="{y + 4}" '
+        size = f' data-group-size="{len(s.patients)}"' if group else ""
+        rect = (f'<rect class="{classes}"{size} x="{x1:.1f}" y="{y + 4}" '
                 f'width="{max(x2 - x1, 3):.1f}" height="12" rx="2" '
                 f'fill="{COLOURS[s.kind]}"{stroke}><title>{title}</title></rect>')
-        label = _label(s.id + ("*" if new else ""), x1, x1 + max(x2 - x1, 3), y, s.kind,
-                       placed)
+        if group:  # a group: a second, inner outline, whatever else the block shows
+            rect += (f'<rect class="group-mark" x="{x1 + 1:.1f}" y="{y + 6}" '
+                     f'width="{max(x2 - x1 - 2, 1):.1f}" height="8" rx="1" fill="none" '
+                     f'stroke="#ffffff" stroke-width="1"/>')
+        label = _label(s.id + (f" ({len(s.patients)})" if group else "") + ("*" if new else ""),
+                       x1, x1 + max(x2 - x1, 3), y, s.kind, placed)
         if label:
             rect += label
         if s.id in anchors:
@@ -182,7 +195,9 @@ def _session_rows(sessions: Sequence[Session], proposed: frozenset[str],
     for s in sessions:
         what = s.kind.value + (f" · {s.modality}" if s.modality else "") + \
             (f" · {s.route.value}" if s.route else "") + \
-            (f" · {s.dose_mg:g} mg" if s.dose_mg is not None else "")
+            (f" · {s.dose_mg:g} mg" if s.dose_mg is not None else "") + \
+            (f" · group of {len(s.patients)} ({', '.join(s.patients)})"
+             if len(s.patients) > 1 else "") + (f" · room {s.room}" if s.room else "")
         ident = escape(s.id)
         if s.id in anchors:
             ident = f'<a href="#{anchors[s.id]}">{ident}</a>'
@@ -191,9 +206,31 @@ def _session_rows(sessions: Sequence[Session], proposed: frozenset[str],
         if end[:10] == begin[:10]:
             end = end[11:]  # the same day: its time only
         rows.append(f"<tr><td>{ident}{mark}<td>{escape(what)}<td>{escape(begin)} – "
-                    f"{escape(end)}<td>{escape(s.clinician)}<td>{escape(s.source or '')}</tr>")
+                    f"{escape(end)}<td>{escape(', '.join(s.clinicians))}"
+                    f"<td>{escape(s.source or '')}</tr>")
     return ('<table class="sessions"><tr><th>Session</th><th>Kind</th><th>Time</th>'
             "<th>Clinician</th><th>Written at</th></tr>" + "".join(rows) + "</table>")
+
+
+def _rooms_section(rooms_of: dict[str, list[Session]], report: Report, protocol: Protocol,
+                   proposed: frozenset[str]) -> list[str]:
+    """One timeline per room: the sessions booked into it, of every patient, those that a
+    room rule flags outlined red."""
+    if not rooms_of:
+        return []
+    room_rules = {r.id for r in protocol.rules if r.template == "room-overlap"}
+    out = ['<h2 id="rooms">Rooms</h2><p>Each room\'s sessions, whoever they are for; a '
+           "session outlined red overlaps another in the same room.</p>"]
+    for number, room in enumerate(sorted(rooms_of), 1):
+        sessions = rooms_of[room]
+        ids = {s.id for s in sessions}
+        flagged = [f for f in report.findings if f.rule in room_rules and f.session in ids]
+        out.append(f'<section class="room" id="room-{number}"><h3>Room {escape(room)} · '
+                   f"{count(len(sessions), 'session')}</h3>")
+        out.append(timeline(sessions, flagged, protocol, {}, proposed, windows_drawn=False))
+        out.append(_session_rows(sessions, proposed, {}))
+        out.append("</section>")
+    return out
 
 
 def _protocol_section(protocol: Protocol) -> list[str]:
@@ -236,8 +273,12 @@ def render(report: Report, schedule: Schedule, protocol: Protocol, sources: Sequ
     for f in report.findings:
         by_patient[f.patient or ""].append(f)
     sessions_of: dict[str, list[Session]] = defaultdict(list)
+    rooms_of: dict[str, list[Session]] = defaultdict(list)
     for s in sorted(schedule.sessions, key=lambda s: s.order):
-        sessions_of[s.patient].append(s)
+        for pid in s.patients:  # a group session is drawn once on each patient's timeline
+            sessions_of[pid].append(s)
+        if s.room is not None:
+            rooms_of[s.room].append(s)
     verdict = ('<span class="verdict ok">compliant</span>' if report.compliant
                else '<span class="verdict bad">not compliant</span>')
     title = report.clinic or ", ".join(Path(s).name for s in sources) or "Schedule"
@@ -259,6 +300,7 @@ def render(report: Report, schedule: Schedule, protocol: Protocol, sources: Sequ
     toc += ['<li><a href="#waivers">Waivers</a></li>'] if schedule.waivers else []
     toc += [f'<li><a href="#patient-{escape(p.id)}">Patient {escape(p.id)}</a> · '
             f"{len(by_patient.get(p.id, []))}</li>" for p in patients]
+    toc += ['<li><a href="#rooms">Rooms</a></li>'] if rooms_of else []
     out.append('<nav><h2>Contents</h2><ul class="toc">' + "".join(toc) + "</ul></nav>")
     number = 0
     ids: dict[int, str] = {}
@@ -350,7 +392,7 @@ def render(report: Report, schedule: Schedule, protocol: Protocol, sources: Sequ
         if sessions:
             out.append(timeline(sessions, findings, protocol, anchors, proposed))
             out.append(_session_rows(sessions, proposed, anchors))
-        gone = [s for s in cancelled if s.patient == patient.id]
+        gone = [s for s in cancelled if patient.id in s.patients]
         if gone:
             out.append("<p>Cancelled by the proposal: " + escape(", ".join(
                 f"{s.id} ({s.kind.value}, {local_text(s.start, s.zone)})" for s in gone)) + "</p>")
@@ -358,6 +400,7 @@ def render(report: Report, schedule: Schedule, protocol: Protocol, sources: Sequ
             out.append("<table><tr><th>Rule</th><th>Severity</th><th>Session</th>"
                        "<th>Finding</th><th>Suggestion</th></tr>" + "".join(rows) + "</table>")
         out.append("</section>")
+    out.extend(_rooms_section(rooms_of, report, protocol, proposed))
     loose = by_patient.get("", [])
     for f in loose:
         out.append(f"<p>{escape(f.rule)}: {escape(f.message)}</p>")

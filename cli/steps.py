@@ -82,9 +82,11 @@ class Clinic:
         return "t-ortiz"
 
     def add_session(self, **fields: Any) -> None:
-        fields.setdefault("patient", self.patient)
+        if "patients" not in fields:
+            fields.setdefault("patient", self.patient)
         kind = fields["kind"]
-        fields.setdefault("clinician", DEFAULT_CLINICIAN.get(kind) or self.therapist())
+        if "clinicians" not in fields:
+            fields.setdefault("clinician", DEFAULT_CLINICIAN.get(kind) or self.therapist())
         if kind in ("psychotherapy", "integration"):
             fields.setdefault("modality", DEFAULT_MODALITY)
         self.doc["sessions"].append({k: v for k, v in fields.items() if v is not None})
@@ -155,6 +157,20 @@ def undiagnosed_patient(clinic: Clinic, table: Table, pid: str) -> None:
     clinic.patient = clinic.patient or pid
 
 
+@step("Given", r"patients (?P<prefix>\S*?)(?P<first>\d+) to (?P=prefix)(?P<last>\d+) with no "
+               r"recorded diagnosis", "patients C-101 to C-125 with no recorded diagnosis")
+def undiagnosed_patients(clinic: Clinic, table: Table, prefix: str, first: str,
+                         last: str) -> None:
+    """Patients numbered from the first to the last (a group's clients), without
+    diagnoses; numbers keep the first's width."""
+    low, high = int(first), int(last)
+    if high < low or high - low >= 1000:
+        raise StepFailed(f"expected at most 1,000 patients counting up, got {first} to {last}")
+    for n in range(low, high + 1):
+        clinic.doc["patients"].append({"id": f"{prefix}{n:0{len(first)}d}", "diagnoses": []})
+        clinic.patient = clinic.patient or f"{prefix}{low:0{len(first)}d}"
+
+
 @step("Given", r"(?P<pid>\S+)'s (?P<record>[a-z][a-z0-9-]*) record is dated "
                r"(?P<day>\d{4}-\d{2}-\d{2})",
       "P-001's rems-enrollment record is dated 2026-05-20")
@@ -166,26 +182,46 @@ def dated_record(clinic: Clinic, table: Table, pid: str, record: str, day: str) 
     patient.setdefault("records", {})[record] = day
 
 
-SESSION = (r"an? (?P<kind>preparation|dosing|integration|psychotherapy|assessment) session "
-           r"(?P<sid>\S+)(?: for (?P<patient>\S+))? on (?P<day>\d{4}-\d{2}-\d{2}) "
+#: People as a sentence names them: "P-1", "P-1 and P-2", "P-1, P-2 and P-3".
+PEOPLE = r"\S+(?:(?:, | and )\S+)*"
+SESSION = (r"an? (?P<group>group )?(?P<kind>preparation|dosing|integration|psychotherapy|assessment) "
+           r"session (?P<sid>\S+)(?: for (?P<patient>" + PEOPLE + r"))? on "
+           r"(?P<day>\d{4}-\d{2}-\d{2}) "
            r"(?:from (?P<start>\d{2}:\d{2}) to (?P<end>\d{2}:\d{2})"
            r"|at (?P<at>\d{2}:\d{2}) for (?P<minutes>\d+) minutes)"
            r"(?: of (?P<dose>[\d.]+) mg(?: of psilocybin)?)?"
-           r"(?: using (?P<modality>\S+))?(?: with (?P<clinician>\S+))?")
+           r"(?: using (?P<modality>\S+))?(?: with (?P<clinician>" + PEOPLE + r"))?"
+           r'(?: in room "(?P<room>[^"]+)")?')
+
+
+def _people(text: str) -> list[str]:
+    """"P-1, P-2 and P-3" as ids."""
+    return [part for part in re.split(r", | and ", text) if part]
 
 
 @step("Given", SESSION, "an integration session I1 for P-002 on 2026-03-03 at 09:00 for "
       "50 minutes using PE with t-ortiz")
-def session(clinic: Clinic, table: Table, kind: str, sid: str, patient: str | None, day: str,
-            start: str | None, end: str | None, at: str | None, minutes: str | None,
-            dose: str | None, modality: str | None, clinician: str | None) -> None:
+def session(clinic: Clinic, table: Table, group: str | None, kind: str, sid: str,
+            patient: str | None, day: str, start: str | None, end: str | None, at: str | None,
+            minutes: str | None, dose: str | None, modality: str | None,
+            clinician: str | None, room: str | None) -> None:
     """A session: its kind, id, patient (default: the first patient), day, and either
     "from HH:MM to HH:MM" or "at HH:MM for N minutes"; optionally "of N mg" (its dose),
-    "using MODALITY" (default CBT for therapy) and "with CLINICIAN" (default: dr-lee for
-    dosing and assessment, the roster's first therapist otherwise)."""
+    "using MODALITY" (default CBT for therapy), "with CLINICIAN" (default: dr-lee for
+    dosing and assessment, the roster's first therapist otherwise) and 'in room "NAME"'.
+    A group session names its patients ("for C-1, C-2 and C-3"), and any session may
+    name co-therapists ("with f-rivera and f-okafor")."""
     fields: dict[str, Any] = {"id": sid, "kind": kind}
-    if patient:
-        fields["patient"] = patient
+    people = _people(patient) if patient else []
+    if group and len(people) < 2:
+        raise StepFailed(f"a group session names two patients or more: {patient or 'none'}")
+    if len(people) > 1:
+        fields["patients"] = people
+        fields["patient"] = None
+    elif people:
+        fields["patient"] = people[0]
+    if room:
+        fields["room"] = room
     if start is not None:
         fields.update(start=f"{day}T{start}", end=f"{day}T{end}")
     else:
@@ -196,8 +232,12 @@ def session(clinic: Clinic, table: Table, kind: str, sid: str, patient: str | No
         fields["dose_mg"] = dose
     if modality:
         fields["modality"] = modality
-    if clinician:
-        fields["clinician"] = clinician
+    team = _people(clinician) if clinician else []
+    if len(team) > 1:
+        fields["clinicians"] = team
+        fields["clinician"] = None
+    elif team:
+        fields["clinician"] = team[0]
     clinic.add_session(**fields)
 
 
@@ -365,6 +405,25 @@ def violated_for(clinic: Clinic, table: Table, rule: str, verdict: str, sid: str
     clinic.finding = found[0]
     if clinic.finding.waived is not (verdict == "waived"):
         raise StepFailed(f"{rule} at {sid} is {'waived' if clinic.finding.waived else 'not waived'}")
+
+
+@step("Then", RULE + r" is violated for (?P<sid>\S+) once for each of its patients",
+      "OR-PSI-GRP-001 is violated for G1 once for each of its patients")
+def violated_for_each(clinic: Clinic, table: Table, rule: str, sid: str) -> None:
+    """A group session's finding is given once for each of its patients, each naming
+    that patient; later steps about "the finding" mean the first."""
+    written = next((s for s in clinic.doc["sessions"] if s["id"] == sid), None)
+    if written is None:
+        raise StepFailed(f"no session {sid} was named before this step")
+    patients = sorted(written.get("patients") or [written["patient"]])
+    found = [f for f in clinic.findings(rule) if f.session == sid]
+    if not found:
+        raise StepFailed(f"expected {rule} at {sid}; kapcheck found {clinic.found()}")
+    named = sorted(f.patient or "" for f in found)
+    if named != patients:
+        raise StepFailed(f"{rule} at {sid} names {', '.join(named)}; its patients are "
+                         f"{', '.join(patients)}")
+    clinic.finding = found[0]
 
 
 @step("Then", RULE + r" is kept for (?P<sid>\S+)", "KAP-INT-001 is kept for D1")

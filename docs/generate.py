@@ -253,7 +253,7 @@ def templates_page() -> str:
     for spec in TEMPLATES.values():
         out += [f"## `{spec.name}`", "", f"**Holds when:** {spec.requirement}", "",
                 f"**A finding is attached to** {spec.anchor}. **Evaluated per** "
-                f"{ {'patient': 'patient', 'clinician': 'clinician and day', 'run': 'run'}[spec.partition] }.",
+                f"{ {'patient': 'patient', 'clinician': 'clinician and day', 'room': 'room and day', 'run': 'run'}[spec.partition] }.",
                 ""]
         if spec.params:
             out += ["| Parameter | Unit | Default |", "|---|---|---|"]

@@ -67,3 +67,22 @@ Feature: Integration after every dose
       | 12:00 | kept     |
       | 13:00 | kept     |
       | 13:01 | violated |
+
+  Scenario: A group integration circle counts for each of its patients
+    Given a patient P-002 diagnosed with recurrent major depression (F33.2)
+    And a dosing session D1 on 2026-03-02 from 10:00 to 12:00
+    And a dosing session D2 for P-002 on 2026-03-02 from 13:00 to 15:00
+    And a group integration session G1 for P-001 and P-002 on 2026-03-04 at 17:00 for 90 minutes
+    When the schedule is validated
+    Then KAP-INT-001 is kept for D1
+    And KAP-INT-001 is kept for D2
+
+  Scenario: A group circle three days later is too late for one of its patients
+    Given a patient P-002 diagnosed with recurrent major depression (F33.2)
+    And a dosing session D1 on 2026-03-02 from 10:00 to 12:00
+    And a dosing session D2 for P-002 on 2026-03-01 from 13:00 to 15:00
+    And a group integration session G1 for P-001 and P-002 on 2026-03-04 at 17:00 for 90 minutes
+    When the schedule is validated
+    Then KAP-INT-001 is kept for D1
+    And KAP-INT-001 is violated for D2
+    And the finding is about patient P-002

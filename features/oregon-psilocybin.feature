@@ -93,3 +93,26 @@ Feature: Oregon psilocybin services
     When the schedule is validated
     Then OR-PSI-SAME-001 is violated for D1
     And the finding is a warning
+
+  @OR-PSI-GRP-001
+  Scenario: Two facilitators may hold sixteen clients at a 6 mg dose
+    Given patients C-101 to C-115 with no recorded diagnosis
+    And a group dosing session G1 for C-001, C-101, C-102, C-103, C-104, C-105, C-106, C-107, C-108, C-109, C-110, C-111, C-112, C-113, C-114 and C-115 on 2026-07-05 from 09:00 to 15:00 of 6 mg of psilocybin with f-rivera and f-okafor
+    When the schedule is validated
+    Then OR-PSI-GRP-001 is kept for G1
+
+  @OR-PSI-GRP-001
+  Scenario: At 20 mg one facilitator holds at most six clients
+    Given patients C-101 to C-106 with no recorded diagnosis
+    And a group dosing session G1 for C-001, C-101, C-102, C-103, C-104, C-105 and C-106 on 2026-07-05 from 09:00 to 15:00 of 20 mg of psilocybin with f-rivera
+    When the schedule is validated
+    Then OR-PSI-GRP-001 is violated for G1 once for each of its patients
+    And the clinic is told to "Add 1 more clinician(s) to G1, or move 1 of its patients to another session"
+
+  @OR-PSI-GRP-001
+  Scenario: No group administration session holds more than 25 clients
+    Given patients C-101 to C-125 with no recorded diagnosis
+    And a group dosing session G1 for C-001, C-101, C-102, C-103, C-104, C-105, C-106, C-107, C-108, C-109, C-110, C-111, C-112, C-113, C-114, C-115, C-116, C-117, C-118, C-119, C-120, C-121, C-122, C-123, C-124 and C-125 on 2026-07-05 from 09:00 to 15:00 of 3 mg of psilocybin with f-rivera and f-okafor
+    When the schedule is validated
+    Then OR-PSI-GRP-001 is violated for G1 once for each of its patients
+    And the clinic is told to "Move 1 of its patients to another session"

@@ -70,3 +70,40 @@ Feature: No double bookings
     And a psychotherapy session T2 for P-002 on 2026-04-06 from 09:00 to 10:00 using PE with t-nguyen
     When the schedule is validated
     Then KAP-CLIN-001 is kept
+
+  @KAP-CLIN-001
+  Scenario: A clinician leading a group session is booked once
+    Given a group integration session G1 for P-001 and P-002 on 2026-04-06 from 17:00 to 18:30 with t-ortiz
+    When the schedule is validated
+    Then KAP-CLIN-001 is kept
+
+  @KAP-CLIN-001
+  Scenario: A co-therapist booked into two group sessions at once is double-booked
+    Given a group integration session G1 for P-001 and P-002 on 2026-04-06 from 17:00 to 18:30 with t-ortiz and t-nguyen
+    And a psychotherapy session T1 for P-001 on 2026-04-06 from 18:00 to 19:00 with t-nguyen
+    When the schedule is validated
+    Then KAP-CLIN-001 is violated for T1
+
+  @KAP-ROOM-001
+  Scenario: Sessions in different rooms at the same time keep the room rule
+    Given a dosing session D1 for P-001 on 2026-04-06 from 10:00 to 12:00 in room "Room A"
+    And a dosing session D2 for P-002 on 2026-04-06 from 10:00 to 12:00 in room "Room B"
+    When the schedule is validated
+    Then KAP-ROOM-001 is kept
+
+  @KAP-ROOM-001
+  Scenario: Back-to-back sessions in one room keep the room rule
+    Given a dosing session D1 for P-001 on 2026-04-06 from 10:00 to 12:00 in room "Room A"
+    And a dosing session D2 for P-002 on 2026-04-06 from 12:00 to 14:00 in room "Room A"
+    When the schedule is validated
+    Then KAP-ROOM-001 is kept
+
+  @KAP-ROOM-001
+  Scenario: Two sessions booked into one room at once are flagged at the later one
+    Given a dosing session D1 for P-001 on 2026-04-06 from 10:00 to 12:00 in room "Room A"
+    And a dosing session D2 for P-002 on 2026-04-06 from 11:00 to 13:00 in room "Room A"
+    And a psychotherapy session T9 for P-001 on 2026-04-07 from 11:00 to 12:00 in room "Room B"
+    When the schedule is validated
+    Then KAP-ROOM-001 is violated for D2
+    And the finding is a warning
+    And the clinic is told to "book it in Room B (free then)"

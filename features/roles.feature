@@ -37,3 +37,14 @@ Feature: The right clinician for each session
     When the schedule is validated
     Then KAP-ROLE-001 is violated for D1
     And the clinic is told to "Assign D1 to dr-lee or rn-patel"
+
+  Scenario: A dosing session run by a therapist with a nurse beside them has its nurse
+    Given a dosing session S1 on 2026-04-06 from 10:00 to 12:00 with t-ortiz and rn-patel
+    When the schedule is validated
+    Then KAP-ROLE-001 is kept for S1
+
+  Scenario: A group session without an allowed clinician is a finding for each patient
+    Given a patient P-002 diagnosed with recurrent major depression (F33.2)
+    And a group dosing session S1 for P-001 and P-002 on 2026-04-06 from 10:00 to 12:00 with t-ortiz
+    When the schedule is validated
+    Then KAP-ROLE-001 is violated for S1 once for each of its patients

@@ -16,6 +16,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime
+from itertools import chain
 from operator import attrgetter
 from typing import Any
 
@@ -181,16 +182,17 @@ def _zone_problem(name: Any) -> str | None:
     return None
 
 
-_CLINICIAN = attrgetter("clinician")
-_PATIENT = attrgetter("patient")
+_CLINICIANS = attrgetter("clinicians")
+_PATIENTS = attrgetter("patients")
 
 
 def _counts(field: Callable[[Session], Any], schedule: Schedule) -> Counter[str]:
-    """How many of the schedule's sessions name each id (text) in the field."""
+    """How many of the schedule's sessions name each id (text) in the field (a list)."""
     try:
-        return Counter(map(field, schedule.sessions))
-    except TypeError:  # an id that is no text (built by hand): reported by the walk
-        return Counter(v for v in map(field, schedule.sessions) if isinstance(v, str))
+        return Counter(chain.from_iterable(map(field, schedule.sessions)))
+    except TypeError:  # an id that is no text, or no list (built by hand): reported by the walk
+        return Counter(v for people in map(field, schedule.sessions)
+                       if isinstance(people, tuple) for v in people if isinstance(v, str))
 
 
 #: The years kapcheck reads as whole seconds, each bound a second inside: the check's
@@ -212,7 +214,7 @@ def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None
     # hold (a run's table of every clinician's every day, half a million entries at a
     # million sessions, took a third of this check), and sessions only for patients
     # with more in all than a run may hold.
-    per_clinician, per_patient_in_all = _counts(_CLINICIAN, schedule), _counts(_PATIENT, schedule)
+    per_clinician, per_patient_in_all = _counts(_CLINICIANS, schedule), _counts(_PATIENTS, schedule)
     busy = {cid for cid, n in per_clinician.items() if n > MAX_SESSIONS_PER_CLINICIAN_DAY}
     crowded = {pid for pid, n in per_patient_in_all.items() if n > MAX_SESSIONS_PER_PATIENT}
     ids: set[str] = set()
@@ -247,33 +249,47 @@ def _check_sessions(schedule: Schedule, add: Callable[[str, int, str, str], None
                      or type(s.modality) is str and s.modality.strip()
                      and len(s.modality) <= MAX_NAME_CHARS)
                 and (s.zone is None or type(s.zone) is str and s.zone in _ZONES_READ)
-                and (s.source is None or type(s.source) is str)):
-            _check_session(s, i, add)
-            if not (isinstance(sid, str) and isinstance(pid, str) and isinstance(cid, str)):
+                and (s.source is None or type(s.source) is str)
+                and s.room is None and s._patients is None and s._clinicians is None):
+            if not _check_session(s, i, add):
                 continue  # an id that is no text is reported above, and names nothing
         if sid in ids:
             add("sessions", i, "id", f"duplicate session id {shown(sid)}")
         ids.add(sid)
-        if pid not in patients:
-            if "patient" not in no_roster:
-                add("sessions", i, "patient", unknown("patient", pid, patients))
-        elif pid in crowded:
-            count = per_patient[pid] = per_patient[pid] + 1
-            if count == MAX_SESSIONS_PER_PATIENT + 1:
-                add("sessions", i, "patient",
-                    f"patient {shown(pid)} has more than {MAX_SESSIONS_PER_PATIENT} "
-                    "sessions in the run")
-        if cid not in clinicians:
-            if "clinician" not in no_roster:
-                add("sessions", i, "clinician", unknown("clinician", cid, clinicians))
-        elif cid in busy:
-            key = (cid, start_s // 86400)
-            count = per_clinician_day[key] = per_clinician_day[key] + 1
-            if count == MAX_SESSIONS_PER_CLINICIAN_DAY + 1:
-                add("sessions", i, "start",
-                    f"clinician {shown(cid)} starts more than "
-                    f"{MAX_SESSIONS_PER_CLINICIAN_DAY} sessions on {s.start.date()} (UTC)")
+        group = len(s.patients) > 1
+        for j, pid in enumerate(s.patients):
+            key = f"patients[{j}]" if group else "patient"
+            if pid not in patients:
+                if "patient" not in no_roster:
+                    add("sessions", i, key, unknown("patient", pid, patients))
+            elif pid in crowded:
+                count = per_patient[pid] = per_patient[pid] + 1
+                if count == MAX_SESSIONS_PER_PATIENT + 1:
+                    add("sessions", i, key,
+                        f"patient {shown(pid)} has more than {MAX_SESSIONS_PER_PATIENT} "
+                        "sessions in the run")
+        team = len(s.clinicians) > 1
+        for j, cid in enumerate(s.clinicians):
+            _clinician_ref(s, i, f"clinicians[{j}]" if team else "clinician", cid, clinicians,
+                           no_roster, busy, per_clinician_day, unknown, add)
     return ids | seen
+
+
+def _clinician_ref(s: Session, i: int, key: str, cid: str, clinicians: Mapping[str, Any],
+                   no_roster: set[str], busy: set[str],
+                   per_clinician_day: dict[tuple[str, int], int], unknown: _Unknown,
+                   add: Callable[[str, int, str, str], None]) -> None:
+    """A session's clinician: one of the run, starting at most so many sessions a day."""
+    if cid not in clinicians:
+        if "clinician" not in no_roster:
+            add("sessions", i, key, unknown("clinician", cid, clinicians))
+    elif cid in busy:
+        day = (cid, s.start_s // 86400)
+        count = per_clinician_day[day] = per_clinician_day[day] + 1
+        if count == MAX_SESSIONS_PER_CLINICIAN_DAY + 1:
+            add("sessions", i, "start",
+                f"clinician {shown(cid)} starts more than "
+                f"{MAX_SESSIONS_PER_CLINICIAN_DAY} sessions on {s.start.date()} (UTC)")
 
 
 class _Unknown:
@@ -295,10 +311,19 @@ class _Unknown:
         return message
 
 
-def _check_session(s: Session, i: int, add: Callable[[str, int, str, str], None]) -> None:
+def _check_session(s: Session, i: int, add: Callable[[str, int, str, str], None]) -> bool:
+    """Each of the session's own fields; whether its ids are text (else it names nothing)."""
+    sound = True
     for key in ("id", "patient", "clinician"):
         if (p := _ident_problem(getattr(s, key))) is not None:
             add("sessions", i, key, p)
+            sound = sound and isinstance(getattr(s, key), str)
+    for key, one in (("patients", "patient"), ("clinicians", "clinician")):
+        sound = _check_people(s, i, key, one, add) and sound
+    if s.room is not None and (not isinstance(s.room, str) or not s.room.strip()
+                               or len(s.room) > MAX_NAME_CHARS):
+        add("sessions", i, "room", f"expected a room's name (text, at most {MAX_NAME_CHARS} "
+                                   f"characters), got {shown(s.room)}")
     for key in ("start", "end"):
         if (p := _instant_problem(getattr(s, key))) is not None:
             add("sessions", i, key, p)
@@ -326,6 +351,33 @@ def _check_session(s: Session, i: int, add: Callable[[str, int, str, str], None]
             add("sessions", i, "dose_mg", f"applies to dosing sessions only, not {s.kind}")
         elif (why := dose_problem(s.dose_mg)) is not None:
             add("sessions", i, "dose_mg", why)
+    return sound
+
+
+def _check_people(s: Session, i: int, key: str, one: str,
+                  add: Callable[[str, int, str, str], None]) -> bool:
+    """A session's ``patients`` (or ``clinicians``): at least one id, each text, none
+    twice, its ``patient`` (``clinician``) among them; whether they are all text."""
+    people = getattr(s, "_" + key)  # as given: None is the one patient (clinician)
+    if people is None:
+        return True
+    if not isinstance(people, tuple) or not people:
+        add("sessions", i, key, f"expected at least one {one} id, got {shown(people)}")
+        return False
+    sound = True
+    first: dict[str, int] = {}
+    for j, ident in enumerate(people):
+        if (p := _ident_problem(ident)) is not None:
+            add("sessions", i, f"{key}[{j}]", p)
+            sound = sound and isinstance(ident, str)
+        elif ident in first:
+            add("sessions", i, f"{key}[{j}]", f"{one} {shown(ident)} is listed twice in "
+                                              f"one session (first at {key}[{first[ident]}])")
+        else:
+            first[ident] = j
+    if sound and getattr(s, one) not in first:
+        add("sessions", i, one, f"{shown(getattr(s, one))} is not one of the session's {key}")
+    return sound
 
 
 def dose_problem(value: Any) -> str | None:

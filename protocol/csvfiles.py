@@ -78,9 +78,23 @@ def _csv_rows(data: bytes, columns: Sequence[str], problems: Problems,
         if name not in columns:
             problems.add(f"line 1, column {shown(name)}", f"unknown column; expected {', '.join(columns)}")
     for name in required:
-        if name not in header:
+        # "patient" is given as it is, or as "patients" (ids between ";"): one of them.
+        if name not in header and (name + "s" not in header or name + "s" not in columns):
             problems.add("line 1", f"the column {name!r} is missing")
+    for name in ("patient", "clinician"):
+        if name in header and name + "s" in header and name + "s" in columns:
+            problems.add("line 1", f"give either the column {name!r} or {name + 's'!r}, "
+                                   "not both")
     return [] if problems else rows
+
+
+def _listed(row: dict[str, Any]) -> dict[str, Any]:
+    """A sessions row with its ``patients`` and ``clinicians`` cells as lists (ids between
+    ";"; an empty id is kept, for the reader to name)."""
+    for key in ("patients", "clinicians"):
+        if key in row:
+            row[key] = [part.strip() for part in row[key].split(";")]
+    return row
 
 
 def _read_csv_export(data: bytes, file: str, problems: Problems, mapping: ExportMapping,
@@ -104,7 +118,7 @@ def _read_csv_export(data: bytes, file: str, problems: Problems, mapping: Export
                 row.get(col["status"], "")[:MAX_TEXT_CHARS]):
             continue
         given = {key: row[col[key]] for key in ("patient", "clinician", "kind", "modality",
-                                                "route", "dose_mg")
+                                                "route", "dose_mg", "room")
                  if key in col and row.get(col[key])}
         times: dict[str, Any] = {}
         start = _export_time(r, row.get(col["start"]), mapping.start_format, tz,
@@ -158,7 +172,7 @@ def _read_csv_sessions(data: bytes, file: str, problems: Problems, tz: ZoneInfo 
                                      "with a schedule document that has `timezone:`")
     for line, row in _csv_rows(data, CSV_SESSION_COLUMNS, problems,
                                ("id", "patient", "kind", "start", "clinician")):
-        _add_session(raw, r, row, file, f"line {line}", tz)
+        _add_session(raw, r, _listed(row), file, f"line {line}", tz)
     r.finish()
     return raw
 

@@ -144,6 +144,8 @@ def read(doc: dict[str, Any], problems: Problems) -> dict[str, list[tuple[str, A
     practitioners: dict[str, str] = {}
     roles_of: dict[str, list[str]] = defaultdict(list)
     role_practitioner: dict[str, str] = {}
+    #: Location id -> its name, for a Location participant (the session's room).
+    locations: dict[str, str] = {}
     conditions: list[tuple[str, str, list[str]]] = []
     for path, r in found:
         kind, given = r.get("resourceType"), r.get("id")
@@ -155,6 +157,9 @@ def read(doc: dict[str, Any], problems: Problems) -> dict[str, list[tuple[str, A
                 not rid.strip():
             problems.add(_at(path, "id"), f"a {kind} needs an id")
             continue
+        if kind == "Location" and rid.strip() and isinstance(r.get("name"), str) \
+                and r["name"].strip():
+            locations[rid] = r["name"].strip()
         if kind == "Patient":
             patients[rid] = path
         elif kind == "Practitioner":
@@ -199,7 +204,7 @@ def read(doc: dict[str, Any], problems: Problems) -> dict[str, list[tuple[str, A
                          f"{', '.join(sorted(SESSION_STATUSES))}; not sessions: "
                          f"{', '.join(sorted(NOT_SESSIONS))}), got {shown(state)}")
             continue
-        entry = _appointment(r, path, problems, role_practitioner)
+        entry = _appointment(r, path, problems, role_practitioner, locations)
         if entry is not None:
             sessions.append((path, entry))
             patients_of = [p.ref.rpartition("/")[2] for p in entry.attendees
@@ -237,11 +242,14 @@ def _offset_zone(text: Any) -> str | None:
 
 
 def _appointment(r: dict[str, Any], path: str, problems: Problems,
-                 role_practitioner: dict[str, str]) -> Entry:
+                 role_practitioner: dict[str, str], locations: dict[str, str]) -> Entry:
     """The Appointment as an Entry for the mapping step: its participants as people
-    (Patient, Practitioner; a PractitionerRole as its practitioner), every code of its
-    appointmentType, serviceType and serviceCategory, its description, its times."""
+    (Patient, Practitioner; a PractitionerRole as its practitioner) and its room (a
+    Location participant: the bundle's Location's name, else the reference's display,
+    else its id), every code of its appointmentType, serviceType and serviceCategory,
+    its description, its times."""
     people: list[Person] = []
+    rooms: list[str] = []
     participants = r.get("participant")
     if not isinstance(participants, list):
         participants = []
@@ -261,6 +269,13 @@ def _appointment(r: dict[str, Any], path: str, problems: Problems,
             kind, rid = "Practitioner", role_practitioner[rid]
         if kind in ("Patient", "Practitioner"):
             people.append(Person(name=name, role=kind, ref=f"{kind}/{rid}"))
+        elif kind == "Location":
+            room = locations.get(rid) or name or rid
+            if room not in rooms:
+                rooms.append(room)
+            if len(rooms) > 1:
+                problems.add(_at(path, f"participant[{j}].actor"), "a session has one room; "
+                             f"this appointment names {shown(rooms)}")
     given: dict[str, Any] = {}
     kinds = [_KINDS[c.lower()] for c in _codes(r.get("appointmentType")) if c.lower() in _KINDS]
     if kinds:
@@ -290,5 +305,6 @@ def _appointment(r: dict[str, Any], path: str, problems: Problems,
                  zone=_offset_zone(times.get("start")), codes=tuple(dict.fromkeys(codes)),
                  summary=description if isinstance(description, str) else None,
                  given=given, attendees=tuple(people), typed=True, times=times,
+                 room=rooms[0] if rooms else None,
                  at={"kind": "appointmentType", "patient": "participant",
                      "clinician": "participant"})

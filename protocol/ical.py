@@ -487,6 +487,12 @@ def _text(value: Any) -> str | None:
     return str(value) if value is not None else None
 
 
+def _location(value: Any) -> str | None:
+    """An event's LOCATION, the session's room (SPEC §11); an empty one names none."""
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
 def _person(prop: Any) -> Person | None:
     """An ATTENDEE or ORGANIZER as written: its address, its CN and its ROLE."""
     if prop is None:
@@ -524,7 +530,7 @@ def _entry(ev: Any, sid: str, where: str, series: str | None, floating: ZoneInfo
 #: X- properties that state a session's field outright.
 _GIVEN = (("X-KAPCHECK-PATIENT", "patient"), ("X-KAPCHECK-CLINICIAN", "clinician"),
           ("X-KAPCHECK-MODALITY", "modality"), ("X-KAPCHECK-ROUTE", "route"),
-          ("X-KAPCHECK-DOSE-MG", "dose_mg"))
+          ("X-KAPCHECK-DOSE-MG", "dose_mg"), ("X-KAPCHECK-ROOM", "room"))
 
 
 def _fields(ev: Any, sid: str, where: str, series: str | None, floating: ZoneInfo | None,
@@ -551,7 +557,7 @@ def _fields(ev: Any, sid: str, where: str, series: str | None, floating: ZoneInf
                  zone=written.key if isinstance(written, ZoneInfo) else None,
                  codes=tuple(_categories(ev)), all_day=False, given=given,
                  attendees=attendees, organizer=_person(ev.get("ORGANIZER")), times=times,
-                 at=_AT)
+                 at=_AT, room=_location(ev.get("LOCATION")))
 
 
 #: What problems call an event's places.

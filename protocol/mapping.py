@@ -44,12 +44,12 @@ from .times import zone
 SCHEMA = "kapcheck/mapping@1"
 KINDS = tuple(k.value for k in Kind)
 #: The session fields a ``[[session]]`` rule may set.
-SETS = ("kind", "modality", "route", "dose_mg")
+SETS = ("kind", "modality", "route", "dose_mg", "room")
 #: A rule's conditions.
 CONDITIONS = ("summary", "code", "field", "all_day")
 #: kapcheck's fields a ``[csv]`` table maps to an export's headers, and its other keys.
 CSV_FIELDS = ("id", "start", "end", "duration", "patient", "clinician", "code", "summary",
-              "status", "modality", "kind", "route", "dose_mg")
+              "status", "modality", "kind", "route", "dose_mg", "room")
 CSV_KEYS = (*CSV_FIELDS, "cancelled", "start_format", "end_format")
 TOP = ("schema", "timezone", "session", "skip", "people", "csv")
 #: Regular expressions are matched against at most this much text, and are at most
@@ -150,6 +150,8 @@ class Entry:
     #: What the format calls the places of kind, patient and clinician (iCalendar:
     #: CATEGORIES, ATTENDEE, ORGANIZER), as problems name them.
     at: Mapping[str, str] = attrs.field(factory=dict)
+    #: Where it takes place (an iCalendar LOCATION, a FHIR Location participant).
+    room: str | None = None
 
     def place(self, key: str) -> str:
         name = self.at.get(key, key)
@@ -418,9 +420,11 @@ def session_of(entry: Entry, mapping: ExportMapping, people: People,
             match = rule.summary.search(text[:MAX_MATCHED_CHARS])
             if match is not None:
                 named = {k: v.strip() for k, v in match.groupdict().items() if v and v.strip()}
-    for key in ("kind", "modality", "route", "dose_mg"):
+    for key in ("kind", "modality", "route", "dose_mg", "room"):
         if key not in session and entry.given.get(key) is not None:
             session[key] = entry.given[key]
+    if "room" not in session and entry.room is not None:
+        session["room"] = entry.room
     if "kind" not in session:
         kinds = sorted({c.lower() for c in entry.codes if c.lower() in KINDS})
         if len(kinds) == 1:
@@ -452,41 +456,71 @@ def _no_kind(entry: Entry, kinds: list[str], mapping: ExportMapping) -> str:
             f"{shown(list(entry.codes))}" + (f"; did you mean {close!r}?" if close else ""))
 
 
+def _named(text: str, people: People, where: str, problems: Problems) -> list[str]:
+    """The roster ids of people a text names (``X-KAPCHECK-PATIENT``, a CSV cell, a regex
+    group): one, or several between ";"."""
+    out: list[str] = []
+    for part in text.split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        rid = people.of(Person(name=part, email=part if "@" in part else None), where, problems)
+        if rid is not None and rid not in out:
+            out.append(rid)
+    return out
+
+
+def _set_people(session: dict[str, Any], one: str, ids: list[str]) -> None:
+    """``patient: P-1``, or ``patients: [...]`` for several."""
+    if len(ids) == 1:
+        session[one] = ids[0]
+    else:
+        session[one + "s"] = ids
+
+
 def _people(entry: Entry, session: dict[str, Any], named: Mapping[str, str], people: People,
             problems: Problems) -> None:
+    """The entry's clinicians and patients (SPEC §11): those it names outright, else
+    FHIR's Practitioner and Patient participants, else the calendar's ORGANIZER (and
+    attendees who are clinicians of the roster: co-therapists) and every REQ-PARTICIPANT
+    attendee who is not a clinician."""
     where = entry.where
-    clinician = named.get("clinician") or entry.given.get("clinician")
-    if clinician is not None:
-        clinician = people.of(Person(name=clinician, email=clinician if "@" in clinician
-                                     else None), where, problems)
-    clinicians: list[str] = []
+    stated = named.get("clinician") or entry.given.get("clinician")
+    clinicians = _named(stated, people, where, problems) if stated is not None else []
+    organizer = person_key(entry.organizer.email) if entry.organizer and \
+        entry.organizer.email else None
     if entry.typed:
         for p in entry.attendees:
             if p.role != "Patient":
                 rid = people.of(p, where, problems)
                 if rid is not None and rid not in clinicians:
                     clinicians.append(rid)
-    elif clinician is None and entry.organizer is not None:
-        clinician = people.of(entry.organizer, where, problems)
-    if clinician is not None and clinician not in clinicians:
-        clinicians.insert(0, clinician)
+    elif stated is None:
+        if entry.organizer is not None:
+            rid = people.of(entry.organizer, where, problems)
+            if rid is not None:
+                clinicians.append(rid)
+        for p in entry.attendees:  # co-therapists invited beside the organizer
+            if organizer is not None and p.email and person_key(p.email) == organizer:
+                continue
+            rid = people.of(p, where, problems)
+            if rid is not None and people.is_clinician(rid) and rid not in clinicians:
+                clinicians.append(rid)
     if not clinicians:
         problems.add(entry.place("clinician"),
                      "no participant is a Practitioner or PractitionerRole" if entry.typed
                      else "expected X-KAPCHECK-CLINICIAN, an ORGANIZER or a mapping's clinician")
     else:
-        session["clinician"] = clinicians[0]
-        if len(clinicians) > 1:
-            problems.add(entry.place("clinician"), "kapcheck reads one clinician per "
-                         f"appointment; this one names {shown(clinicians)}")
-    patient = named.get("patient") or entry.given.get("patient")
-    if patient is not None:
-        session["patient"] = people.of(Person(name=patient, email=patient if "@" in patient
-                                              else None), where, problems)
-        return
-    organizer = person_key(entry.organizer.email) if entry.organizer and \
-        entry.organizer.email else None
+        _set_people(session, "clinician", clinicians)
+    stated = named.get("patient") or entry.given.get("patient")
     found: list[str] = []
+    if stated is not None:
+        found = _named(stated, people, where, problems)
+        if found:
+            _set_people(session, "patient", found)
+        else:
+            problems.add(entry.place("patient"), "names no patient")
+        return
     for p in entry.attendees:
         if entry.typed:
             if p.role != "Patient":
@@ -499,14 +533,9 @@ def _people(entry: Entry, session: dict[str, Any], named: Mapping[str, str], peo
             continue
         if rid not in found:
             found.append(rid)
-    if len(found) != 1 and entry.typed:
-        problems.add(entry.place("patient"), "no participant is a Patient" if not found
-                     else f"an appointment has one patient; this one names {shown(found)}")
+    if not found:
+        problems.add(entry.place("patient"), "no participant is a Patient" if entry.typed
+                     else "expected X-KAPCHECK-PATIENT, a mapping's patient, or an ATTENDEE "
+                     "with ROLE=REQ-PARTICIPANT who is not a clinician of the roster, found none")
         return
-    if len(found) != 1:
-        problems.add(entry.place("patient"), "expected X-KAPCHECK-PATIENT, a mapping's "
-                     "patient, or exactly one ATTENDEE with ROLE=REQ-PARTICIPANT who is not a "
-                     f"clinician of the roster, found {len(found)}"
-                     + (f" ({shown(found)})" if found else ""))
-        return
-    session["patient"] = found[0]
+    _set_people(session, "patient", found)

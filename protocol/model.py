@@ -129,6 +129,12 @@ class Patient:
         return None
 
 
+def _people(value: Any) -> tuple[str, ...] | None:
+    """A session's ``patients`` (``clinicians``) as given: a tuple, or None (one)."""
+    return None if value is None else tuple(value) if isinstance(value, (list, tuple)) \
+        else value
+
+
 @frozen
 class Session:
     id: str
@@ -143,10 +149,20 @@ class Session:
     dose_mg: float | None = None
     #: IANA name of the document's timezone, for showing local times (None: UTC).
     zone: str | None = None
+    #: Every patient of a group session, in the order written (``patients=``; read it
+    #: as ``patients``); None: ``patient`` alone, so that ``attrs.evolve(s, patient=...)``
+    #: moves a single session to another patient.
+    _patients: tuple[str, ...] | None = field(default=None, kw_only=True, alias="patients",
+                                              converter=_people)
+    #: Every clinician of the session (co-therapists), as ``patients``.
+    _clinicians: tuple[str, ...] | None = field(default=None, kw_only=True,
+                                                alias="clinicians", converter=_people)
+    #: The room (compared exactly), or None: the session is in no room.
+    room: str | None = field(default=None, kw_only=True)
     #: Where the session was written, for people to look it up: the file and the place
     #: in it (``clinic.yaml: sessions[4] (line 31)``, ``bundle.json: entry[3]``,
     #: ``clinic.ics: UID S-1 (line 12)``). Not part of the session's value.
-    source: str | None = field(default=None, eq=False, repr=False)
+    source: str | None = field(default=None, eq=False, repr=False, kw_only=True)
     #: start and end as whole seconds since the epoch, converted once for the engine.
     start_s: int = field(init=False, eq=False, repr=False,
                          default=Factory(lambda self: int(self.start.timestamp()), takes_self=True))
@@ -158,12 +174,33 @@ class Session:
         if value <= self.start:
             raise ValueError(f"session {self.id} ends at or before it starts")
 
+    def __attrs_post_init__(self) -> None:
+        # One patient (clinician) given as a list is the session of that one alone.
+        if self._patients is not None and self._patients == (self.patient,):
+            object.__setattr__(self, "_patients", None)
+        if self._clinicians is not None and self._clinicians == (self.clinician,):
+            object.__setattr__(self, "_clinicians", None)
+
+    @property
+    def patients(self) -> tuple[str, ...]:
+        """Every patient of the session: a group's, or ``patient`` alone. The first is
+        ``patient``, unless the session is another patient's seat (``seat``)."""
+        return self._patients or (self.patient,)
+
+    @property
+    def clinicians(self) -> tuple[str, ...]:
+        """Every clinician of the session (co-therapists), or ``clinician`` alone."""
+        return self._clinicians or (self.clinician,)
+
     @classmethod
     def _from_checked(cls, id: str, patient: str, kind: Kind, start: datetime,
                       end: datetime, clinician: str, modality: str | None = None,
                       route: Route | None = None, dose_mg: float | None = None,
                       zone: str | None = None, start_s: int | None = None,
-                      end_s: int | None = None, source: str | None = None) -> Session:
+                      end_s: int | None = None, source: str | None = None,
+                      patients: tuple[str, ...] | None = None,
+                      clinicians: tuple[str, ...] | None = None,
+                      room: str | None = None) -> Session:
         """For kapcheck's loaders: the session of fields already checked as the
         converters and the validator would: ``kind`` a Kind, ``route`` a Route or None,
         ``start`` and ``end`` aware datetimes in UTC, ``end`` after ``start``, and
@@ -173,7 +210,8 @@ class Session:
         descriptor, past the frozen class's ``__setattr__``."""
         self = _new(cls)
         (set_id, set_patient, set_kind, set_start, set_end, set_clinician, set_modality,
-         set_route, set_dose, set_zone, set_source, set_start_s, set_end_s) = _SETTERS
+         set_route, set_dose, set_zone, set_source, set_start_s, set_end_s, set_patients,
+         set_clinicians, set_room) = _SETTERS
         set_id(self, id)
         set_patient(self, patient)
         set_kind(self, kind)
@@ -187,7 +225,29 @@ class Session:
         set_source(self, source)
         set_start_s(self, int(start.timestamp()) if start_s is None else start_s)
         set_end_s(self, int(end.timestamp()) if end_s is None else end_s)
+        set_patients(self, None if patients is None or len(patients) < 2 else patients)
+        set_clinicians(self, None if clinicians is None or len(clinicians) < 2 else clinicians)
+        set_room(self, room)
         return self
+
+    @property
+    def is_group(self) -> bool:
+        """Whether the session has more than one patient."""
+        return len(self.patients) > 1
+
+    def seat(self, patient: str | None = None, clinician: str | None = None) -> Session:
+        """The session as one of its patients' (and one of its clinicians') timelines
+        hold it: the same session, ``patient`` (``clinician``) that one. A rule that reads
+        a patient's sessions reads a group session as that patient's; a clinician's
+        sessions hold a group session once, as that clinician's."""
+        patient = self.patient if patient is None else patient
+        clinician = self.clinician if clinician is None else clinician
+        if patient == self.patient and clinician == self.clinician:
+            return self
+        return Session._from_checked(
+            self.id, patient, self.kind, self.start, self.end, clinician, self.modality,
+            self.route, self.dose_mg, self.zone, self.start_s, self.end_s, self.source,
+            self._patients, self._clinicians, self.room)
 
     @property
     def duration(self) -> timedelta:
@@ -203,7 +263,7 @@ _new = object.__new__
 #: The slots' own setters, in ``_from_checked``'s order.
 _SETTERS = tuple(vars(Session)[name].__set__ for name in (
     "id", "patient", "kind", "start", "end", "clinician", "modality", "route", "dose_mg",
-    "zone", "source", "start_s", "end_s"))
+    "zone", "source", "start_s", "end_s", "_patients", "_clinicians", "room"))
 
 
 @frozen
@@ -358,11 +418,12 @@ class _Shown(dict):  # type: ignore[type-arg]
         spec = TEMPLATES.get(template)
         for name, p in (spec.params.items() if spec else ()):
             value = parameters.get(name, parameters.get(p.alias) if p.alias else None)
-            self[name] = show(value)
+            self[name] = show(value, p.unit)
             if p.alias:
                 self[p.alias] = show(value)
         for name, value in parameters.items():
-            self[name] = show(value)
+            unit = spec.params[name].unit if spec and name in spec.params else None
+            self[name] = show(value, unit)
 
 
 @frozen

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from fractions import Fraction
 from typing import Any
 
 from .limits import MAX_PARAMETER_COUNT, MAX_PARAMETER_DAYS, shown
@@ -19,7 +20,8 @@ from .model import Kind, Role
 
 #: Seconds in one unit of each time unit.
 SECONDS = {"hours": 3600, "days": 86400, "minutes": 60}
-UNITS = (*SECONDS, "count", "kind", "roles", "dose_table", "flag", "mg", "record", "role_list")
+UNITS = (*SECONDS, "count", "kind", "roles", "dose_table", "flag", "mg", "record", "role_list",
+         "ratio", "ratio_table")
 KINDS = tuple(k.value for k in Kind)
 ROLES = tuple(r.value for r in Role)
 #: The heaviest dose a dose table may name, in mg.
@@ -89,6 +91,10 @@ def problem(unit: str, value: Any) -> str | None:
             return ("expected a record name (lower-case letters, digits and hyphens, starting "
                     f"with a letter), got {shown(value)}")
         return None
+    if unit == "ratio":
+        return ratio_problem(value)
+    if unit == "ratio_table":
+        return _dose_table_problem(value, "patients per clinician", ratio_problem, "25")
     if unit == "dose_table":
         return _dose_table_problem(value)
     raise ValueError(f"unknown parameter unit {unit!r}")
@@ -113,22 +119,40 @@ def roles_entry_problem(kind: Any, roles: Any) -> str | None:
     return None
 
 
-def _dose_table_problem(value: Any) -> str | None:
+def ratio_problem(value: Any) -> str | None:
+    """What is wrong with a number of patients per clinician (more than zero, kept to
+    three decimals so that a ratio compares exactly), or None."""
+    if not is_number(value) or not math.isfinite(value) or not 0 < value <= MAX_PARAMETER_COUNT:
+        return (f"expected a number of patients per clinician, more than 0 and at most "
+                f"{MAX_PARAMETER_COUNT}, got {shown(value)}")
+    if abs(value * 1000 - round(value * 1000)) > 1e-6:
+        return f"a ratio is kept to three decimals, got {shown(value)}"
+    return None
+
+
+def ratio(value: float) -> Fraction:
+    """A checked ratio, exactly (three decimals at most: ``ratio_problem``)."""
+    return Fraction(round(value * 1000), 1000)
+
+
+def _dose_table_problem(value: Any, what: str = "minutes",
+                        check: Any = None, example: str = "60") -> str | None:
     if not isinstance(value, (list, tuple)) or not value:
-        return "expected rows [dose_mg, minutes], such as [[0, 60], [5, 120]]"
+        return f"expected rows [dose_mg, {what}], such as [[0, {example}], [5, 120]]"
     if len(value) > MAX_DOSE_ROWS:
         return f"expected at most {MAX_DOSE_ROWS} rows, got {len(value):,}"
     previous = None
     for i, row in enumerate(value):
         if (not isinstance(row, (list, tuple)) or len(row) != 2
                 or not all(is_number(x) and math.isfinite(x) for x in row)):
-            return f"row {i + 1}: expected [dose_mg, minutes], got {shown(row)}"
+            return f"row {i + 1}: expected [dose_mg, {what}], got {shown(row)}"
         dose, minutes = row
         if not 0 <= dose <= MAX_DOSE_MG:
             return f"row {i + 1}: expected a dose from 0 to {MAX_DOSE_MG} mg, got {shown(dose)}"
         if abs(dose * 1000 - round(dose * 1000)) > 1e-6:
             return f"row {i + 1}: a dose is kept to the microgram (three decimals of mg)"
-        if (why := time_problem(minutes, "minutes")) is not None:
+        why = time_problem(minutes, "minutes") if check is None else check(minutes)
+        if why is not None:
             return f"row {i + 1}: {why}"
         if previous is not None and dose <= previous:
             return f"row {i + 1}: doses must ascend; {shown(dose)} follows {shown(previous)}"

@@ -172,6 +172,10 @@ def _moved(r: _Reader, item: Any, path: str, booked: Schedule,
         return None
     merged: dict[str, Any] = _as_document(old)
     changes = {k: v for k, v in m.items() if k != "id"}
+    for one in ("patient", "clinician"):  # either form replaces the session's people
+        if one in changes or one + "s" in changes:
+            merged.pop(one, None)
+            merged.pop(one + "s", None)
     if "start" in changes and "end" not in changes and "duration" not in changes:
         changes["duration"] = merged["duration"]  # moved whole: it keeps its length
     if "end" in changes or "duration" in changes:
@@ -184,10 +188,12 @@ def _moved(r: _Reader, item: Any, path: str, booked: Schedule,
 def _as_document(s: Session) -> dict[str, Any]:
     """A session as a document would write it (times in UTC, length as a duration)."""
     seconds = int((s.end - s.start) / timedelta(seconds=1))
-    doc: dict[str, Any] = {"id": s.id, "patient": s.patient, "kind": s.kind.value,
-                           "start": s.start.isoformat(), "duration": f"PT{seconds}S",
-                           "clinician": s.clinician}
-    for key in ("modality", "route", "dose_mg"):
+    doc: dict[str, Any] = {"id": s.id, "kind": s.kind.value,
+                           "start": s.start.isoformat(), "duration": f"PT{seconds}S"}
+    doc.update({"patients": list(s.patients)} if len(s.patients) > 1 else {"patient": s.patient})
+    doc.update({"clinicians": list(s.clinicians)} if len(s.clinicians) > 1
+               else {"clinician": s.clinician})
+    for key in ("modality", "route", "dose_mg", "room"):
         value = getattr(s, key)
         if value is not None:
             doc[key] = value.value if hasattr(value, "value") else value

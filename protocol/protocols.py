@@ -400,6 +400,12 @@ def _finish_rule(rule_id: str, draft: _Draft, problems: list[Problem]) -> RuleSe
                                     f"rules.{rule_id}.{high}",
                                     f"is {'at most' if low == 'from_day' else 'less than'} "
                                     f"{low}: {why}"))
+    if spec.name == "group-ratio" and values.get("max_patients_per_clinician") is None \
+            and not values.get("by_dose_mg") and "max_patients_per_clinician" not in draft.refused \
+            and "by_dose_mg" not in draft.refused:
+        problems.append(Problem(draft.defined_in, f"rules.{rule_id}.max_patients_per_clinician",
+                                "is required by the group-ratio template unless by_dose_mg "
+                                "gives the ratio by dose"))
     if spec.name == "recorded-before-first":  # dates are compared as whole days
         for key in ("min_days_before", "max_days_before"):
             if values.get(key) is not None and float(values[key]) != int(values[key]):

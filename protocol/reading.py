@@ -20,7 +20,7 @@ from attrs import define, field
 
 from .checks import ICD_CODE
 from .errors import Problems, Where, did_you_mean, join_path
-from .limits import ECHO_CHARS, MAX_SESSION_LENGTH, MAX_TEXT_CHARS, shown
+from .limits import ECHO_CHARS, MAX_NAME_CHARS, MAX_SESSION_LENGTH, MAX_TEXT_CHARS, shown
 from .mapping import Entry
 from .model import (
     MODALITY_KINDS,
@@ -51,8 +51,8 @@ _SCHEMA = re.compile(r"^kapcheck/schedule@(\d+)(?:\.\d+)*$")
 TOP_KEYS = ("schema", "clinic", "timezone", "clinicians", "patients", "sessions", "waivers")
 CLINICIAN_KEYS = ("id", "roles")
 PATIENT_KEYS = ("id", "diagnoses", "records")
-SESSION_KEYS = ("id", "patient", "kind", "start", "end", "duration", "clinician", "modality",
-                "route", "dose_mg")
+SESSION_KEYS = ("id", "patient", "patients", "kind", "start", "end", "duration", "clinician",
+                "clinicians", "modality", "route", "dose_mg", "room")
 WAIVER_KEYS = ("rule", "session", "patient", "reason", "approved_by", "expires")
 CSV_SESSION_COLUMNS = SESSION_KEYS
 CSV_PATIENT_COLUMNS = PATIENT_KEYS
@@ -285,13 +285,13 @@ def _records(r: _Reader, value: Any, path: str) -> tuple[tuple[str, date], ...]:
 
 
 def _session(r: _Reader, item: Any, path: str, tz: ZoneInfo | None) -> dict[str, Any] | None:
-    m = r.mapping(item, path, SESSION_KEYS,
-                  required=("id", "patient", "kind", "start", "clinician"))
+    m = r.mapping(item, path, SESSION_KEYS, required=("id", "kind", "start"))
     if m is None:
         return None
     sid = r.ident(m.get("id"), (path, "id"))
-    patient = r.ident(m.get("patient"), (path, "patient"))
-    clinician = r.ident(m.get("clinician"), (path, "clinician"))
+    patients = _people(r, m, path, "patient")
+    clinicians = _people(r, m, path, "clinician")
+    room = _room(r, m.get("room"), (path, "room"))
     kind = r.enum(m.get("kind"), (path, "kind"), Kind)
     start = r.instant(m.get("start"), (path, "start"), tz)
     end = None
@@ -326,9 +326,65 @@ def _session(r: _Reader, item: Any, path: str, tz: ZoneInfo | None) -> dict[str,
     if m.get("route") is not None and kind is not None and kind is not Kind.DOSING:
         r.problems.add((path, "route"), f"applies to dosing sessions only, not {kind}")
     dose = _dose(r, m.get("dose_mg"), (path, "dose_mg"))
-    return {"id": sid, "patient": patient, "clinician": clinician, "kind": kind,
-            "start": start, "end": end, "modality": modality, "route": route,
-            "dose_mg": dose, "zone": tz.key if tz else None}
+    return {"id": sid, "patient": patients[0] if patients else None, "patients": patients,
+            "clinician": clinicians[0] if clinicians else None, "clinicians": clinicians,
+            "kind": kind, "start": start, "end": end, "modality": modality, "route": route,
+            "dose_mg": dose, "zone": tz.key if tz else None, "room": room}
+
+
+def _people(r: _Reader, m: Mapping[str, Any], path: str, one: str) -> tuple[str, ...] | None:
+    """A session's patients (or clinicians): ``patient: P-1`` or ``patients: [P-1, P-2]``
+    (one of the two), each id once; None when they are not sound (each problem added)."""
+    many = one + "s"
+    single, listed = m.get(one), m.get(many)
+    if single is not None and listed is not None:
+        r.problems.add(path, f"give either {one} or {many}, not both")
+        return None
+    if single is not None:
+        ident = r.ident(single, (path, one))
+        return None if ident is None else (ident,)
+    if listed is None:
+        r.problems.add((path, one), f"is required (or {many}: a list of ids)")
+        return None
+    if not isinstance(listed, (list, tuple)):
+        r.problems.add((path, many), f"expected a list of {one} ids, got {_kind(listed)}")
+        return None
+    if not listed:
+        r.problems.add((path, many), f"expected at least one {one} id, got an empty list")
+        return None
+    out: list[str] = []
+    first: dict[str, int] = {}
+    sound = True
+    for j, value in enumerate(listed):
+        where = (path, f"{many}[{j}]")
+        ident = r.ident(value, where)
+        if ident is None:
+            sound = False
+            if value is None:
+                r.problems.add(where, f"expected a {one} id, got nothing")
+        elif ident in first:
+            r.problems.add(where, f"{one} {shown(ident)} is listed twice in one session "
+                                  f"(first at {many}[{first[ident]}])")
+            sound = False
+        else:
+            first[ident] = j
+            out.append(ident)
+    return tuple(out) if sound else None
+
+
+def _room(r: _Reader, value: Any, path: Where) -> str | None:
+    """A session's room: a name of at most MAX_NAME_CHARS characters."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
+        r.problems.add(path, f"expected a room's name (text), got {_kind(value)}")
+        return None
+    name = str(value).strip()
+    if len(name) > MAX_NAME_CHARS:
+        r.problems.add(path, f"a room's name is at most {MAX_NAME_CHARS} characters; this one "
+                             f"has {len(name)}")
+        return None
+    return name
 
 
 _DECIMAL = re.compile(r"^\d{1,9}(?:\.\d{1,9})?$")
@@ -372,6 +428,9 @@ def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str],
             return None
     elif modality.strip() != modality:
         return None
+    room = item.room
+    if room is not None and room.strip() != room:
+        return None
     try:
         start, start_s = (times.get(start_text)
                           or _timed(times, start_text, parse_instant(start_text, tz)))
@@ -394,7 +453,8 @@ def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str],
     return Session._from_checked(
         sid, shared(patient, patient), kind, start, end, shared(clinician, clinician),
         None if modality is None else shared(modality, modality), route, item.dose_mg,
-        tz.key if tz else None, start_s, end_s, source)
+        tz.key if tz else None, start_s, end_s, source,
+        room=None if room is None else shared(room, room))
 
 
 #: The most time texts one document's reading keeps at once.

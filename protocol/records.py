@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from .limits import MAX_TEXT_CHARS
+from .limits import MAX_NAME_CHARS, MAX_TEXT_CHARS
 from .model import Kind, Route
 
 _Id = Annotated[str, msgspec.Meta(min_length=1)]
@@ -34,6 +34,7 @@ class SessionRecord(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
     modality: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT_CHARS)] | None = None
     route: Route | None = None
     dose_mg: int | float | None = None
+    room: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_CHARS)] | None = None
 
 
 _RUN = msgspec.json.Decoder(list[SessionRecord])

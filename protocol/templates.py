@@ -138,6 +138,32 @@ TEMPLATES: dict[str, TemplateSpec] = {t.name: t for t in (
         (*_SESSION, "length", "needed", "dose_mg", "latest"),
     ),
     TemplateSpec(
+        "min-clinicians",
+        {"kind": ParamSpec("kind"), "min_clinicians": ParamSpec("count"),
+         "roles": ParamSpec("role_list", None)},
+        "Every {kind} session is run by at least {min_clinicians} clinicians, each holding "
+        "a role of {roles}.",
+        "the {kind} session, once for each of its patients",
+        (*_SESSION, "found", "needed", "clinicians"),
+    ),
+    TemplateSpec(
+        "group-ratio",
+        {"kind": ParamSpec("kind"), "max_patients_per_clinician": ParamSpec("ratio", None),
+         "by_dose_mg": ParamSpec("ratio_table", None), "max_patients": ParamSpec("count", None)},
+        "Every {kind} session has at most {max_patients_per_clinician} patients per clinician "
+        "and at most {max_patients} patients in all.",
+        "the {kind} session, once for each of its patients",
+        (*_SESSION, "patients", "clinicians", "ratio", "dose_mg", "needed_clinicians",
+         "move_patients", "max_patients"),
+    ),
+    TemplateSpec(
+        "room-overlap", {},
+        "No two sessions in the same room overlap.",
+        "the later-starting session (ties: the greater id, compared as strings), once for "
+        "each of its patients",
+        partition="room",
+    ),
+    TemplateSpec(
         "modality-map", {},
         "Every psychotherapy and integration session uses a modality that the diagnosis "
         "map allows for at least one of the patient's diagnoses.",
@@ -188,6 +214,15 @@ def default_requirement(spec: TemplateSpec, values: Mapping[str, Any]) -> str:
     if spec.name == "spacing" and values.get("max_hours") is not None:
         return ("Consecutive {kind} sessions of a patient start at least {min_hours} and at "
                 "most {max_hours} hours apart.")
+    if spec.name == "min-clinicians" and values.get("roles") is None:
+        return "Every {kind} session is run by at least {min_clinicians} clinicians."
+    if spec.name == "group-ratio":
+        ratio = ("at most the patients per clinician that its dose_mg's row of the table "
+                 "allows ({by_dose_mg})" if values.get("by_dose_mg")
+                 else "at most {max_patients_per_clinician} patients per clinician")
+        total = (" and at most {max_patients} patients in all"
+                 if values.get("max_patients") is not None else "")
+        return "Every {kind} session has " + ratio + total + "."
     if spec.name == "count-in-span" and (values.get("from_day") or
                                          values.get("until_day") is not None):
         phase = ("from day {from_day} to day {until_day}" if values.get("until_day") is not None
@@ -198,7 +233,7 @@ def default_requirement(spec: TemplateSpec, values: Mapping[str, Any]) -> str:
     return spec.requirement
 
 
-def show(value: Any) -> str:
+def show(value: Any, unit: str | None = None) -> str:
     """A parameter value as rule texts print it: 72, 36.5, "prescriber or nurse"."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -208,6 +243,8 @@ def show(value: Any) -> str:
         return "; ".join(f"{k}: {' or '.join(v) if v else 'anyone'}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
         if value and all(isinstance(row, (list, tuple)) for row in value):
+            if unit == "ratio_table":
+                return ", ".join(f"from {show(d)} mg: {show(m)} per clinician" for d, m in value)
             return ", ".join(f"{show(d)} mg: {show(m)} min" for d, m in value)
         return ", ".join(str(v) for v in value)
     return str(value)

@@ -90,6 +90,8 @@ class Partition(str, enum.Enum):
     CLINICIAN = "clinician"
     #: The whole run at once: the duties (clinician, kind) of every session.
     RUN = "run"
+    #: A room's sessions (across patients and clinicians).
+    ROOM = "room"
 
 
 @frozen
@@ -110,6 +112,8 @@ class View:
     origin: datetime
     patient: Patient | None = None
     clinician: Clinician | None = None
+    #: The room whose sessions the view holds (a room's partition).
+    room: str | None = None
     #: Sessions that start before this view's window but are still running when it
     #: opens: there only as partners of overlaps, never as anchors.
     carried: frozenset[str] = frozenset()

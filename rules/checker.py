@@ -37,6 +37,10 @@ from . import validate as v
 from .base import Partition, View
 from .report import Finding, Report, apply_waivers, sort_findings
 from .templates.clinician_overlap import days_of
+from .templates.room_overlap import by_room
+
+#: The partitions whose findings belong to a window of one day (a clinician's, a room's).
+_WINDOWED = (Partition.CLINICIAN, Partition.ROOM)
 
 #: The longest session, in seconds: a session running on a day starts at most this long
 #: before the day opens.
@@ -125,10 +129,18 @@ class _Proposed:
     sessions running on a day from the booked index with the proposal's changes."""
 
     def __init__(self, booked: Schedule, proposal: Proposal,
-                 clinician_day: Callable[[str, int], list[Session]]) -> None:
+                 clinician_day: Callable[[str, int], list[Session]],
+                 room_day: Callable[[str, int], list[Session]],
+                 booked_rooms: Mapping[str, Any]) -> None:
         self._booked = booked
         self._proposal = proposal
         self._clinician_day = clinician_day
+        self._room_day = room_day
+        #: The run's rooms as the proposal leaves them: those with a session.
+        gone = proposal.removed
+        self.rooms = {room for room, mine in booked_rooms.items()
+                      if any(s.id not in gone for s in mine)}
+        self.rooms |= {s.room for s in proposal.added if s.room is not None}
         self.session_by_id = _Sessions(proposal, booked.session_by_id)
         for name in ("clinicians", "patients", "clinician_by_id", "patient_by_id", "waivers",
                      "timezone", "clinic", "sources", "skipped"):
@@ -139,8 +151,20 @@ class _Proposed:
         gone = self._proposal.removed
         return ([s for cid in clinicians for s in self._clinician_day(cid, day)
                  if s.id not in gone]
+                + [s.seat(clinician=cid) for s in self._proposal.added
+                   for cid in s.clinicians if cid in clinicians and day in _days_of(s)])
+
+    def running_in(self, day: int, rooms: set[str]) -> list[Session]:
+        """The sessions in these rooms running on the day, as the proposal leaves them."""
+        gone = self._proposal.removed
+        return ([s for room in rooms for s in self._room_day(room, day) if s.id not in gone]
                 + [s for s in self._proposal.added
-                   if s.clinician in clinicians and day in _days_of(s)])
+                   if s.room in rooms and day in _days_of(s)])
+
+    def room_busy(self, room: str, s: Session) -> bool:
+        """Whether a session other than ``s`` overlaps it in the room."""
+        return any(o.id != s.id and o.start_s < s.end_s and s.start_s < o.end_s
+                   for d in _days_of(s) for o in self.running_in(d, {room}))
 
     @property
     def sessions(self) -> tuple[Session, ...]:
@@ -178,16 +202,21 @@ class Checker:
                            for r in protocol.rules}
         self.schedule = schedule
         self._by_patient, self._by_clinician = v.group(schedule.sessions)
-        #: Each clinician's session starts, in order, made on the first look at them.
+        #: Each room's sessions in order (when a rule reads rooms).
+        self._by_room = by_room(schedule.sessions) if v._needs(protocol, Partition.ROOM) else {}
+        #: Each clinician's (room's) session starts, in order, made on the first look at them.
         self._starts: dict[str, list[int]] = {}
+        self._room_starts: dict[str, list[int]] = {}
         self._patient_ids = tuple(sorted(p.id for p in schedule.patients))
-        raw = self._evaluate(schedule, self._by_patient, None, self._by_clinician)
+        raw = self._evaluate(schedule, self._by_patient, None, self._by_clinician,
+                             rooms=self._by_room)
         self._raw: dict[Scope, list[Finding]] = raw
-        #: UTC day -> the clinicians with a double booking that day (their scopes).
-        self._double: dict[int, set[str]] = {}
+        #: UTC day -> the clinician and room scopes with a double booking that day, each
+        #: as (partition, clinician or room).
+        self._double: dict[int, set[tuple[str, str]]] = {}
         for key in raw:
-            if key[0] == "clinician":
-                self._double.setdefault(key[2], set()).add(key[1])
+            if key[0] != "patient":
+                self._double.setdefault(key[2], set()).add((key[0], key[1]))
         self.report = self._report(schedule, raw, len(schedule.sessions))
         #: The booked report's patients and sort keys, for splicing (see _spliced).
         self._keys_of: Report | None = None
@@ -208,7 +237,7 @@ class Checker:
         booked = self.schedule
         removed = [booked.session_by_id[sid] for sid in sorted(proposal.removed)]
         touched = removed + list(proposal.added)
-        patients = {s.patient for s in touched}
+        patients = {pid for s in touched for pid in s.patients}
         # A session running from the day before can overlap a touched one (none lasts
         # over 24 hours), and a double booking's suggestion names the clinicians free at
         # its time: every clinician's windows on these days are looked at again.
@@ -216,19 +245,35 @@ class Checker:
                        for d in range(s.start_s // 86400 - 1, (s.end_s - 1) // 86400 + 1)}
         gone = proposal.removed
         by_patient = {pid: _merged(self._by_patient.get(pid, ()), gone,
-                                   [s for s in proposal.added if s.patient == pid])
+                                   [s.seat(patient=pid) for s in proposal.added
+                                    if pid in s.patients])
                       for pid in patients}
-        proposed: Any = _Proposed(booked, proposal, self._clinician_day)
+        proposed: Any = _Proposed(booked, proposal, self._clinician_day, self._room_day,
+                                  self._by_room)
         # The windows that can change: the touched clinicians' own, and those that held
         # a double booking already (its overlaps stay, its suggestion may not).
-        wanted = {(s.clinician, d) for s in touched for d in _days_of(s)}
-        wanted |= self._suggestions_touched(day_numbers, touched)
+        wanted = {(cid, d) for s in touched for cid in s.clinicians for d in _days_of(s)}
+        touched_again = self._suggestions_touched(day_numbers, touched)
+        wanted |= {(key, d) for kind, key, d in touched_again if kind == "clinician"}
+        wanted = _with_co_clinicians(wanted, proposed)
+        rooms: set[tuple[str, int]] = set()
+        if v._needs(self.protocol, Partition.ROOM):
+            rooms = {(s.room, d) for s in touched if s.room is not None for d in _days_of(s)}
+            rooms |= {(key, d) for kind, key, d in touched_again if kind == "room"}
+            if proposed.rooms != set(self._by_room):
+                # A room the run gains or loses changes what every room conflict's
+                # suggestion may name: each is judged again (a new room is rare).
+                rooms |= {(key, d) for d, held in self._double.items()
+                          for kind, key in held if kind == "room"}
         windows = {d: _windows(proposed, d, {cid for cid, day in wanted if day == d})
                    for d in sorted(day_numbers)}
+        room_windows = {d: _room_windows(proposed, d, {r for r, day in rooms if day == d})
+                        for d in sorted({d for _, d in rooms})}
         _check_partitions(by_patient, windows)
-        fresh = self._evaluate(proposed, by_patient, windows)
+        fresh = self._evaluate(proposed, by_patient, windows, room_windows=room_windows)
         scopes: set[Scope] = {("patient", pid) for pid in patients} | {
-            ("clinician", cid, day) for cid, day in wanted}
+            ("clinician", cid, day) for cid, day in wanted} | {
+            ("room", r, day) for r, day in rooms}
         sessions = len(booked.sessions) + len(proposal.add) - len(proposal.cancel)
         if booked.waivers:
             # A waiver can match, or stop matching, findings anywhere: judge them all.
@@ -243,7 +288,7 @@ class Checker:
             # made when it is asked for: at a million sessions copying its findings is
             # most of a proposal's time, and "what does this break?" needs none of it.
             new = sort_findings(f for found in fresh.values() for f in found)
-            drop, taken = self._dropped(patients, wanted)
+            drop, taken = self._dropped(patients, scopes)
             introduced, resolved = changes_among(taken, new)
             base = self.report
 
@@ -265,38 +310,58 @@ class Checker:
         self._by_patient = {**self._by_patient, **change._groups}
         gone = proposal.removed
         by_clinician = dict(self._by_clinician)
-        for cid in {s.clinician for s in touched}:
+        for cid in {c for s in touched for c in s.clinicians}:
             by_clinician[cid] = _merged(self._by_clinician.get(cid, ()), gone,
-                                        [s for s in proposal.added if s.clinician == cid])
+                                        [s.seat(clinician=cid) for s in proposal.added
+                                         if cid in s.clinicians])
             self._starts.pop(cid, None)
         self._by_clinician = by_clinician
+        if self._by_room or any(s.room is not None for s in proposal.added):
+            rooms = dict(self._by_room)
+            for room in {s.room for s in touched if s.room is not None}:
+                rooms[room] = _merged(self._by_room.get(room, ()), gone,
+                                      [s for s in proposal.added if s.room == room])
+                self._room_starts.pop(room, None)
+            self._by_room = {room: mine for room, mine in rooms.items() if mine}
         for key in change._dropped:
-            if self._raw.pop(key, None) is not None and key[0] == "clinician":
-                self._double.get(key[2], set()).discard(key[1])
+            if self._raw.pop(key, None) is not None and key[0] != "patient":
+                self._double.get(key[2], set()).discard((key[0], key[1]))
         self._raw.update(change._fresh)
         for key in change._fresh:
-            if key[0] == "clinician":
-                self._double.setdefault(key[2], set()).add(key[1])
+            if key[0] != "patient":
+                self._double.setdefault(key[2], set()).add((key[0], key[1]))
         self.schedule = change.schedule
         self.report = change.report
 
     def _suggestions_touched(self, days: set[int],
-                             touched: Sequence[Session]) -> set[tuple[str, int]]:
-        """The clinician windows on these days holding a double booking whose suggestion
-        the proposal may change: it names the colleagues free during the booked session,
-        so only one that a touched session overlaps in time (a colleague's availability
-        then is what changed)."""
+                             touched: Sequence[Session]) -> set[tuple[str, str, int]]:
+        """The clinician (room) windows on these days holding a double booking whose
+        suggestion the proposal may change, as (partition, clinician or room, day): it
+        names the colleagues (rooms) free during the booked session, so only one that a
+        touched session overlaps in time (a colleague's or a room's availability then is
+        what changed)."""
         by_id = self.schedule.session_by_id
         out = set()
         for day in days:
-            for cid in self._double.get(day, ()):
-                for f in self._raw.get(("clinician", cid, day), ()):
+            for kind, key in self._double.get(day, ()):
+                for f in self._raw.get((kind, key, day), ()):
                     a = by_id[f.session] if f.session else None
                     if a is not None and any(a.start_s < t.end_s and t.start_s < a.end_s
                                              for t in touched):
-                        out.add((cid, day))
+                        out.add((kind, key, day))
                         break
         return out
+
+    def _room_day(self, room: str, day: int) -> list[Session]:
+        """The booked sessions in the room running on the UTC day (as ``_clinician_day``)."""
+        mine = self._by_room.get(room, ())
+        starts = self._room_starts.get(room)
+        if starts is None:
+            starts = self._room_starts[room] = [s.start_s for s in mine]
+        opens = day * 86400
+        lo = bisect.bisect_left(starts, opens - _LONGEST)
+        hi = bisect.bisect_left(starts, opens + 86400)
+        return [s for s in mine[lo:hi] if s.end_s > opens]
 
     def _clinician_day(self, cid: str, day: int) -> list[Session]:
         """The booked sessions of the clinician running on the UTC day: found by
@@ -320,7 +385,7 @@ class Checker:
             self._keys_of = self.report
         return self._patients_in_order, self._keys
 
-    def _dropped(self, patients: set[str], wanted: set[tuple[str, int]],
+    def _dropped(self, patients: set[str], scopes: set[Scope],
                  ) -> tuple[set[int], list[Finding]]:
         """The booked findings of the touched partitions (the touched patients' and the
         double bookings in the touched clinician windows): their places in the report,
@@ -329,23 +394,26 @@ class Checker:
         booked = self.report.findings
         in_order, keys = self._sorted_keys()
         drop: set[int] = set()
-        by_id = self.schedule.session_by_id
         for pid in patients:
             for i in range(bisect.bisect_left(in_order, pid), bisect.bisect_right(in_order, pid)):
                 f = booked[i]
-                # A double booking belongs to its clinician's window, which the proposal
-                # may not touch even when it touches the patient.
-                if self._partition.get(f.rule) is Partition.CLINICIAN and f.session:
-                    anchor = by_id[f.session]
-                    if (anchor.clinician, anchor.start_s // 86400) not in wanted:
-                        continue
+                # A double booking belongs to its clinicians' windows (dropped below
+                # when wanted), which the proposal may not touch even when it touches
+                # the patient.
+                if self._partition.get(f.rule) in _WINDOWED and f.session:
+                    continue
                 drop.add(i)
-        for cid, day in wanted:
-            for f in self._raw.get(("clinician", cid, day), ()):
-                i = bisect.bisect_left(keys, f.sort_key)
-                while i < len(booked) and booked[i] is not f:
+        for scope in scopes:
+            if scope[0] == "patient":
+                continue
+            for f in self._raw.get(scope, ()):
+                key = f.sort_key
+                i = bisect.bisect_left(keys, key)
+                # Among the findings of its sort key; one another window gave too (a
+                # session of co-clinicians) may be that window's, not this one's.
+                while i < len(booked) and keys[i] == key and booked[i] is not f:
                     i += 1
-                if i < len(booked):
+                if i < len(booked) and booked[i] is f:
                     drop.add(i)
         return drop, [booked[i] for i in sorted(drop)]
 
@@ -373,10 +441,23 @@ class Checker:
     def _evaluate(self, schedule: Schedule, by_patient: Mapping[str, list[Session]],
                   windows: Mapping[int, Mapping[str, tuple[list[Session], list[Session]]]] | None,
                   by_clinician: Mapping[str, list[Session]] | None = None,
-                  ) -> dict[Scope, list[Finding]]:
-        """Findings by scope of the patients given, and of every clinician's windows on
-        the days given (or of all clinicians, ``by_clinician``)."""
-        views = v.views_of(schedule, self.protocol, by_patient, by_clinician or {})
+                  rooms: Mapping[str, list[Session]] | None = None,
+                  room_windows: Mapping[int, Mapping[str, tuple[list[Session], list[Session]]]]
+                  | None = None) -> dict[Scope, list[Finding]]:
+        """Findings by scope of the patients given, and of every clinician's (room's)
+        windows on the days given (or of all clinicians and rooms, ``by_clinician`` and
+        ``rooms``)."""
+        views = v.views_of(schedule, self.protocol, by_patient, by_clinician or {}, rooms,
+                           whole=by_clinician is not None)
+        for day, by_room_key in (room_windows or {}).items():
+            for room in sorted(by_room_key):
+                carried, own = by_room_key[room]
+                sessions = tuple(carried + own)
+                if own and len(sessions) > 1:
+                    views[Partition.ROOM].append(View(
+                        key=f"room {room} on day {day}", sessions=sessions, schedule=schedule,
+                        diagnoses=self.protocol.diagnoses, origin=sessions[0].start, room=room,
+                        carried=frozenset(s.id for s in carried)))
         for day, by_cid in (windows or {}).items():
             for cid in sorted(by_cid):
                 carried, own = by_cid[cid]
@@ -390,12 +471,14 @@ class Checker:
         out: dict[Scope, list[Finding]] = {}
         settings_of = {r.id: r for r in self.protocol.rules}
         for rule_id, hits in v._run(self.protocol, views):
-            by_clinician_rule = self._partition[rule_id] is Partition.CLINICIAN
+            partition = self._partition[rule_id]
             for hit in hits:
                 finding = v._finding(settings_of[rule_id], hit)
-                if by_clinician_rule and hit.session is not None:
+                if partition is Partition.CLINICIAN and hit.session is not None:
                     scope: Scope = ("clinician", hit.session.clinician,
                                     hit.session.start_s // 86400)
+                elif partition is Partition.ROOM and hit.session is not None:
+                    scope = ("room", hit.session.room, hit.session.start_s // 86400)
                 else:
                     scope = ("patient", hit.patient)
                 out.setdefault(scope, []).append(finding)
@@ -420,6 +503,25 @@ def _merged(old: Sequence[Session], gone: set[str], new: list[Session]) -> list[
 
 _days_of = days_of
 
+
+def _with_co_clinicians(wanted: set[tuple[str, int]],
+                        proposed: _Proposed) -> set[tuple[str, int]]:
+    """The clinician windows wanted, with those of every co-clinician of a session that
+    starts in one (to the closure): the double bookings of a session of several
+    clinicians are one finding from any of their windows (``sort_findings``), so they
+    are judged again together or not at all."""
+    out = set(wanted)
+    todo = sorted(wanted)
+    while todo:
+        cid, day = todo.pop()
+        for s in proposed.running_for(day, {cid}):
+            if len(s.clinicians) > 1 and s.start_s // 86400 == day:
+                for other in s.clinicians:
+                    if (other, day) not in out:
+                        out.add((other, day))
+                        todo.append((other, day))
+    return out
+
 def _windows(proposed: _Proposed, day: int,
              clinicians: set[str]) -> dict[str, tuple[list[Session], list[Session]]]:
     """Each of these clinicians' window on a day: (sessions carried in from the day
@@ -429,6 +531,18 @@ def _windows(proposed: _Proposed, day: int,
     running = proposed.running_for(day, clinicians)
     for s in sorted(running, key=lambda s: (s.start_s, s.id)):
         carried, own = out.setdefault(s.clinician, ([], []))
+        (own if s.start_s >= opens else carried).append(s)
+    return out
+
+
+def _room_windows(proposed: _Proposed, day: int,
+                  rooms: set[str]) -> dict[str, tuple[list[Session], list[Session]]]:
+    """Each of these rooms' window on a day, as ``_windows``."""
+    out: dict[str, tuple[list[Session], list[Session]]] = {}
+    opens = day * 86400
+    for s in sorted(proposed.running_in(day, rooms), key=lambda s: (s.start_s, s.id)):
+        assert s.room is not None
+        carried, own = out.setdefault(s.room, ([], []))
         (own if s.start_s >= opens else carried).append(s)
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timezone
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from attrs import evolve, field, frozen
@@ -112,7 +113,42 @@ class Report:
 
 
 def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
-    return tuple(sorted(findings, key=lambda f: f.sort_key))
+    """The findings in report order, each identity once.
+
+    Two clinicians of one session (co-therapists) can each be double-booked by the
+    same other session: their views give one finding twice, (rule, patient, session,
+    related) alike. The report keeps the one whose message sorts first, whichever view
+    gave it first. Findings of one identity share a sort key, so they are neighbours.
+    """
+    ordered = sorted(findings, key=_SORT_KEY)
+    out: list[Finding] = []
+    previous: tuple[str, datetime, str, str] | None = None
+    for f in ordered:
+        key = f.sort_key
+        if key == previous and f.session is not None:
+            twin = _twin(out, f, key)
+            if twin is not None:
+                if f.message < out[twin].message:
+                    out[twin] = f
+                continue
+        out.append(f)
+        previous = key
+    return tuple(out)
+
+
+_SORT_KEY = attrgetter("sort_key")
+
+
+def _twin(out: list[Finding], f: Finding, key: tuple[str, datetime, str, str]) -> int | None:
+    """The place in ``out`` of a finding of ``f``'s identity among the last ones of its
+    sort key, if any."""
+    related = sorted(f.related)
+    i = len(out) - 1
+    while i >= 0 and out[i].sort_key == key:
+        if sorted(out[i].related) == related:
+            return i
+        i -= 1
+    return None
 
 
 def today_in(zone: str | None) -> date:

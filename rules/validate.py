@@ -25,6 +25,7 @@ from . import engine
 from .base import Hit, Partition, View
 from .report import Finding, Report, apply_waivers, sort_findings
 from .templates import MODULES
+from .templates.room_overlap import by_room
 
 
 def check_protocol(protocol: Protocol) -> None:
@@ -53,6 +54,10 @@ def check_protocol(protocol: Protocol) -> None:
                                                     f"parameter {name!r}"))
             elif (why := params.problem(spec.params[canonical].unit, value)) is not None:
                 problems.append(Problem(file, path, why))
+        if settings.template == "group-ratio" and not settings.parameters.get("by_dose_mg") \
+                and settings.parameters.get("max_patients_per_clinician") is None:
+            problems.append(Problem(where, f"rules.{settings.id}.max_patients_per_clinician",
+                                    "is required unless by_dose_mg gives the ratio by dose"))
         for name, p in spec.params.items():
             if p.default is REQUIRED and name not in settings.parameters and (
                     p.alias is None or p.alias not in settings.parameters):
@@ -64,26 +69,48 @@ def check_protocol(protocol: Protocol) -> None:
 def _views(schedule: Schedule, protocol: Protocol) -> dict[Partition, list[View]]:
     """The partitions the protocol's enabled rules read, each a list of views."""
     by_patient, by_clinician = group(schedule.sessions)
-    return views_of(schedule, protocol, by_patient, by_clinician)
+    rooms = by_room(schedule.sessions) if _needs(protocol, Partition.ROOM) else {}
+    return views_of(schedule, protocol, by_patient, by_clinician, rooms, whole=True)
+
+
+def _needs(protocol: Protocol, partition: Partition) -> bool:
+    return any(Partition(TEMPLATES[r.template].partition) is partition
+               for r in protocol.rules if r.enabled)
 
 
 def group(sessions: Iterable[Session]) -> tuple[dict[str, list[Session]], dict[str, list[Session]]]:
-    """Sessions by patient and by clinician, each list in order (by start, ties by id)."""
+    """Sessions by patient and by clinician, each list in order (by start, ties by id).
+
+    A group session is in each of its patients' lists as that patient's seat, and a
+    session of several clinicians in each of theirs as that clinician's (``Session.seat``):
+    every rule that reads a patient's sessions counts it for each patient, and a
+    clinician's sessions hold it once."""
     by_patient: dict[str, list[Session]] = defaultdict(list)
     by_clinician: dict[str, list[Session]] = defaultdict(list)
     # In the order given, then each list sorted: a file lists a patient's sessions
     # together, and walking a million sessions in time order instead (one sort of the
     # whole run) was twice as slow, from memory alone.
     for s in sessions:
-        by_patient[s.patient].append(s)
-        by_clinician[s.clinician].append(s)
+        patients, clinicians = s.patients, s.clinicians
+        if len(patients) == 1:
+            by_patient[s.patient].append(s)
+        else:
+            for pid in patients:
+                by_patient[pid].append(s.seat(patient=pid))
+        if len(clinicians) == 1:
+            by_clinician[s.clinician].append(s)
+        else:
+            for cid in clinicians:
+                by_clinician[cid].append(s.seat(clinician=cid))
     for items in (*by_patient.values(), *by_clinician.values()):
         items.sort(key=BY_START)
     return by_patient, by_clinician
 
 
 def views_of(schedule: Schedule, protocol: Protocol, by_patient: Mapping[str, list[Session]],
-             by_clinician: Mapping[str, list[Session]]) -> dict[Partition, list[View]]:
+             by_clinician: Mapping[str, list[Session]],
+             rooms: Mapping[str, list[Session]] | None = None,
+             whole: bool = False) -> dict[Partition, list[View]]:
     """Views of the patients and clinicians given (all of a run, or the patients a
     proposal touches). The run-wide partition holds the sessions of the patients given:
     its verdicts depend on a patient's own sessions.
@@ -105,8 +132,6 @@ def views_of(schedule: Schedule, protocol: Protocol, by_patient: Mapping[str, li
         # run gives them all): a suggestion looks there for a colleague free at the time.
         # A proposal gives none, and its schedule is not asked for its sessions: that
         # would apply the proposal to the whole network.
-        whole = bool(by_clinician) and (
-            sum(map(len, by_clinician.values())) == len(schedule.sessions))
         peers = by_clinician if whole else None
         for cid in sorted(by_clinician):
             mine = by_clinician[cid]
@@ -115,6 +140,14 @@ def views_of(schedule: Schedule, protocol: Protocol, by_patient: Mapping[str, li
                     key=f"clinician {cid}", sessions=tuple(mine), schedule=schedule,
                     diagnoses=protocol.diagnoses, origin=mine[0].start,
                     clinician=schedule.clinician_by_id.get(cid), peers=peers))
+    if Partition.ROOM in needed:
+        for room in sorted(rooms or {}):
+            mine = (rooms or {})[room]
+            if len(mine) > 1:
+                views[Partition.ROOM].append(View(
+                    key=f"room {room}", sessions=tuple(mine), schedule=schedule,
+                    diagnoses=protocol.diagnoses, origin=mine[0].start, room=room,
+                    peers=rooms if whole else None))
     if Partition.RUN in needed:
         sessions = tuple(s for pid in sorted(by_patient) for s in by_patient[pid])
         if sessions:

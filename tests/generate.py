@@ -56,6 +56,10 @@ KINDS = [k.value for k in Kind]
 DOSE_TABLES = [None, ((0, 60), (5, 120), (10, 240)), ((10, 90),), ((0.5, 30), (2.25, 100)),
                ((0, 119), (2.5, 121))]
 DOSES = [None, 0, 0.5, 2.5, 5, 9.999, 10, 25]
+#: Ratio tables (patients per clinician by dose): Oregon's, fractions, a first row above 0.
+RATIO_TABLES = [None, ((0, 25), (5, 15), (10, 8), (15, 6), (25, 4), (35, 2)),
+                ((0.5, 2), (5, 1.5)), ((0, 3), (2.5, 1), (10, 0.5))]
+ROOMS = [None, None, "A", "B", "a", "Room A"]
 
 
 def template_rule(pick: Pick[Any], template: str, rule_id: str = "GEN-001") -> RuleSettings:
@@ -113,6 +117,22 @@ def template_rule(pick: Pick[Any], template: str, rule_id: str = "GEN-001") -> R
         table = pick(DOSE_TABLES)
         if table is not None:
             params["by_dose_mg"] = table
+    elif template == "min-clinicians":
+        params = {"kind": pick(["dosing", "dosing", *KINDS]),
+                  "min_clinicians": pick([0, 1, 2, 2, 3])}
+        roles = pick([None, None, ("therapist",), ("prescriber", "nurse"), ()])
+        if roles is not None:
+            params["roles"] = roles
+    elif template == "group-ratio":
+        params = {"kind": pick(["dosing", "integration", *KINDS])}
+        table = pick(RATIO_TABLES)
+        if table is not None:
+            params["by_dose_mg"] = table
+        if table is None or pick([False, True]):
+            params["max_patients_per_clinician"] = pick([1, 2, 1.5, 0.5, 0.333, 25])
+        most = pick([None, None, 1, 2, 3])
+        if most is not None:
+            params["max_patients"] = most
     elif template == "roles":
         params = {"roles": pick([
             {"dosing": ("prescriber", "nurse"), "preparation": ("therapist",),
@@ -226,5 +246,25 @@ def build(pick: Pick[Any], max_sessions: int = 12) -> Schedule:
                         dose_mg=pick(DOSES) if kind is Kind.DOSING else None)
             mine.append(s)
         sessions.extend(mine)
+    if n_patients > 1 or n_clinicians > 1 or pick([False, True]):
+        sessions = [_grouped(pick, s, patients, clinicians) for s in sessions]
     return Schedule(clinicians=tuple(clinicians), patients=tuple(patients),
                     sessions=tuple(sessions), timezone=zone_name)
+
+
+def _grouped(pick: Pick[Any], s: Session, patients: Sequence[Patient],
+             clinicians: Sequence[Clinician]) -> Session:
+    """The session, perhaps as a group (other patients join it, in any order), with
+    co-clinicians, and in a room (SPEC §11)."""
+    others = [p.id for p in patients if p.id != s.patient]
+    people = [s.patient]
+    if others and pick([False, False, True]):
+        people += [pid for pid in others if pick([True, False])]
+        if pick([False, True]):
+            people.reverse()  # the written first need not be the generator's patient
+    team = [s.clinician]
+    spare = [c.id for c in clinicians if c.id != s.clinician]
+    if spare and pick([False, False, True]):
+        team += [cid for cid in spare if pick([True, False])]
+    return attrs.evolve(s, patient=people[0], patients=tuple(people), clinicians=tuple(team),
+                        room=pick(ROOMS))

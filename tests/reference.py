@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,9 +56,14 @@ def evaluate(schedule: Schedule, protocol: Protocol) -> set[Key]:
     out: set[Key] = set()
     by_patient: dict[str, list[Session]] = defaultdict(list)
     by_clinician: dict[str, list[Session]] = defaultdict(list)
-    for s in schedule.sessions:
-        by_patient[s.patient].append(s)
-        by_clinician[s.clinician].append(s)
+    by_room: dict[str, list[Session]] = defaultdict(list)
+    for s in schedule.sessions:  # a group session counts for each of its patients (SPEC §11)
+        for pid in s.patients:
+            by_patient[pid].append(s)
+        for cid in s.clinicians:
+            by_clinician[cid].append(s)
+        if s.room is not None:
+            by_room[s.room].append(s)
     dmap = {e.prefix: [m.upper() for m in e.modalities] for e in protocol.diagnoses.entries}
     roster = {c.id: {r.value for r in c.roles} for c in schedule.clinicians}
 
@@ -73,10 +79,11 @@ def evaluate(schedule: Schedule, protocol: Protocol) -> set[Key]:
                 sev: str = rule.severity.value) -> None:
             out.add((rid, sev, patient, session))
 
-        if t == "clinician-overlap":
-            for sessions in by_clinician.values():
+        if t in ("clinician-overlap", "room-overlap"):
+            for sessions in (by_clinician if t == "clinician-overlap" else by_room).values():
                 for sid in _overlap_anchors(sessions):
-                    add(schedule.session_by_id[sid].patient, sid)
+                    for pid in schedule.session_by_id[sid].patients:
+                        add(pid, sid)
             continue
         for patient in schedule.patients:
             sessions = sorted(by_patient.get(patient.id, []), key=_order)
@@ -145,7 +152,8 @@ def evaluate(schedule: Schedule, protocol: Protocol) -> set[Key]:
             elif t == "roles":
                 table = p["roles"]
                 for s in sessions:
-                    if s.kind.value in table and not (roster[s.clinician] & set(table[s.kind.value])):
+                    held = {r for cid in s.clinicians for r in roster[cid]}
+                    if s.kind.value in table and not (held & set(table[s.kind.value])):
                         add(patient.id, s.id)
             elif t == "before-each":
                 for a in of(p["anchor"]):
@@ -159,7 +167,8 @@ def evaluate(schedule: Schedule, protocol: Protocol) -> set[Key]:
                 if anchors:
                     f = anchors[0]
                     n = sum(1 for s in of(p["kind"])
-                            if s is not f and s.end <= f.start and s.clinician == f.clinician)
+                            if s is not f and s.end <= f.start
+                            and set(s.clinicians) & set(f.clinicians))
                     if n < p["min_sessions"]:
                         add(patient.id, f.id)
             elif t == "recorded-before-first":
@@ -177,6 +186,26 @@ def evaluate(schedule: Schedule, protocol: Protocol) -> set[Key]:
                 doses = of(p["kind"])
                 if doses and (doses[0].dose_mg is None or doses[0].dose_mg > p["max_dose_mg"]):
                     add(patient.id, doses[0].id)
+            elif t == "min-clinicians":
+                for s in of(p["kind"]):
+                    roles = p.get("roles")
+                    n = sum(1 for cid in s.clinicians
+                            if roles is None or roster[cid] & set(roles))
+                    if n < p["min_clinicians"]:
+                        add(patient.id, s.id)
+            elif t == "group-ratio":
+                for s in of(p["kind"]):
+                    n, k = len(s.patients), len(s.clinicians)
+                    table = p.get("by_dose_mg")
+                    if table:
+                        fits = [r for dose, r in table
+                                if s.dose_mg is not None and dose <= s.dose_mg]
+                        most = fits[-1] if fits else None
+                    else:
+                        most = p["max_patients_per_clinician"]
+                    if most is None or Fraction(n, k) > Fraction(str(most)) or (
+                            p.get("max_patients") is not None and n > p["max_patients"]):
+                        add(patient.id, s.id)
             else:
                 raise AssertionError(f"the reference knows no template {t!r}")
     return out

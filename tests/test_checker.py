@@ -18,7 +18,7 @@ from kapcheck.protocol import ScheduleError, Waiver, load_protocol, load_schedul
 from kapcheck.rules import Checker, validate
 from kapcheck.rules.checker import changes, identity
 
-from .generate import KINDS, build, protocol_variant
+from .generate import KINDS, ROOMS, build, protocol_variant
 from .helpers import compliant_course, document, write
 
 EXAMPLES = max(30, int(os.environ.get("KAPCHECK_EXAMPLES", "500")) // 3)
@@ -38,11 +38,23 @@ def random_proposal(pick: Any, schedule: Any, serial: int) -> dict[str, list[Any
             break
         kind = pick(KINDS)
         start = base.start + pick([timedelta(hours=h) for h in (-72, -48, -1, 0, 1, 2, 24, 71, 72)])
-        add.append({"id": f"NEW-{serial}-{len(add)}", "patient": base.patient, "kind": kind,
-                    "start": start.isoformat(), "duration": pick(["50m", "2h", "119m"]),
-                    "clinician": pick(schedule.clinicians).id,
-                    **({"modality": pick(["CBT", "PE", "EMDR"])}
-                       if kind in ("integration", "psychotherapy") else {})})
+        new: dict[str, Any] = {
+            "id": f"NEW-{serial}-{len(add)}", "patient": base.patient, "kind": kind,
+            "start": start.isoformat(), "duration": pick(["50m", "2h", "119m"]),
+            "clinician": pick(schedule.clinicians).id,
+            **({"modality": pick(["CBT", "PE", "EMDR"])}
+               if kind in ("integration", "psychotherapy") else {})}
+        # A group, co-therapists and a room (SPEC §11), sometimes.
+        others = [p.id for p in schedule.patients if p.id != base.patient]
+        if others and pick([False, False, True]):
+            new["patients"] = [new.pop("patient"), *others[:pick([1, 2])]]
+        if len(schedule.clinicians) > 1 and pick([False, False, True]):
+            new["clinicians"] = [c.id for c in schedule.clinicians[:pick([2, 3])]]
+            new.pop("clinician")
+        room = pick(ROOMS)
+        if room is not None:
+            new["room"] = room
+        add.append(new)
     chosen = set()
     for _ in range(pick([0, 1, 1, 2])):
         if not sessions:
@@ -52,7 +64,11 @@ def random_proposal(pick: Any, schedule: Any, serial: int) -> dict[str, list[Any
             continue
         chosen.add(s.id)
         change: dict[str, Any] = {"id": s.id}
-        what = pick(["start", "clinician", "both", "end"])
+        what = pick(["start", "clinician", "both", "end", "room", "team"])
+        if what == "room":
+            change["room"] = pick(["A", "B", "Room A"])
+        if what == "team" and len(schedule.clinicians) > 1:
+            change["clinicians"] = [c.id for c in schedule.clinicians[-2:]]
         if what in ("start", "both"):
             change["start"] = (s.start + pick([timedelta(hours=h) for h in (-48, -24, 1, 47, 72)])
                                ).isoformat()

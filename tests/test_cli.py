@@ -151,7 +151,7 @@ def test_junit_has_a_testcase_per_rule_per_patient() -> None:
     suite = ET.fromstring(result.stdout).find("testsuite")
     assert suite is not None
     cases = suite.findall("testcase")
-    assert len(cases) == 11 * 5
+    assert len(cases) == 12 * 5  # kap's rules, for each of the example's patients
     failed = {c.get("name") for c in cases if c.find("failure") is not None}
     assert "KAP-INT-001 P-002" in failed and "KAP-ASMT-001 P-005" not in failed
 
@@ -163,7 +163,7 @@ def test_rules_json_lists_the_catalog() -> None:
     ids = [r["id"] for r in doc["rules"]]
     assert ids == ["KAP-PREP-001", "KAP-INT-001", "KAP-MOD-001", "KAP-DX-001", "KAP-DOSE-001",
                    "KAP-DOSE-002", "KAP-MON-001", "KAP-OVL-001", "KAP-CLIN-001",
-                   "KAP-ROLE-001", "KAP-ASMT-001"]
+                   "KAP-ROLE-001", "KAP-ASMT-001", "KAP-ROOM-001"]
     integration = doc["rules"][1]
     assert integration["parameters"] == {"window_hours": 72}
     assert "72 hours" in integration["requirement"]

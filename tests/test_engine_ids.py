@@ -119,6 +119,7 @@ def test_any_ids_give_the_reference_s_findings(data: st.DataObject) -> None:
     renamed = attrs.evolve(
         schedule,
         sessions=tuple(attrs.evolve(s, id=new_session[s.id], patient=new_patient[s.patient],
+                                    patients=tuple(new_patient[p] for p in s.patients),
                                     modality=modality.get(s.modality or "", s.modality))
                        for s in sessions),
         patients=tuple(attrs.evolve(p, id=new_patient[p.id]) for p in patients))

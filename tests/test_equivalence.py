@@ -65,9 +65,14 @@ def to_yaml(schedule: Schedule) -> str:
         "patients": [{"id": p.id, "diagnoses": list(p.diagnoses)} for p in schedule.patients],
         "sessions": []}
     for s in schedule.sessions:
-        item: dict[str, Any] = {"id": s.id, "patient": s.patient, "kind": s.kind.value,
-                                "start": _local(s, "start"), "end": _local(s, "end"),
-                                "clinician": s.clinician}
+        item: dict[str, Any] = {"id": s.id, "kind": s.kind.value,
+                                "start": _local(s, "start"), "end": _local(s, "end")}
+        item.update({"patients": list(s.patients)} if len(s.patients) > 1
+                    else {"patient": s.patient})
+        item.update({"clinicians": list(s.clinicians)} if len(s.clinicians) > 1
+                    else {"clinician": s.clinician})
+        if s.room is not None:
+            item["room"] = s.room
         if s.modality:
             item["modality"] = s.modality
         if s.dose_mg is not None:
@@ -84,11 +89,12 @@ def to_csv(schedule: Schedule) -> tuple[str, str, str]:
         writer.writerows(rows)
         return buf.getvalue()
 
-    sessions = table(["id", "patient", "kind", "start", "end", "clinician", "modality",
-                      "dose_mg"],
-                     [[s.id, s.patient, s.kind.value, _local(s, "start"), _local(s, "end"),
-                       s.clinician, s.modality or "",
-                       "" if s.dose_mg is None else str(s.dose_mg)] for s in schedule.sessions])
+    sessions = table(["id", "patients", "kind", "start", "end", "clinicians", "modality",
+                      "dose_mg", "room"],
+                     [[s.id, ";".join(s.patients), s.kind.value, _local(s, "start"),
+                       _local(s, "end"), ";".join(s.clinicians), s.modality or "",
+                       "" if s.dose_mg is None else str(s.dose_mg), s.room or ""]
+                      for s in schedule.sessions])
     patients = table(["id", "diagnoses"], [[p.id, ";".join(p.diagnoses)]
                                            for p in schedule.patients])
     clinicians = table(["id", "roles"], [[c.id, " ".join(sorted(r.value for r in c.roles))]
@@ -106,8 +112,11 @@ def to_ics(schedule: Schedule, series: dict[str, Any]) -> str:
                   f"DTEND:{s.end:%Y%m%dT%H%M%SZ}",
                   "CATEGORIES:" + ",".join([s.kind.value.upper()]
                                            + ([s.modality] if s.modality else [])),
-                  f"X-KAPCHECK-PATIENT:{s.patient}",
-                  f"ORGANIZER;CN={s.clinician}:mailto:{s.clinician}@clinic.example"]
+                  f"X-KAPCHECK-PATIENT:{';'.join(s.patients)}",
+                  f"ORGANIZER;CN={s.clinician}:mailto:{s.clinician}@clinic.example",
+                  *[f"ATTENDEE;CN={cid}:mailto:{cid}@clinic.example"
+                    for cid in s.clinicians[1:]],
+                  *([f"LOCATION:{s.room}"] if s.room else [])]
         if s.dose_mg is not None:
             lines.append(f"X-KAPCHECK-DOSE-MG:{s.dose_mg}")
         lines.append("END:VEVENT")

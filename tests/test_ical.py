@@ -26,8 +26,12 @@ def to_ics(schedule: Schedule) -> str:
                   f"DTSTART:{s.start:%Y%m%dT%H%M%SZ}", f"DTEND:{s.end:%Y%m%dT%H%M%SZ}",
                   "CATEGORIES:" + ",".join([s.kind.value.upper()]
                                            + ([s.modality] if s.modality else [])),
-                  f"X-KAPCHECK-PATIENT:{s.patient}",
+                  f"X-KAPCHECK-PATIENT:{';'.join(s.patients)}",
                   f"ORGANIZER;CN={s.clinician}:mailto:{s.clinician}@clinic.example",
+                  # co-therapists: attendees who are clinicians of the roster
+                  *[f"ATTENDEE;CN={cid}:mailto:{cid}@clinic.example"
+                    for cid in s.clinicians[1:]],
+                  *([f"LOCATION:{s.room}"] if s.room else []),
                   "END:VEVENT"]
     return "\r\n".join(lines + ["END:VCALENDAR"]) + "\r\n"
 

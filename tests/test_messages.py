@@ -37,11 +37,12 @@ def test_yaml_problems_carry_line_column_and_session_in_file_order(tmp_path: Pat
     path.write_text(CLINIC)
     lines = problems_of(path)
     assert lines == [
-        f"{path}:10:5: sessions[1].clinician (session S-2): is required",
+        f"{path}:10:5: sessions[1].clinician (session S-2): is required (or clinicians: a list of ids)",
         f"{path}:10:50: sessions[1].start (session S-2): expected an ISO 8601 date and time "
         "such as 2026-03-02T09:00, got '2026-04-31T11:00': April 2026 has 30 days",
         f"{path}:10:92: sessions[1].clinican (session S-2): unknown key; expected one of id, "
-        "patient, kind, start, end, duration, clinician, modality, route, dose_mg; "
+        "patient, patients, kind, start, end, duration, clinician, clinicians, modality, route, "
+        "dose_mg, room; "
         "did you mean 'clinician'?",
         f"{path}:11:35: sessions[2].kind (session S-3): expected one of preparation | dosing | "
         "integration | psychotherapy | assessment, got 'integation'; did you mean 'integration'?",

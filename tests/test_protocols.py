@@ -67,6 +67,8 @@ CONTRACT = [
         "dosing": ("prescriber", "nurse"), "preparation": ("therapist",),
         "integration": ("therapist",), "psychotherapy": ("therapist",)}}),
     ("KAP-ASMT-001", "before-first", "warning", {"max_days_before": 14}),
+    # Round 4 (SPEC §11, issue 28): a twelfth rule, a warning.
+    ("KAP-ROOM-001", "room-overlap", "warning", {}),
 ]
 
 

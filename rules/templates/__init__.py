@@ -13,11 +13,14 @@ from . import (
     count_in_span,
     diagnosis_covered,
     first_dose,
+    group_ratio,
+    min_clinicians,
     min_duration,
     modality_map,
     patient_overlap,
     recorded_before_first,
     roles,
+    room_overlap,
     same_clinician,
     spacing,
 )
@@ -37,4 +40,7 @@ MODULES: dict[str, ModuleType] = {
     "same-clinician": same_clinician,
     "recorded-before-first": recorded_before_first,
     "first-dose": first_dose,
+    "min-clinicians": min_clinicians,
+    "group-ratio": group_ratio,
+    "room-overlap": room_overlap,
 }

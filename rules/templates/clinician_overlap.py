@@ -62,7 +62,8 @@ def _by_clinician(schedule: Any) -> dict[str, list[Any]]:
     """Every clinician's sessions in order of start, for views given without ``peers``."""
     out: dict[str, list[Any]] = defaultdict(list)
     for o in sorted(schedule.sessions, key=_START_S):
-        out[o.clinician].append(o)
+        for cid in o.clinicians:
+            out[cid].append(o.seat(clinician=cid))
     return out
 
 
@@ -118,17 +119,21 @@ def _free(view: View, s: Any) -> list[str]:
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
     for s, earlier in overlap.pairs(view, marks):
         latest_end = max(o.end for o in earlier)
-        others = [f"session {o.id} of patient {o.patient} (until {view.when(o.end, o)})"
+        others = [f"session {o.id} of {_whose(o)} (until {view.when(o.end, o)})"
                   for o in earlier]
-        yield Hit(
-            session=s,
-            patient=s.patient,
-            message=f"Clinician {s.clinician} is double-booked: {s.kind.value} session {s.id} "
-                    f"({view.when(s.start, s)}) overlaps {listing(others, 'and')}.",
-            suggestion=f"Move {s.id} to start at or after {view.when(latest_end, s)}, or "
-                       f"assign it to {_suggest(view, s)}.",
-            related=tuple(o.id for o in earlier),
-        )
+        message = (f"Clinician {s.clinician} is double-booked: {s.kind.value} session {s.id} "
+                   f"({view.when(s.start, s)}) overlaps {listing(others, 'and')}.")
+        suggestion = (f"Move {s.id} to start at or after {view.when(latest_end, s)}, or "
+                      f"assign it to {_suggest(view, s)}.")
+        related = tuple(o.id for o in earlier)
+        for pid in s.patients:  # a group session's: one finding for each of its patients
+            yield Hit(session=s, patient=pid, message=message, suggestion=suggestion,
+                      related=related)
+
+
+def _whose(o: Any) -> str:
+    """Whose session another is: ``patient P-1``, or ``a group of 3``."""
+    return f"patient {o.patient}" if len(o.patients) == 1 else f"a group of {len(o.patients)}"
 
 
 def _suggest(view: View, s: Any) -> str:
