@@ -19,6 +19,13 @@ _SESSION = {
         "clinician": {"type": "string"}, "modality": {"type": "string"},
         "route": {"enum": ["IV", "IM", "SL", "oral", "IN"]},
         "dose_mg": {"type": "number"},
+        "patients": {"type": "array", "minItems": 1, "uniqueItems": True,
+                     "items": {"type": "string"},
+                     "description": "A group session's patients, instead of patient"},
+        "clinicians": {"type": "array", "minItems": 1, "uniqueItems": True,
+                       "items": {"type": "string"},
+                       "description": "Co-therapists, instead of clinician"},
+        "room": {"type": "string", "maxLength": 64},
     },
 }
 SCHEDULE = {

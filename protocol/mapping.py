@@ -458,16 +458,25 @@ def _no_kind(entry: Entry, kinds: list[str], mapping: ExportMapping) -> str:
 
 def _named(text: str, people: People, where: str, problems: Problems) -> list[str]:
     """The roster ids of people a text names (``X-KAPCHECK-PATIENT``, a CSV cell, a regex
-    group): one, or several between ";"."""
+    group): one, or several between ";"; one named twice is a problem."""
     out: list[str] = []
     for part in text.split(";"):
         part = part.strip()
         if not part:
             continue
         rid = people.of(Person(name=part, email=part if "@" in part else None), where, problems)
-        if rid is not None and rid not in out:
-            out.append(rid)
+        if rid is not None:
+            _once(out, rid, where, problems)
     return out
+
+
+def _once(found: list[str], rid: str, where: str, problems: Problems) -> None:
+    """Add a person of a session once; named twice in one session is an input error
+    (SPEC §11), never merged silently."""
+    if rid in found:
+        problems.add(where, f"{shown(rid)} is named twice in one session")
+    else:
+        found.append(rid)
 
 
 def _set_people(session: dict[str, Any], one: str, ids: list[str]) -> None:
@@ -492,6 +501,7 @@ def _people(entry: Entry, session: dict[str, Any], named: Mapping[str, str], peo
     if entry.typed:
         for p in entry.attendees:
             if p.role != "Patient":
+                # A Practitioner and a PractitionerRole of theirs are one clinician.
                 rid = people.of(p, where, problems)
                 if rid is not None and rid not in clinicians:
                     clinicians.append(rid)
@@ -531,8 +541,7 @@ def _people(entry: Entry, session: dict[str, Any], named: Mapping[str, str], peo
         rid = people.of(p, where, problems)
         if rid is None or (not entry.typed and (people.is_clinician(rid) or rid in clinicians)):
             continue
-        if rid not in found:
-            found.append(rid)
+        _once(found, rid, entry.place("patient"), problems)
     if not found:
         problems.add(entry.place("patient"), "no participant is a Patient" if entry.typed
                      else "expected X-KAPCHECK-PATIENT, a mapping's patient, or an ATTENDEE "

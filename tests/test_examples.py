@@ -79,3 +79,14 @@ def test_the_proposal_resolves_two_findings_and_introduces_none() -> None:
         ("KAP-DOSE-001", "S-304"), ("KAP-PREP-001", "S-302")]
     code, _ = run(*FORMS["yaml"], "--propose", str(EXAMPLES / "riverside-proposal.yaml"))
     assert code == 0
+
+
+def test_the_group_program_keeps_kap_but_for_one_room_booked_twice() -> None:
+    """examples/groups.yaml: a preparation circle and an integration circle run by two
+    co-therapists count for each of their three patients; the room rule flags the one
+    dose booked into a room still in use, and names the rooms free then."""
+    report = validate(load_schedule(EXAMPLES / "groups.yaml"), load_protocol("kap"))
+    assert [(f.rule, f.patient, f.session, f.related) for f in report.findings] == [
+        ("KAP-ROOM-001", "P-202", "S-204", ("S-203",))]
+    assert "book it in Group room or Room 2 (free then)" in report.findings[0].suggestion
+    assert report.compliant

@@ -272,3 +272,36 @@ def test_a_proposed_session_s_label_is_always_drawn(tmp_path: Path) -> None:
     page = out.read_text(encoding="utf-8")
     for sid in ("S-304", "S-305"):
         assert f'font-family="monospace" fill="#404854">{sid}*</text>' in page
+
+
+def test_a_group_is_drawn_once_on_each_patients_timeline_and_each_room_has_one(
+        tmp_path: Path) -> None:
+    """examples/groups.yaml: each circle is drawn once on each of its three patients'
+    timelines, marked as a group of three; the room view draws one timeline per room,
+    the double-booked dose outlined."""
+    out = tmp_path / "groups.html"
+    runner.invoke(app, ["report", str(ROOT / "examples" / "groups.yaml"), "--html", str(out),
+                        "--as-of", "2026-03-01"])
+    page = out.read_text(encoding="utf-8")
+    patients = re.split(r'<section class="patient"', page)[1:]
+    assert len(patients) == 3
+    for section in patients:
+        section = section.split("</section>")[0]
+        assert len(re.findall(r'class="session group[^"]*" data-group-size="3"', section)) == 2
+        assert section.count("G-202 (3)") == 1 and "group of 3 (P-201, P-202, P-203)" in section
+    rooms = re.findall(r'<section class="room" id="room-\d+"><h3>Room ([^·]+) ·', page)
+    assert [r.strip() for r in rooms] == ["Group room", "Room 1", "Room 2"]
+    room_1 = page.split("<h3>Room Room 1")[1].split("</section>")[0]
+    assert len(re.findall(r'class="session flagged"', room_1)) == 1
+    assert '<a href="#rooms">Rooms</a>' in page
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
+                                             "(.ci/run installs it with `make browser`)")
+def test_no_label_of_the_group_program_is_cut_or_overlaps_another(tmp_path: Path) -> None:
+    out = tmp_path / "groups.html"
+    runner.invoke(app, ["report", str(ROOT / "examples" / "groups.yaml"), "--html", str(out),
+                        "--as-of", "2026-03-01"])
+    result = _measured(tmp_path, out)
+    # Every block labelled: four on each patient's timeline, five in the rooms.
+    assert result["problems"] == [] and result["labels"] == 17

@@ -61,7 +61,25 @@ HOSTILE: list[Any] = [
 KEYS = ["id", "patient", "kind", "start", "end", "duration", "clinician", "modality", "route",
         "roles", "diagnoses", "timezone", "schema", "clinic", "waivers", "rule", "session",
         "reason", "approved_by", "expires", "kindd", "resourceType", "verificationStatus",
-        "clinicalStatus"]
+        "clinicalStatus", "patients", "clinicians", "room", "records", "dose_mg"]
+# Groups, co-therapists and rooms (SPEC §11): lists that are empty, repeat a person, hold
+# no id or an unknown one; rooms too long or of the wrong type; records misnamed.
+HOSTILE += [["P-001", "P-002"], ["P-001", "P-001"], ["P-001", None], ["P-404"],
+            ["t-ortiz", "t-nguyen"], ["dr-lee", "dr-lee"], "R" * 65, "Room A", "room a",
+            {"Consent": "2026-01-01"}, {"consent": "soon"}, {"consent": "2026-01-01"}]
+# Riverside with a group integration circle run by co-therapists in a room, a group
+# dose in another, and a room double-booked.
+GROUPS: dict[str, Any] = copy.deepcopy(BASE)
+GROUPS["sessions"] += [
+    {"id": "G-1", "patients": ["P-001", "P-002", "P-003"], "kind": "integration",
+     "modality": "CBT", "start": "2026-03-04T17:00", "duration": "90m",
+     "clinicians": ["t-ortiz", "t-nguyen"], "room": "Room A"},
+    {"id": "G-2", "patients": ["P-004", "P-005"], "kind": "dosing", "route": "IM",
+     "start": "2026-03-04T17:30", "duration": "2h", "clinicians": ["dr-lee", "rn-patel"],
+     "room": "Room A", "dose_mg": "20"},
+    {"id": "G-3", "patient": "P-001", "kind": "assessment", "start": "2026-03-04T18:00",
+     "duration": "30m", "clinician": "rn-patel", "room": "Room B"},
+]
 
 
 @st.composite
@@ -149,6 +167,21 @@ def to_csv(rows: Any, columns: list[str]) -> bytes:
     return out.getvalue().encode()
 
 
+def _listed(rows: Any) -> Any:
+    """Sessions with ``patients``/``clinicians`` always lists, as the CSV's ``;`` cells."""
+    out = []
+    for row in rows if isinstance(rows, list) else []:
+        if isinstance(row, dict):
+            row = dict(row)
+            for one in ("patient", "clinician"):
+                if one in row and one + "s" not in row:
+                    row[one + "s"] = [row.pop(one)]
+                if isinstance(row.get(one + "s"), list):
+                    row[one + "s"] = ";".join(_cell(v) for v in row[one + "s"])
+        out.append(row)
+    return out
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, list):
         return ";".join(str(v) for v in value)
@@ -160,7 +193,7 @@ def _cell(value: Any) -> str:
 @given(data=st.data())
 def test_mutated_schedules_never_crash(tmp_path: Path, encode: Callable[[Any], bytes],
                                        data: st.DataObject) -> None:
-    doc = data.draw(mutated(BASE))
+    doc = data.draw(mutated(data.draw(st.sampled_from([BASE, GROUPS]))))
     raw = data.draw(st.builds(lambda d: d, st.just(encode(doc))))
     raw = _bytes_mutation(data.draw, raw)
     path = tmp_path / ("s.json" if encode is to_json else "s.yaml")
@@ -182,7 +215,8 @@ def test_mutated_json_schedules_read_alike_session_by_session(tmp_path: Path,
                                                              data: st.DataObject) -> None:
     """Read session by session (as a large file is) or whole: the same schedule, with the
     same places, or the same problems."""
-    raw = _bytes_mutation(data.draw, to_json(data.draw(mutated(BASE))))
+    raw = _bytes_mutation(data.draw, to_json(data.draw(mutated(
+        data.draw(st.sampled_from([BASE, GROUPS]))))))
     path = tmp_path / "s.json"
     path.write_bytes(raw)
     outcomes = []
@@ -199,14 +233,18 @@ def test_mutated_json_schedules_read_alike_session_by_session(tmp_path: Path,
 
 SESSION_COLUMNS = ["id", "patient", "kind", "start", "end", "duration", "clinician", "modality",
                    "route"]
+GROUP_COLUMNS = ["id", "patients", "kind", "start", "end", "duration", "clinicians", "modality",
+                 "route", "dose_mg", "room"]
 
 
 @FUZZ
 @given(data=st.data())
 def test_mutated_csv_sets_never_crash(tmp_path: Path, data: st.DataObject) -> None:
-    doc = data.draw(mutated(BASE))
+    groups = data.draw(st.booleans())
+    doc = data.draw(mutated(GROUPS if groups else BASE))
     doc = doc if isinstance(doc, dict) else {}
-    files = {"s.csv": to_csv(doc.get("sessions"), SESSION_COLUMNS),
+    files = {"s.csv": to_csv(_listed(doc.get("sessions")) if groups else doc.get("sessions"),
+                             GROUP_COLUMNS if groups else SESSION_COLUMNS),
              "p.csv": to_csv(doc.get("patients"), ["id", "diagnoses"]),
              "c.csv": to_csv(doc.get("clinicians"), ["id", "roles"])}
     target = data.draw(st.sampled_from(sorted(files)))
@@ -278,7 +316,9 @@ def test_mutated_waiver_files_never_crash(tmp_path: Path, data: st.DataObject) -
 def _riverside_bundle() -> Any:
     from ..test_fhir import to_fhir
 
-    return to_fhir(load_schedule(ROOT / "examples" / "riverside.yaml"))
+    groups = ROOT / "examples" / "groups.yaml"
+    return to_fhir(load_schedule(groups if groups.exists() else
+                                 ROOT / "examples" / "riverside.yaml"))
 
 
 FHIR = _riverside_bundle()
@@ -316,7 +356,13 @@ ICS_LINES = ["CATEGORIES:", "CATEGORIES:dosing,dosing", "DTSTART;VALUE=DATE:2026
              "RECURRENCE-ID:20260309T100000", "DTSTART;TZID=Europe/Londn:20260302T100000",
              "EXDATE;TZID=Europe/Londn:20260309T100000", "RRULE:FREQ=YEARLY",
              "DTSTART;TZID=Central Standard Time:20260302T100000", "UID:" + "u" * 5000,
-             "UID:[bold red]x[/]"]
+             "UID:[bold red]x[/]",
+             # Groups, co-therapists and rooms.
+             "X-KAPCHECK-PATIENT:P-001;P-002", "X-KAPCHECK-PATIENT:P-001;P-001",
+             "X-KAPCHECK-PATIENT:;", "X-KAPCHECK-CLINICIAN:t-ortiz;t-nguyen",
+             "ATTENDEE;CN=P-002;ROLE=REQ-PARTICIPANT:mailto:p2@example.com",
+             "ATTENDEE;CN=t-nguyen:mailto:t-nguyen@clinic.example", "LOCATION:Room A",
+             "LOCATION:" + "r" * 80, "LOCATION:", "X-KAPCHECK-ROOM:Room B"]
 
 
 @FUZZ
