@@ -11,7 +11,10 @@ dose too soon after the last, the wrong modality or clinician, a double booking)
 per 12 to 15 patients. ``varied`` is shaped as real networks vary: three times the
 clinicians, part-time ones among them; courses of 1 to 12 doses at irregular gaps;
 sessions on a five-minute grid; starts spread over a year; comorbid diagnosis sets from
-a wider pool of codes; some patients in psychotherapy alone.
+a wider pool of codes; some patients in psychotherapy alone. ``groups`` is ``even`` with
+SPEC §11's groups: a tenth of the sessions are group sessions (a preparation, integration
+or psychotherapy session that two to four neighbouring patients share, a third of them
+run by two co-therapists), and every dose is booked into one of the network's rooms.
 """
 
 from __future__ import annotations
@@ -68,6 +71,9 @@ def network(sessions: int, seed: int = 2026, shape: str = "even") -> dict:
     clinicians = {role: [f"{role[:2]}-{i:04d}" for i in range(n)] for role, n in per_role.items()}
     roster = [{"id": cid, "roles": [role]} for role, ids in clinicians.items() for cid in ids]
     calendar = Calendar(clinicians, rng)
+    groups = shape == "groups"
+    rooms = Calendar({"room": [f"Room {i:03d}" for i in range(per_role["prescriber"] * 2)]},
+                     random.Random(seed + 1))
     start_day = datetime(2027, 1, 4)
     patients, out = [], []
     serial = 0
@@ -84,6 +90,8 @@ def network(sessions: int, seed: int = 2026, shape: str = "even") -> dict:
                 "clinician": clinician}
         if kind == "dosing":
             item["route"] = rng.choice(["IV", "IM", "SL"])
+            if groups:
+                item["room"] = rooms.book("room", when, minutes)
         if modality:
             item["modality"] = modality
         out.append(item)
@@ -135,8 +143,30 @@ def network(sessions: int, seed: int = 2026, shape: str = "even") -> dict:
             day = first_dose + timedelta(days=offset)
             add(pid, "psychotherapy", slot(day, rng.randrange(15, 18)), 50, "therapist",
                 rng.choice(allowed))
+    if groups:
+        _group(out, patients, clinicians["therapist"], random.Random(seed + 2))
     return {"schema": "kapcheck/schedule@1", "clinic": f"Synthetic network ({sessions} sessions)",
             "timezone": ZONE, "clinicians": roster, "patients": patients, "sessions": out}
+
+
+def _group(sessions: list[dict], patients: list[dict], therapists: list[str],
+           rng: random.Random) -> None:
+    """A tenth of the sessions become group sessions: therapy sessions that the patient
+    shares with one to three neighbouring patients (a third with a co-therapist)."""
+    therapy = [s for s in sessions if s["kind"] in ("preparation", "integration",
+                                                     "psychotherapy")]
+    wanted = len(sessions) // 10
+    ids = [p["id"] for p in patients]
+    index = {pid: i for i, pid in enumerate(ids)}
+    for s in rng.sample(therapy, min(wanted, len(therapy))):
+        i = index[s["patient"]]
+        others = [ids[j] for j in range(max(0, i - 3), min(len(ids), i + 4)) if j != i]
+        s["patients"] = [s.pop("patient"), *rng.sample(others, min(len(others),
+                                                                   rng.randrange(1, 4)))]
+        if rng.random() < 1 / 3:
+            s["clinicians"] = [s["clinician"], rng.choice([t for t in therapists
+                                                            if t != s["clinician"]])]
+            del s["clinician"]
 
 
 def main() -> None:
@@ -144,7 +174,7 @@ def main() -> None:
     parser.add_argument("sessions", type=int)
     parser.add_argument("out", type=Path)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--shape", choices=["even", "varied"], default="even")
+    parser.add_argument("--shape", choices=["even", "varied", "groups"], default="even")
     args = parser.parse_args()
     args.out.write_bytes(orjson.dumps(network(args.sessions, args.seed, args.shape)))
 

@@ -1,8 +1,10 @@
 """A plain-Python checker of the default kap protocol, written from the contract alone.
 
 It shares nothing with kapcheck: it reads the schedule's JSON with the standard
-library, turns times into UTC epoch seconds with zoneinfo, and checks the eleven rules
-with their default parameters by direct loops. It is what "speed relative to a plain
+library, turns times into UTC epoch seconds with zoneinfo, and checks the twelve rules
+with their default parameters by direct loops (a group session counts for each of its
+patients, a session of co-therapists is each one's booking, rooms hold one session at a
+time: SPEC §11). It is what "speed relative to a plain
 checker" in bench/README.md is relative to. It reads only what the benchmark network
 holds (naive or offset times, ``end`` or a ``duration`` of hours and minutes, no
 waivers) and prints the findings' keys as sorted JSON.
@@ -61,12 +63,21 @@ def check(doc: dict) -> list[list[object]]:
              for p in doc["patients"]}
     by_patient: dict[str, list[tuple]] = defaultdict(list)
     by_clinician: dict[str, list[tuple[int, str, int]]] = defaultdict(list)
+    by_room: dict[str, list[tuple[int, str, int]]] = defaultdict(list)
+    patients_of: dict[str, list[str]] = {}
     for s in doc["sessions"]:
         start = instant(s["start"], zone, cache)
         end = instant(s["end"], zone, cache) if "end" in s else start + length(s["duration"])
-        by_patient[s["patient"]].append((start, s["id"], end, s["kind"], s["clinician"],
-                                         (s.get("modality") or "").upper()))
-        by_clinician[s["clinician"]].append((start, s["id"], end))
+        people = s.get("patients") or [s["patient"]]
+        team = s.get("clinicians") or [s["clinician"]]
+        patients_of[s["id"]] = people
+        for pid in people:
+            by_patient[pid].append((start, s["id"], end, s["kind"], tuple(team),
+                                    (s.get("modality") or "").upper()))
+        for cid in team:
+            by_clinician[cid].append((start, s["id"], end))
+        if s.get("room") is not None:
+            by_room[s["room"]].append((start, s["id"], end))
     out: list[list[object]] = []
 
     def add(rule: str, severity: str, patient: str, session: str) -> None:
@@ -104,14 +115,20 @@ def check(doc: dict) -> list[list[object]]:
         for s in sessions:
             if s[3] in ("psychotherapy", "integration") and s[5] not in allowed:
                 add("KAP-MOD-001", "error", pid, s[1])
-            if s[3] in ROLES and not roles[s[4]] & ROLES[s[3]]:
+            if s[3] in ROLES and not any(roles[c] & ROLES[s[3]] for c in s[4]):
                 add("KAP-ROLE-001", "error", pid, s[1])
         for sid in overlaps([(s[0], s[1], s[2]) for s in sessions]):
             add("KAP-OVL-001", "error", pid, sid)
-    patient_of = {s["id"]: s["patient"] for s in doc["sessions"]}
+    doubled: set[str] = set()  # co-therapists' double bookings: one finding per patient
     for items in by_clinician.values():
+        doubled.update(overlaps(items))
+    for sid in doubled:
+        for pid in patients_of[sid]:
+            add("KAP-CLIN-001", "error", pid, sid)
+    for items in by_room.values():
         for sid in overlaps(items):
-            add("KAP-CLIN-001", "error", patient_of[sid], sid)
+            for pid in patients_of[sid]:
+                add("KAP-ROOM-001", "warning", pid, sid)
     return sorted(out, key=lambda k: [str(x) for x in k])
 
 

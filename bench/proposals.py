@@ -4,7 +4,7 @@ Builds a Checker on the network (bench/generate.py), then answers N random propo
 each adding, moving or cancelling one session, and reports the median and 99th
 percentile in milliseconds, with one full ``validate`` in the same run for scale.
 
-    python bench/proposals.py [--size 100000] [--count 300] [--shape even|varied] [--no-freeze]
+    python bench/proposals.py [--size 100000] [--count 300] [--shape even|varied|groups] [--no-freeze]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--count", type=int, default=300)
-    parser.add_argument("--shape", choices=["even", "varied"], default="even")
+    parser.add_argument("--shape", choices=["even", "varied", "groups"], default="even")
     parser.add_argument("--no-freeze", action="store_true",
                         help="leave the booked model to the cyclic collector")
     args = parser.parse_args()
@@ -60,7 +60,8 @@ def main() -> None:
         if what == "add":
             fields = {"id": f"BENCH-{n}", "patient": s.patient, "kind": "integration",
                       "modality": "CBT", "start": (s.end + shift).isoformat(),
-                      "duration": "50m", "clinician": s.clinician}
+                      "duration": "50m", "clinician": s.clinician,
+                      **({"room": s.room} if s.room is not None else {})}
             call = {"add": [fields]}
         elif what == "move":
             call = {"move": [{"id": s.id, "start": (s.start + shift).isoformat()}]}

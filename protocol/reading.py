@@ -418,6 +418,14 @@ def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str],
     sid, patient, clinician, kind = item.id, item.patient, item.clinician, item.kind
     start_text, end_text, length_text = item.start, item.end, item.duration
     modality, route = item.modality, item.route
+    group = team = None
+    if patient is None or clinician is None:  # a group or co-therapists (SPEC §11)
+        group, team = _listed(patient, item.patients), _listed(clinician, item.clinicians)
+        if group is None or team is None:
+            return None
+        patient, clinician = group[0], team[0]
+    elif item.patients is not None or item.clinicians is not None:
+        return None
     # The record's types are checked: text, ids not empty, kind and route known.
     if (sid.strip() != sid or patient.strip() != patient or clinician.strip() != clinician
             or (end_text is None) == (length_text is None)
@@ -454,7 +462,23 @@ def _quick_session(item: Any, tz: ZoneInfo | None, texts: dict[str, str],
         sid, shared(patient, patient), kind, start, end, shared(clinician, clinician),
         None if modality is None else shared(modality, modality), route, item.dose_mg,
         tz.key if tz else None, start_s, end_s, source,
+        patients=None if group is None or len(group) < 2
+        else tuple(shared(p, p) for p in group),
+        clinicians=None if team is None or len(team) < 2
+        else tuple(shared(c, c) for c in team),
         room=None if room is None else shared(room, room))
+
+
+def _listed(one: str | None, many: list[str] | None) -> list[str] | None:
+    """A record's ``patient`` or ``patients`` (one of the two) as a list of ids written
+    plainly, each once; None for anything else, which the reader reports."""
+    if (one is None) == (many is None):
+        return None
+    people = [one] if one is not None else many
+    assert people is not None
+    if not people or len(set(people)) != len(people) or any(p.strip() != p for p in people):
+        return None
+    return people
 
 
 #: The most time texts one document's reading keeps at once.

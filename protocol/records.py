@@ -25,10 +25,14 @@ class SessionRecord(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
     text); an absent field is None."""
 
     id: _Id
-    patient: _Id
     kind: Kind
     start: str
-    clinician: _Id
+    patient: _Id | None = None
+    clinician: _Id | None = None
+    #: A group's patients and co-therapists (SPEC §11): one of each pair is given, which
+    #: the quick path checks (else the reader reports it).
+    patients: list[_Id] | None = None
+    clinicians: list[_Id] | None = None
     end: str | None = None
     duration: str | None = None
     modality: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT_CHARS)] | None = None

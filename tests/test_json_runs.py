@@ -143,6 +143,38 @@ def test_a_run_that_is_not_plain_records_is_left_to_the_standard_library(unusual
 
 
 def test_the_records_fields_are_the_session_keys() -> None:
-    # A group's or co-therapists' lists are read by the reader, field by field.
-    assert set(records.SessionRecord.__struct_fields__) == \
-        set(SESSION_KEYS) - {"patients", "clinicians"}
+    assert set(records.SessionRecord.__struct_fields__) == set(SESSION_KEYS)
+
+
+@pytest.mark.parametrize("item", [
+    {"patients": ["P-1", "P-2"], "clinicians": ["c-1", "c-2"], "room": "Room A"},
+    {"patients": ["P-1"], "clinician": "c-1"},
+    {"patient": "P-1", "clinicians": ["c-1", "c-2"]},
+    {"patient": "P-1", "patients": ["P-1", "P-2"], "clinician": "c-1"},
+    {"patients": ["P-1", "P-1"], "clinician": "c-1"},
+    {"patients": [], "clinician": "c-1"},
+    {"patients": ["P-1", " P-2"], "clinician": "c-1"},
+    {"clinician": "c-1"},
+    {"patient": "P-1", "clinician": "c-1", "room": " Room A"},
+    {"patient": "P-1", "clinician": "c-1", "room": "Room A"},
+])
+def test_the_quick_path_builds_what_the_reader_builds_or_leaves_it(item: dict) -> None:
+    """A group, co-therapists or a room (SPEC §11) read by the quick path is the session
+    the reader builds field by field; anything the reader would report, the quick path
+    leaves to it."""
+    from zoneinfo import ZoneInfo
+
+    from kapcheck.protocol.errors import Problems
+    from kapcheck.protocol.reading import _quick_session, _Raw, _Reader, _read_session
+
+    tz = ZoneInfo("America/New_York")
+    written = {"id": "S-1", "kind": "integration", "modality": "CBT",
+               "start": "2026-03-02T09:00", "duration": "50m", **item}
+    quick = _quick_session(written, tz, {}, {})
+    problems = Problems("f")
+    slow = _read_session(_Raw(), _Reader(problems), written, "sessions[0]", tz)
+    if slow is None:
+        assert quick is None and problems.items
+    elif quick is not None:  # it takes a subset (ids and names written plainly)
+        assert quick == slow and (quick.patients, quick.clinicians, quick.room) == \
+            (slow.patients, slow.clinicians, slow.room)
