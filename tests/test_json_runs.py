@@ -165,7 +165,7 @@ def test_the_quick_path_builds_what_the_reader_builds_or_leaves_it(item: dict) -
     from zoneinfo import ZoneInfo
 
     from kapcheck.protocol.errors import Problems
-    from kapcheck.protocol.reading import _quick_session, _Raw, _Reader, _read_session
+    from kapcheck.protocol.reading import _quick_session, _Raw, _read_session, _Reader
 
     tz = ZoneInfo("America/New_York")
     written = {"id": "S-1", "kind": "integration", "modality": "CBT",
