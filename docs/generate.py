@@ -249,7 +249,11 @@ def templates_page() -> str:
            "Every rule of a protocol is an instance of one of these templates; a protocol "
            "file writes its own rules from them (see [Protocol files](../formats/protocols.md)). "
            "Units: `hours`, `days` and `minutes` are numbers that come to whole seconds; "
-           "`count` a whole number; `kind` a session kind; `flag` true or false.", ""]
+           "`count` a whole number; `kind` a session kind; `flag` true or false; `mg` a dose "
+           "in mg to the microgram; `record` a record's name; `roles` a table of kind = "
+           "[roles]; `role_list` a list of roles; `dose_table` rows `[dose_mg, minutes]`; "
+           "`ratio` patients per clinician, more than 0, to three decimals; `ratio_table` "
+           "rows `[dose_mg, patients per clinician]`.", ""]
     for spec in TEMPLATES.values():
         out += [f"## `{spec.name}`", "", f"**Holds when:** {spec.requirement}", "",
                 f"**A finding is attached to** {spec.anchor}. **Evaluated per** "

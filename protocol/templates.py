@@ -141,8 +141,8 @@ TEMPLATES: dict[str, TemplateSpec] = {t.name: t for t in (
         "min-clinicians",
         {"kind": ParamSpec("kind"), "min_clinicians": ParamSpec("count"),
          "roles": ParamSpec("role_list", None)},
-        "Every {kind} session is run by at least {min_clinicians} clinicians, each holding "
-        "a role of {roles}.",
+        "Every {kind} session is run by at least {min_clinicians} distinct clinicians, each "
+        "holding a role of {roles} (without roles, any clinician counts).",
         "the {kind} session, once for each of its patients",
         (*_SESSION, "found", "needed", "clinicians"),
     ),
@@ -151,14 +151,18 @@ TEMPLATES: dict[str, TemplateSpec] = {t.name: t for t in (
         {"kind": ParamSpec("kind"), "max_patients_per_clinician": ParamSpec("ratio", None),
          "by_dose_mg": ParamSpec("ratio_table", None), "max_patients": ParamSpec("count", None)},
         "Every {kind} session has at most {max_patients_per_clinician} patients per clinician "
-        "and at most {max_patients} patients in all.",
+        "(its patients divided by its clinicians, exactly; every clinician of the session "
+        "counts; with by_dose_mg, the ratio of the table's last row whose dose is at most the "
+        "session's dose_mg, and a session without dose_mg or below the first row is a "
+        "finding) and at most {max_patients} patients in all.",
         "the {kind} session, once for each of its patients",
         (*_SESSION, "patients", "clinicians", "ratio", "dose_mg", "needed_clinicians",
          "move_patients", "max_patients"),
     ),
     TemplateSpec(
         "room-overlap", {},
-        "No two sessions in the same room overlap.",
+        "No two sessions with the same room (compared exactly) overlap; a session without a "
+        "room is in no room.",
         "the later-starting session (ties: the greater id, compared as strings), once for "
         "each of its patients",
         partition="room",

@@ -37,7 +37,7 @@ from . import validate as v
 from .base import Partition, View
 from .report import Finding, Report, apply_waivers, sort_findings
 from .templates.clinician_overlap import days_of
-from .templates.room_overlap import by_room
+from .templates.room_overlap import by_room, room_names
 
 #: The partitions whose findings belong to a window of one day (a clinician's, a room's).
 _WINDOWED = (Partition.CLINICIAN, Partition.ROOM)
@@ -136,15 +136,35 @@ class _Proposed:
         self._proposal = proposal
         self._clinician_day = clinician_day
         self._room_day = room_day
-        #: The run's rooms as the proposal leaves them: those with a session.
+        self._booked_rooms = booked_rooms
         gone = proposal.removed
-        self.rooms = {room for room, mine in booked_rooms.items()
-                      if any(s.id not in gone for s in mine)}
-        self.rooms |= {s.room for s in proposal.added if s.room is not None}
+        # The rooms the proposal empties (every session of the room removed) and adds:
+        # looked up among the rooms of the sessions it touches, not among every room.
+        touched = {booked.session_by_id[sid].room for sid in gone} - {None}
+        self._lost = {room for room in touched
+                      if all(s.id in gone for s in booked_rooms.get(room, ()))}
+        self._lost -= {s.room for s in proposal.added}
+        self._new_rooms = {s.room for s in proposal.added
+                           if s.room is not None and s.room not in booked_rooms}
+        self._rooms: list[str] | None = None
         self.session_by_id = _Sessions(proposal, booked.session_by_id)
         for name in ("clinicians", "patients", "clinician_by_id", "patient_by_id", "waivers",
                      "timezone", "clinic", "sources", "skipped"):
             setattr(self, name, getattr(booked, name))
+
+    @property
+    def rooms_changed(self) -> bool:
+        """Whether the run gains or loses a room."""
+        return bool(self._lost or self._new_rooms)
+
+    @property
+    def rooms(self) -> list[str]:
+        """The run's rooms as the proposal leaves them (those with a session), in order."""
+        if self._rooms is None:
+            kept = room_names(self._booked_rooms)
+            self._rooms = kept if not self.rooms_changed else sorted(
+                (set(kept) - self._lost) | self._new_rooms)
+        return self._rooms
 
     def running_for(self, day: int, clinicians: set[str]) -> list[Session]:
         """The sessions of these clinicians running on the day, as the proposal leaves them."""
@@ -260,7 +280,7 @@ class Checker:
         if v._needs(self.protocol, Partition.ROOM):
             rooms = {(s.room, d) for s in touched if s.room is not None for d in _days_of(s)}
             rooms |= {(key, d) for kind, key, d in touched_again if kind == "room"}
-            if proposed.rooms != set(self._by_room):
+            if proposed.rooms_changed:
                 # A room the run gains or loses changes what every room conflict's
                 # suggestion may name: each is judged again (a new room is rare).
                 rooms |= {(key, d) for d, held in self._double.items()

@@ -65,19 +65,35 @@ def _busy(mine: Sequence[Any], s: Any) -> bool:
     return False
 
 
+_NAMES: tuple[Any, list[str]] | None = None
+
+
+def room_names(index: Mapping[str, Any]) -> list[str]:
+    """The rooms of an index in order, kept for the last index asked about (by identity;
+    one tuple, read and replaced whole): a run's every conflict asks."""
+    global _NAMES
+    kept = _NAMES
+    if kept is not None and kept[0] is index:
+        return kept[1]
+    names = sorted(index)
+    _NAMES = (index, names)
+    return names
+
+
 def free_rooms(view: View, s: Any) -> list[str]:
-    """The run's rooms (by name) with no session overlapping ``s``, at most NAMED."""
+    """The run's rooms (by name, in order) with no session overlapping ``s``, at most
+    NAMED."""
     busy_in = getattr(view.schedule, "room_busy", None)
     if busy_in is not None:  # a proposal's, from its checker
         rooms: Iterable[str] = getattr(view.schedule, "rooms")  # noqa: B009
         is_busy = busy_in
     else:
         index = view.peers if view.peers is not None else _rooms_of(view.schedule)
-        rooms = index
+        rooms = room_names(index)
         def is_busy(room: str, session: Any) -> bool:  # noqa: E306
             return _busy(index.get(room, ()), session)
     free = []
-    for room in sorted(rooms):
+    for room in rooms:
         if room != s.room and not is_busy(room, s):
             free.append(room)
             if len(free) == NAMED:
