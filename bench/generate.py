@@ -144,12 +144,12 @@ def network(sessions: int, seed: int = 2026, shape: str = "even") -> dict:
             add(pid, "psychotherapy", slot(day, rng.randrange(15, 18)), 50, "therapist",
                 rng.choice(allowed))
     if groups:
-        _group(out, patients, clinicians["therapist"], random.Random(seed + 2))
+        _group(out, patients, calendar, random.Random(seed + 2))
     return {"schema": "kapcheck/schedule@1", "clinic": f"Synthetic network ({sessions} sessions)",
             "timezone": ZONE, "clinicians": roster, "patients": patients, "sessions": out}
 
 
-def _group(sessions: list[dict], patients: list[dict], therapists: list[str],
+def _group(sessions: list[dict], patients: list[dict], calendar: Calendar,
            rng: random.Random) -> None:
     """A tenth of the sessions become group sessions: therapy sessions that the patient
     shares with one to three neighbouring patients (a third with a co-therapist)."""
@@ -163,10 +163,11 @@ def _group(sessions: list[dict], patients: list[dict], therapists: list[str],
         others = [ids[j] for j in range(max(0, i - 3), min(len(ids), i + 4)) if j != i]
         s["patients"] = [s.pop("patient"), *rng.sample(others, min(len(others),
                                                                    rng.randrange(1, 4)))]
-        if rng.random() < 1 / 3:
-            s["clinicians"] = [s["clinician"], rng.choice([t for t in therapists
-                                                            if t != s["clinician"]])]
-            del s["clinician"]
+        if rng.random() < 1 / 3:  # a co-therapist free then, as a clinic books one
+            when = datetime.fromisoformat(s["start"])
+            other = calendar.book("therapist", when, int(s["duration"].rstrip("m")))
+            if other != s["clinician"]:
+                s["clinicians"] = [s.pop("clinician"), other]
 
 
 def main() -> None:

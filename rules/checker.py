@@ -358,16 +358,26 @@ class Checker:
         """The clinician (room) windows on these days holding a double booking whose
         suggestion the proposal may change, as (partition, clinician or room, day): it
         names the colleagues (rooms) free during the booked session, so only one that a
-        touched session overlaps in time (a colleague's or a room's availability then is
-        what changed)."""
+        touched session overlaps in time, run by a clinician who shares a role with the
+        double-booked one (in a room, for a room's): whose availability then is what
+        changed."""
         by_id = self.schedule.session_by_id
+        roster = self.schedule.clinician_by_id
         out = set()
         for day in days:
             for kind, key in self._double.get(day, ()):
+                if kind == "clinician":
+                    roles = roster[key].roles
+                    movers = [t for t in touched
+                              if any(roster[c].roles & roles for c in t.clinicians)]
+                else:
+                    movers = [t for t in touched if t.room is not None]
+                if not movers:
+                    continue
                 for f in self._raw.get((kind, key, day), ()):
                     a = by_id[f.session] if f.session else None
                     if a is not None and any(a.start_s < t.end_s and t.start_s < a.end_s
-                                             for t in touched):
+                                             for t in movers):
                         out.add((kind, key, day))
                         break
         return out

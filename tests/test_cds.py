@@ -318,3 +318,25 @@ def test_validate_takes_a_calendar_with_its_roster_and_mapping_in_one_request(
     problem = answer.json()["problems"][0]
     assert problem["file"] == "<request>: documents[1] (calendar.ics)"
     assert "did you mean 'dosing'?" in problem["message"]
+
+
+def test_a_group_booking_checks_the_prefetched_patient_and_names_the_others(
+        client: TestClient) -> None:
+    """A group Appointment (SPEC §11) names patients the prefetch does not hold: kapcheck
+    checks only the prefetched patient's schedule, so it answers a 422 naming the others,
+    not a verdict that leaves them out. With a co-therapist and a room it is read."""
+    body = copy.deepcopy(REQUEST)
+    appointment = body["context"]["appointments"]["entry"][0]["resource"]
+    appointment["participant"].append({"actor": {"reference": "Patient/P-777"}})
+    answer = _call(client, body)
+    assert answer.status_code == 422
+    assert "P-777" in json.dumps(answer.json())
+    body = copy.deepcopy(REQUEST)
+    appointment = body["context"]["appointments"]["entry"][0]["resource"]
+    appointment["participant"] += [
+        {"actor": {"reference": "PractitionerRole/role-dr-lee"}},
+        {"actor": {"reference": "Location/room-1", "display": "Room 1"}}]
+    answer = _call(client, body)
+    assert answer.status_code == 200
+    assert [c["summary"] for c in answer.json()["cards"]] == \
+        [c["summary"] for c in _call(client, REQUEST).json()["cards"]]
