@@ -384,27 +384,13 @@ class Checker:
 
     def _room_day(self, room: str, day: int) -> list[Session]:
         """The booked sessions in the room running on the UTC day (as ``_clinician_day``)."""
-        mine = self._by_room.get(room, ())
-        starts = self._room_starts.get(room)
-        if starts is None:
-            starts = self._room_starts[room] = [s.start_s for s in mine]
-        opens = day * 86400
-        lo = bisect.bisect_left(starts, opens - _LONGEST)
-        hi = bisect.bisect_left(starts, opens + 86400)
-        return [s for s in mine[lo:hi] if s.end_s > opens]
+        return _running_on(self._by_room.get(room, ()), self._room_starts, room, day)
 
     def _clinician_day(self, cid: str, day: int) -> list[Session]:
         """The booked sessions of the clinician running on the UTC day: found by
         bisection in their sessions in order of start (none lasts over 24 hours), not
         from an index of every clinician's every day."""
-        mine = self._by_clinician.get(cid, ())
-        starts = self._starts.get(cid)
-        if starts is None:
-            starts = self._starts[cid] = [s.start_s for s in mine]
-        opens = day * 86400
-        lo = bisect.bisect_left(starts, opens - _LONGEST)
-        hi = bisect.bisect_left(starts, opens + 86400)
-        return [s for s in mine[lo:hi] if s.end_s > opens]
+        return _running_on(self._by_clinician.get(cid, ()), self._starts, cid, day)
 
     def _sorted_keys(self) -> tuple[list[str], list[tuple[str, Any, str, str]]]:
         """The booked findings' patients and sort keys, in report order (built once per
@@ -532,6 +518,19 @@ def _merged(old: Sequence[Session], gone: set[str], new: list[Session]) -> list[
 
 
 _days_of = days_of
+
+
+def _running_on(mine: Sequence[Session], starts_of: dict[str, list[int]], key: str,
+                day: int) -> list[Session]:
+    """Of sessions in order of start (a clinician's, a room's), those running on the UTC
+    day; their starts are kept in ``starts_of[key]``, made on the first look."""
+    starts = starts_of.get(key)
+    if starts is None:
+        starts = starts_of[key] = [s.start_s for s in mine]
+    opens = day * 86400
+    lo = bisect.bisect_left(starts, opens - _LONGEST)
+    hi = bisect.bisect_left(starts, opens + 86400)
+    return [s for s in mine[lo:hi] if s.end_s > opens]
 
 
 def _with_co_clinicians(wanted: set[tuple[str, int]],

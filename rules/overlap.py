@@ -14,15 +14,20 @@ anchors (``pairs``), so what they join on the day before is not reported twice.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from operator import attrgetter
 from typing import Any
 
 from durable.lang import c, m, ruleset, when_all
 
 from kapcheck.protocol import Session
+from kapcheck.protocol.limits import MAX_SESSION_LENGTH
 
 from .base import Mark, Rows, View, within
+
+_START_S = attrgetter("start_s")
 
 
 def day_windows(ordered: Sequence[Session]) -> Iterator[tuple[Session, ...]]:
@@ -48,6 +53,26 @@ def day_windows(ordered: Sequence[Session]) -> Iterator[tuple[Session, ...]]:
         running.append(s)
     if len(running) > 1:
         yield tuple(running)
+
+
+_LONGEST_S = int(MAX_SESSION_LENGTH.total_seconds())
+
+
+def overlaps_any(in_order: Sequence[Session], s: Session) -> bool:
+    """Whether a session of ``in_order`` (a clinician's or a room's, by start) overlaps
+    ``s``: those that start before ``s`` ends, looked at from the latest back to one that
+    starts a longest session's length (or more) before ``s`` does, which ends by the time
+    ``s`` starts (the schedule's check holds every session to that length), as does every
+    one before it."""
+    i = bisect_left(in_order, s.end_s, key=_START_S)
+    while i > 0:
+        i -= 1
+        o = in_order[i]
+        if o.start_s <= s.start_s - _LONGEST_S:
+            return False
+        if o.end_s > s.start_s:
+            return True
+    return False
 
 
 #: The facts' shapes (``base.Part.rows``): sessions in rank order.

@@ -7,7 +7,6 @@ one before (``overlap.day_batches``).
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from operator import attrgetter
@@ -73,21 +72,8 @@ def _busy(view: View, cid: str, s: Any) -> bool:
     if running_for is not None:  # a proposal's, from its checker
         return any(o.start < s.end and s.start < o.end
                    for d in days_of(s) for o in running_for(d, {cid}))
-    # The clinician's sessions in order of start: those that start before ``s`` ends,
-    # looked at from the latest back to one that starts a longest session's length (or
-    # more) before ``s`` does, which ends by the time ``s`` starts (the schedule's check
-    # holds every session to that length), as does every one before it.
     peers = view.peers if view.peers is not None else _by_clinician(view.schedule)
-    mine = peers.get(cid, ())
-    i = bisect_left(mine, s.end_s, key=_START_S)
-    while i > 0:
-        i -= 1
-        o = mine[i]
-        if o.start_s <= s.start_s - _LONGEST_S:
-            return False
-        if o.end_s > s.start_s:
-            return True
-    return False
+    return overlap.overlaps_any(peers.get(cid, ()), s)
 
 
 #: How many free clinicians a suggestion names.

@@ -9,7 +9,6 @@ id) is the anchor, and its finding is given once for each of its patients.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from operator import attrgetter
@@ -52,18 +51,6 @@ def _rooms_of(schedule: Schedule) -> Mapping[str, Sequence[Any]]:
     return by_room(schedule.sessions)
 
 
-def _busy(mine: Sequence[Any], s: Any) -> bool:
-    """Whether one of a room's sessions (in order of start) overlaps ``s``, other than ``s``."""
-    i = bisect_left(mine, s.end_s, key=_START_S)
-    while i > 0:
-        i -= 1
-        o = mine[i]
-        if o.start_s <= s.start_s - _LONGEST_S:
-            return False
-        if o.id != s.id and o.end_s > s.start_s:
-            return True
-    return False
-
 
 _NAMES: tuple[Any, list[str]] | None = None
 
@@ -91,7 +78,7 @@ def free_rooms(view: View, s: Any) -> list[str]:
         index = view.peers if view.peers is not None else _rooms_of(view.schedule)
         rooms = room_names(index)
         def is_busy(room: str, session: Any) -> bool:  # noqa: E306
-            return _busy(index.get(room, ()), session)
+            return overlap.overlaps_any(index.get(room, ()), session)
     free = []
     for room in rooms:
         if room != s.room and not is_busy(room, s):
