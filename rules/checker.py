@@ -140,7 +140,7 @@ class _Proposed:
         gone = proposal.removed
         # The rooms the proposal empties (every session of the room removed) and adds:
         # looked up among the rooms of the sessions it touches, not among every room.
-        touched = {booked.session_by_id[sid].room for sid in gone} - {None}
+        touched = {room for sid in gone if (room := booked.session_by_id[sid].room) is not None}
         self._lost = {room for room in touched
                       if all(s.id in gone for s in booked_rooms.get(room, ()))}
         self._lost -= {s.room for s in proposal.added}
