@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -73,6 +73,19 @@ def overlaps_any(in_order: Sequence[Session], s: Session) -> bool:
         if o.end_s > s.start_s:
             return True
     return False
+
+
+def first_free(candidates: Iterable[str], busy: Callable[[str, Session], bool], s: Session,
+               most: int) -> list[str]:
+    """The first ``most`` candidates (colleagues, rooms), in order, not busy during ``s``:
+    what a double booking's suggestion names."""
+    free: list[str] = []
+    for candidate in candidates:
+        if not busy(candidate, s):
+            free.append(candidate)
+            if len(free) == most:
+                break
+    return free
 
 
 #: The facts' shapes (``base.Part.rows``): sessions in rank order.

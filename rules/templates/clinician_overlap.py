@@ -93,13 +93,8 @@ def _free(view: View, s: Any) -> list[str]:
     clinician and have no session overlapping ``s``: each looked up in its own day's
     sessions, not in the whole network's."""
     roles = view.schedule.clinician_by_id[s.clinician].roles
-    free: list[str] = []
-    for cid in _sharing(view.schedule, roles):
-        if not _busy(view, cid, s):
-            free.append(cid)
-            if len(free) == NAMED:
-                break
-    return free
+    return overlap.first_free(_sharing(view.schedule, roles),
+                              lambda cid, session: _busy(view, cid, session), s, NAMED)
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:

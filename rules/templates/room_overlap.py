@@ -79,13 +79,7 @@ def free_rooms(view: View, s: Any) -> list[str]:
         rooms = room_names(index)
         def is_busy(room: str, session: Any) -> bool:  # noqa: E306
             return overlap.overlaps_any(index.get(room, ()), session)
-    free = []
-    for room in rooms:
-        if room != s.room and not is_busy(room, s):
-            free.append(room)
-            if len(free) == NAMED:
-                break
-    return free
+    return overlap.first_free((room for room in rooms if room != s.room), is_busy, s, NAMED)
 
 
 def verdict(view: View, rule: RuleSettings, marks: set[Any]) -> Iterator[Hit]:
