@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
+from operator import attrgetter
 from typing import Any
 
 import attrs
@@ -465,25 +466,19 @@ class Checker:
         ``rooms``)."""
         views = v.views_of(schedule, self.protocol, by_patient, by_clinician or {}, rooms,
                            whole=by_clinician is not None)
-        for day, by_room_key in (room_windows or {}).items():
-            for room in sorted(by_room_key):
-                carried, own = by_room_key[room]
-                sessions = tuple(carried + own)
-                if own and len(sessions) > 1:
-                    views[Partition.ROOM].append(View(
-                        key=f"room {room} on day {day}", sessions=sessions, schedule=schedule,
-                        diagnoses=self.protocol.diagnoses, origin=sessions[0].start, room=room,
-                        carried=frozenset(s.id for s in carried)))
-        for day, by_cid in (windows or {}).items():
-            for cid in sorted(by_cid):
-                carried, own = by_cid[cid]
-                sessions = tuple(carried + own)
-                if own and len(sessions) > 1:
-                    views[Partition.CLINICIAN].append(View(
-                        key=f"clinician {cid} on day {day}", sessions=sessions,
-                        schedule=schedule, diagnoses=self.protocol.diagnoses,
-                        origin=sessions[0].start, clinician=schedule.clinician_by_id.get(cid),
-                        carried=frozenset(s.id for s in carried)))
+        for partition, by_day in ((Partition.ROOM, room_windows),
+                                  (Partition.CLINICIAN, windows)):
+            for day, by_key in (by_day or {}).items():
+                for key in sorted(by_key):
+                    carried, own = by_key[key]
+                    sessions = tuple(carried + own)
+                    if own and len(sessions) > 1:
+                        views[partition].append(View(
+                            key=f"{partition.value} {key} on day {day}", sessions=sessions,
+                            schedule=schedule, diagnoses=self.protocol.diagnoses,
+                            origin=sessions[0].start, carried=frozenset(s.id for s in carried),
+                            **({"room": key} if partition is Partition.ROOM else
+                               {"clinician": schedule.clinician_by_id.get(key)})))
         out: dict[Scope, list[Finding]] = {}
         settings_of = {r.id: r for r in self.protocol.rules}
         for rule_id, hits in v._run(self.protocol, views):
@@ -555,23 +550,27 @@ def _windows(proposed: _Proposed, day: int,
              clinicians: set[str]) -> dict[str, tuple[list[Session], list[Session]]]:
     """Each of these clinicians' window on a day: (sessions carried in from the day
     before and still running, sessions starting that day), each in order."""
-    out: dict[str, tuple[list[Session], list[Session]]] = {}
-    opens = day * 86400
-    running = proposed.running_for(day, clinicians)
-    for s in sorted(running, key=lambda s: (s.start_s, s.id)):
-        carried, own = out.setdefault(s.clinician, ([], []))
-        (own if s.start_s >= opens else carried).append(s)
-    return out
+    return _by_day(proposed.running_for(day, clinicians), day, _CLINICIAN)
 
 
 def _room_windows(proposed: _Proposed, day: int,
                   rooms: set[str]) -> dict[str, tuple[list[Session], list[Session]]]:
     """Each of these rooms' window on a day, as ``_windows``."""
+    return _by_day(proposed.running_in(day, rooms), day, _ROOM)
+
+
+_CLINICIAN = attrgetter("clinician")
+_ROOM = attrgetter("room")
+
+
+def _by_day(running: list[Session], day: int,
+            key: Callable[[Session], Any]) -> dict[str, tuple[list[Session], list[Session]]]:
+    """Sessions running on a day, by clinician (room): (those carried in from the day
+    before, those starting that day), each in order (by start, ties by id)."""
     out: dict[str, tuple[list[Session], list[Session]]] = {}
     opens = day * 86400
-    for s in sorted(proposed.running_in(day, rooms), key=lambda s: (s.start_s, s.id)):
-        assert s.room is not None
-        carried, own = out.setdefault(s.room, ([], []))
+    for s in sorted(running, key=lambda s: (s.start_s, s.id)):
+        carried, own = out.setdefault(key(s), ([], []))
         (own if s.start_s >= opens else carried).append(s)
     return out
 
